@@ -122,21 +122,21 @@ Expr *ast_matrix(Arena *a, SrcLoc loc, PtrVec rows)
 const char *ast_op_text(AstOp op)
 {
     switch (op) {
-    case OP_PLUS: return "+";
-    case OP_MINUS: return "-";
-    case OP_TIMES: return "*";
-    case OP_DIVIDE: return "/";
-    case OP_POWER: return "^";
-    case OP_MATMUL: return "@";
-    case OP_LESS: return "<";
-    case OP_GREATER: return ">";
-    case OP_LESS_EQ: return "<=";
-    case OP_GREATER_EQ: return ">=";
-    case OP_EQUAL: return "==";
-    case OP_NOT_EQUAL: return "!=";
-    case OP_AND: return "and";
-    case OP_OR: return "or";
-    case OP_NOT: return "not";
+    case AOP_PLUS: return "+";
+    case AOP_MINUS: return "-";
+    case AOP_TIMES: return "*";
+    case AOP_DIVIDE: return "/";
+    case AOP_POWER: return "^";
+    case AOP_MATMUL: return "@";
+    case AOP_LESS: return "<";
+    case AOP_GREATER: return ">";
+    case AOP_LESS_EQ: return "<=";
+    case AOP_GREATER_EQ: return ">=";
+    case AOP_EQUAL: return "==";
+    case AOP_NOT_EQUAL: return "!=";
+    case AOP_AND: return "and";
+    case AOP_OR: return "or";
+    case AOP_NOT: return "not";
     }
     return "?";
 }

@@ -31,9 +31,9 @@ typedef enum {
 } ExprKind;
 
 typedef enum {
-    OP_PLUS = '+', OP_MINUS = '-', OP_TIMES = '*', OP_DIVIDE = '/', OP_POWER = '^',
-    OP_MATMUL = '@', OP_LESS = '<', OP_GREATER = '>',
-    OP_LESS_EQ = 256, OP_GREATER_EQ, OP_EQUAL, OP_NOT_EQUAL, OP_AND, OP_OR, OP_NOT,
+    AOP_PLUS = '+', AOP_MINUS = '-', AOP_TIMES = '*', AOP_DIVIDE = '/', AOP_POWER = '^',
+    AOP_MATMUL = '@', AOP_LESS = '<', AOP_GREATER = '>',
+    AOP_LESS_EQ = 256, AOP_GREATER_EQ, AOP_EQUAL, AOP_NOT_EQUAL, AOP_AND, AOP_OR, AOP_NOT,
 } AstOp;
 
 typedef struct Sym Sym;

@@ -19,13 +19,13 @@ enum { PREC_COND = 1, PREC_OR, PREC_AND, PREC_NOT, PREC_CMP, PREC_ADD, PREC_MUL,
 static int binary_prec(AstOp op)
 {
     switch (op) {
-    case OP_OR: return PREC_OR;
-    case OP_AND: return PREC_AND;
-    case OP_LESS: case OP_GREATER: case OP_LESS_EQ: case OP_GREATER_EQ:
-    case OP_EQUAL: case OP_NOT_EQUAL: return PREC_CMP;
-    case OP_PLUS: case OP_MINUS: return PREC_ADD;
-    case OP_TIMES: case OP_DIVIDE: case OP_MATMUL: return PREC_MUL;
-    case OP_POWER: return PREC_POW;
+    case AOP_OR: return PREC_OR;
+    case AOP_AND: return PREC_AND;
+    case AOP_LESS: case AOP_GREATER: case AOP_LESS_EQ: case AOP_GREATER_EQ:
+    case AOP_EQUAL: case AOP_NOT_EQUAL: return PREC_CMP;
+    case AOP_PLUS: case AOP_MINUS: return PREC_ADD;
+    case AOP_TIMES: case AOP_DIVIDE: case AOP_MATMUL: return PREC_MUL;
+    case AOP_POWER: return PREC_POW;
     default: return PREC_ATOM;
     }
 }
@@ -34,7 +34,7 @@ static int expr_prec(const Expr *e)
 {
     switch (e->kind) {
     case EX_COND: return PREC_COND;
-    case EX_UNARY: return e->op == OP_NOT ? PREC_NOT : PREC_NEG;
+    case EX_UNARY: return e->op == AOP_NOT ? PREC_NOT : PREC_NEG;
     case EX_BINARY: return binary_prec(e->op);
     default: return PREC_ATOM;
     }
@@ -65,7 +65,7 @@ static void print_expr(FILE *out, const Expr *e, int min_prec)
     case EX_NAME: fputs(e->name, out); break;
     case EX_PRIME: fprintf(out, "%s'", e->name); break;
     case EX_UNARY:
-        if (e->op == OP_NOT) {
+        if (e->op == AOP_NOT) {
             fputs("not ", out);
             print_expr(out, e->args[0], PREC_NOT);
         } else {
@@ -75,10 +75,10 @@ static void print_expr(FILE *out, const Expr *e, int min_prec)
         break;
     case EX_BINARY: {
         int left = prec, right = prec + 1;
-        if (e->op == OP_POWER) left = PREC_ATOM, right = PREC_NEG;
+        if (e->op == AOP_POWER) left = PREC_ATOM, right = PREC_NEG;
         if (prec == PREC_CMP) left = PREC_CMP + 1;
         print_expr(out, e->args[0], left);
-        fprintf(out, e->op == OP_POWER ? "%s" : " %s ", ast_op_text(e->op));
+        fprintf(out, e->op == AOP_POWER ? "%s" : " %s ", ast_op_text(e->op));
         print_expr(out, e->args[1], right);
         break;
     }

@@ -63,25 +63,25 @@ static int const_eval(Sema *s, Expr *e, double *out, Expr **why)
     }
     case EX_UNARY:
         if (!const_eval(s, e->args[0], &a, why)) return 0;
-        *out = e->op == OP_NOT ? !a : -a;
+        *out = e->op == AOP_NOT ? !a : -a;
         return 1;
     case EX_BINARY:
-        if (e->op == OP_MATMUL) break;
+        if (e->op == AOP_MATMUL) break;
         if (!const_eval(s, e->args[0], &a, why) || !const_eval(s, e->args[1], &b, why)) return 0;
         switch (e->op) {
-        case OP_PLUS: *out = a + b; break;
-        case OP_MINUS: *out = a - b; break;
-        case OP_TIMES: *out = a * b; break;
-        case OP_DIVIDE: *out = a / b; break;
-        case OP_POWER: *out = pow(a, b); break;
-        case OP_LESS: *out = a < b; break;
-        case OP_GREATER: *out = a > b; break;
-        case OP_LESS_EQ: *out = a <= b; break;
-        case OP_GREATER_EQ: *out = a >= b; break;
-        case OP_EQUAL: *out = a == b; break;
-        case OP_NOT_EQUAL: *out = a != b; break;
-        case OP_AND: *out = a != 0 && b != 0; break;
-        case OP_OR: *out = a != 0 || b != 0; break;
+        case AOP_PLUS: *out = a + b; break;
+        case AOP_MINUS: *out = a - b; break;
+        case AOP_TIMES: *out = a * b; break;
+        case AOP_DIVIDE: *out = a / b; break;
+        case AOP_POWER: *out = pow(a, b); break;
+        case AOP_LESS: *out = a < b; break;
+        case AOP_GREATER: *out = a > b; break;
+        case AOP_LESS_EQ: *out = a <= b; break;
+        case AOP_GREATER_EQ: *out = a >= b; break;
+        case AOP_EQUAL: *out = a == b; break;
+        case AOP_NOT_EQUAL: *out = a != b; break;
+        case AOP_AND: *out = a != 0 && b != 0; break;
+        case AOP_OR: *out = a != 0 || b != 0; break;
         default: return 0;
         }
         return 1;
@@ -289,12 +289,12 @@ static int nonneg(Sema *s, Expr *e, Subst *sub, Expr **culprit)
     }
     case EX_BINARY:
         switch (e->op) {
-        case OP_PLUS: case OP_DIVIDE:
+        case AOP_PLUS: case AOP_DIVIDE:
             return nonneg(s, e->args[0], sub, culprit) && nonneg(s, e->args[1], sub, culprit);
-        case OP_TIMES:
+        case AOP_TIMES:
             if (same(e->args[0], sub, e->args[1], sub)) return 1;
             return nonneg(s, e->args[0], sub, culprit) && nonneg(s, e->args[1], sub, culprit);
-        case OP_POWER:
+        case AOP_POWER:
             return even_integer(s, e->args[1], sub) || nonneg(s, e->args[0], sub, culprit);
         default: return fail(e, culprit);
         }
@@ -370,17 +370,17 @@ static int psd(Sema *s, Expr *e, Subst *sub, Expr **culprit)
     case EX_BINARY:
         a = e->args[0], b = e->args[1];
         switch (e->op) {
-        case OP_PLUS: return psd(s, a, sub, culprit) && psd(s, b, sub, culprit);
-        case OP_TIMES:
+        case AOP_PLUS: return psd(s, a, sub, culprit) && psd(s, b, sub, culprit);
+        case AOP_TIMES:
             if (a->shape.rank == 0 && b->shape.rank != 0)
                 return nonneg(s, a, sub, culprit) && psd(s, b, sub, culprit);
             if (b->shape.rank == 0 && a->shape.rank != 0)
                 return psd(s, a, sub, culprit) && nonneg(s, b, sub, culprit);
             break;
-        case OP_DIVIDE:
+        case AOP_DIVIDE:
             if (b->shape.rank == 0) return psd(s, a, sub, culprit) && nonneg(s, b, sub, culprit);
             break;
-        case OP_MATMUL:   // A @ transpose(A) and transpose(A) @ A
+        case AOP_MATMUL:   // A @ transpose(A) and transpose(A) @ A
             if (is_call(s, b, B_TRANSPOSE) && same(a, sub, b->args[0], sub)) return 1;
             if (is_call(s, a, B_TRANSPOSE) && same(a->args[0], sub, b, sub)) return 1;
             return fail(e, culprit);
@@ -420,7 +420,7 @@ static int skew(Sema *s, Expr *e, Subst *sub, Expr **culprit)
         if (sym && sym->kind == SK_LET && sym->decl) return skew(s, sym->decl->value, NULL, culprit);
         return fail(e, culprit);
     }
-    case EX_UNARY: return e->op == OP_MINUS ? skew(s, e->args[0], sub, culprit) : fail(e, culprit);
+    case EX_UNARY: return e->op == AOP_MINUS ? skew(s, e->args[0], sub, culprit) : fail(e, culprit);
     case EX_COND: return skew(s, e->args[1], sub, culprit) && skew(s, e->args[2], sub, culprit);
     case EX_CALL: {
         Subst *in = enter_def(s, e, sub);
@@ -438,16 +438,16 @@ static int skew(Sema *s, Expr *e, Subst *sub, Expr **culprit)
     case EX_BINARY:
         a = e->args[0], b = e->args[1];
         switch (e->op) {
-        case OP_MINUS:   // A - transpose(A), transpose(A) - A
+        case AOP_MINUS:   // A - transpose(A), transpose(A) - A
             if (is_call(s, b, B_TRANSPOSE) && same(a, sub, b->args[0], sub)) return 1;
             if (is_call(s, a, B_TRANSPOSE) && same(a->args[0], sub, b, sub)) return 1;
             /* fallthrough */
-        case OP_PLUS: return skew(s, a, sub, culprit) && skew(s, b, sub, culprit);
-        case OP_TIMES:
+        case AOP_PLUS: return skew(s, a, sub, culprit) && skew(s, b, sub, culprit);
+        case AOP_TIMES:
             if (a->shape.rank == 0) return skew(s, b, sub, culprit);
             if (b->shape.rank == 0) return skew(s, a, sub, culprit);
             return fail(e, culprit);
-        case OP_DIVIDE:
+        case AOP_DIVIDE:
             return b->shape.rank == 0 ? skew(s, a, sub, culprit) : fail(e, culprit);
         default: return fail(e, culprit);
         }

@@ -408,7 +408,7 @@ Shape sema_type(Sema *s, Expr *e)
     case EX_UNARY: out = sema_type(s, e->args[0]); break;
     case EX_BINARY: {
         Shape a = sema_type(s, e->args[0]), b = sema_type(s, e->args[1]);
-        out = e->op == OP_MATMUL ? type_matmul(s, e, a, b)
+        out = e->op == AOP_MATMUL ? type_matmul(s, e, a, b)
                                  : broadcast(s, e, ast_op_text(e->op), a, b);
         break;
     }

@@ -209,22 +209,22 @@ named_arg
 
 expr
     : primary
-    | '-' expr %prec UMINUS          { $$ = ast_unary(A, @$, OP_MINUS, $2); }
-    | "not" expr                     { $$ = ast_unary(A, @$, OP_NOT, $2); }
-    | expr '+' expr                  { $$ = ast_binary(A, @$, OP_PLUS, $1, $3); }
-    | expr '-' expr                  { $$ = ast_binary(A, @$, OP_MINUS, $1, $3); }
-    | expr '*' expr                  { $$ = ast_binary(A, @$, OP_TIMES, $1, $3); }
-    | expr '/' expr                  { $$ = ast_binary(A, @$, OP_DIVIDE, $1, $3); }
-    | expr '@' expr                  { $$ = ast_binary(A, @$, OP_MATMUL, $1, $3); }
-    | expr '^' expr                  { $$ = ast_binary(A, @$, OP_POWER, $1, $3); }
-    | expr '<' expr                  { $$ = ast_binary(A, @$, OP_LESS, $1, $3); }
-    | expr '>' expr                  { $$ = ast_binary(A, @$, OP_GREATER, $1, $3); }
-    | expr "<=" expr                 { $$ = ast_binary(A, @$, OP_LESS_EQ, $1, $3); }
-    | expr ">=" expr                 { $$ = ast_binary(A, @$, OP_GREATER_EQ, $1, $3); }
-    | expr "==" expr                 { $$ = ast_binary(A, @$, OP_EQUAL, $1, $3); }
-    | expr "!=" expr                 { $$ = ast_binary(A, @$, OP_NOT_EQUAL, $1, $3); }
-    | expr "and" expr                { $$ = ast_binary(A, @$, OP_AND, $1, $3); }
-    | expr "or" expr                 { $$ = ast_binary(A, @$, OP_OR, $1, $3); }
+    | '-' expr %prec UMINUS          { $$ = ast_unary(A, @$, AOP_MINUS, $2); }
+    | "not" expr                     { $$ = ast_unary(A, @$, AOP_NOT, $2); }
+    | expr '+' expr                  { $$ = ast_binary(A, @$, AOP_PLUS, $1, $3); }
+    | expr '-' expr                  { $$ = ast_binary(A, @$, AOP_MINUS, $1, $3); }
+    | expr '*' expr                  { $$ = ast_binary(A, @$, AOP_TIMES, $1, $3); }
+    | expr '/' expr                  { $$ = ast_binary(A, @$, AOP_DIVIDE, $1, $3); }
+    | expr '@' expr                  { $$ = ast_binary(A, @$, AOP_MATMUL, $1, $3); }
+    | expr '^' expr                  { $$ = ast_binary(A, @$, AOP_POWER, $1, $3); }
+    | expr '<' expr                  { $$ = ast_binary(A, @$, AOP_LESS, $1, $3); }
+    | expr '>' expr                  { $$ = ast_binary(A, @$, AOP_GREATER, $1, $3); }
+    | expr "<=" expr                 { $$ = ast_binary(A, @$, AOP_LESS_EQ, $1, $3); }
+    | expr ">=" expr                 { $$ = ast_binary(A, @$, AOP_GREATER_EQ, $1, $3); }
+    | expr "==" expr                 { $$ = ast_binary(A, @$, AOP_EQUAL, $1, $3); }
+    | expr "!=" expr                 { $$ = ast_binary(A, @$, AOP_NOT_EQUAL, $1, $3); }
+    | expr "and" expr                { $$ = ast_binary(A, @$, AOP_AND, $1, $3); }
+    | expr "or" expr                 { $$ = ast_binary(A, @$, AOP_OR, $1, $3); }
     | "if" expr "then" expr "else" expr
                                      { $$ = ast_cond(A, @$, $2, $4, $6); }
     ;
