@@ -72,10 +72,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 check-tests: all
 	@HAMC=$(abspath $(BIN)/hamc) TEST_BIN=$(abspath $(BUILD)/tests) tests/run_all.sh
 
-test: deps
+test: deps data
 	@$(MAKE) --no-print-directory check-tests
 
-asan: deps
+asan: deps data
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
 	  SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  CFLAGS="-O1 -g" check-tests
@@ -97,4 +97,4 @@ install: $(BIN)/hamc
 clean:
 	rm -rf build bin
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/tests $(BUILD)/gen -name '*.d' 2>/dev/null)

@@ -1,0 +1,212 @@
+/* idx.c: the IDX file loader and the MNIST loader built on it.
+ *
+ * idx_load() reads a file in three steps, each checked before the next: the 4-byte magic
+ * (0x00 0x00 type ndims), the ndims big-endian 32-bit sizes, then the data.  The element
+ * count is multiplied out with an overflow check and capped at IDX_MAX_BYTES, and the
+ * file's size must equal header + data exactly, all before anything is allocated, so a
+ * corrupt or hostile header costs nothing.  mnist_load() loads the four standard files,
+ * checks their shapes (n x 28 x 28 images, n labels, the same n, labels in 0..9) and
+ * converts pixels to floats.
+ *
+ * Every failure message has the form `PATH: error: WHAT; run `make data``, because in
+ * this project the only IDX files are the ones tools/fetch_mnist.sh fetches and verifies.
+ *
+ * The buffers are plain malloc: they live as long as the caller's IdxArray or Mnist
+ * (typically a whole training run), not as long as any compiler or REPL arena. */
+#include "idx.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define FIX "run `make data` to fetch and verify MNIST"
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+// Write "PATH: error: MSG; FIX" into err (if there is room for anything) and return -1.
+PRINTF_LIKE(4, 5)
+static int fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
+{
+    if (!err || errlen == 0) return -1;
+    int n = snprintf(err, errlen, "%s: error: ", path);
+    if (n < 0 || (size_t)n >= errlen) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (m < 0 || (size_t)(n + m) >= errlen) return -1;
+    snprintf(err + n + m, errlen - (size_t)(n + m), "; %s", FIX);
+    return -1;
+}
+
+// Big-endian 32-bit word: b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3].
+static uint32_t be32(const uint8_t *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+// Read the magic and the dims into *a; return the header length, or -1 with err set.
+static long read_header(FILE *f, const char *path, IdxArray *a, char *err, size_t errlen)
+{
+    uint8_t magic[4], dims[4 * IDX_MAX_DIMS];
+    size_t got = fread(magic, 1, 4, f);
+    if (got < 4)
+        return fail(err, errlen, path, "truncated header (%zu of 4 magic bytes)", got);
+    if (magic[0] != 0 || magic[1] != 0 || magic[2] != IDX_UBYTE)
+        return fail(err, errlen, path, "wrong magic 0x%08x (expected 0x000008NN: ubyte, NN dims)",
+                    (unsigned)be32(magic));
+    if (magic[3] < 1 || magic[3] > IDX_MAX_DIMS)
+        return fail(err, errlen, path, "wrong dims: %u dimensions (expected 1..%d)",
+                    magic[3], IDX_MAX_DIMS);
+    a->type = magic[2];
+    a->ndims = magic[3];
+    size_t want = 4 * (size_t)a->ndims;
+    got = fread(dims, 1, want, f);
+    if (got < want)
+        return fail(err, errlen, path, "truncated header (%zu of %zu dimension bytes)", got,
+                    want);
+    for (int i = 0; i < a->ndims; i++)
+        a->dims[i] = be32(dims + 4 * i);
+    return (long)(4 + want);
+}
+
+// count = prod(dims), refusing zero sizes and anything over IDX_MAX_BYTES (checked per
+// factor, so the product never overflows).
+static int check_count(const char *path, IdxArray *a, char *err, size_t errlen)
+{
+    size_t count = 1;
+    for (int i = 0; i < a->ndims; i++) {
+        uint32_t d = a->dims[i];
+        if (d == 0)  // an empty array is never a valid data set here
+            return fail(err, errlen, path, "wrong dims: dimension %d is 0", i);
+        if (d > IDX_MAX_BYTES / count)
+            return fail(err, errlen, path,
+                        "wrong dims: dimension %d (%u) takes the data past the %zu MiB limit",
+                        i, (unsigned)d, IDX_MAX_BYTES >> 20);
+        count *= d;
+    }
+    a->count = count;
+    return 0;
+}
+
+// The file must hold exactly header + count bytes: short is truncation, long is a
+// header that does not describe the file.
+static int check_size(FILE *f, const char *path, long header, size_t count, char *err,
+                      size_t errlen)
+{
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0)
+        return fail(err, errlen, path, "cannot stat (%s)", strerror(errno));
+    size_t have = st.st_size > header ? (size_t)(st.st_size - header) : 0;
+    if (have < count)
+        return fail(err, errlen, path, "truncated data (%zu of %zu bytes after the header)",
+                    have, count);
+    if (have > count)
+        return fail(err, errlen, path,
+                    "size mismatch: %zu data bytes, but the dims give %zu", have, count);
+    return 0;
+}
+
+int idx_load(const char *path, IdxArray *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, errlen, path, "%s (%s)", errno == ENOENT ? "missing file" : "cannot open",
+                    strerror(errno));
+    IdxArray a = {0};
+    long header = read_header(f, path, &a, err, errlen);
+    int rc = header < 0 || check_count(path, &a, err, errlen) ||
+             check_size(f, path, header, a.count, err, errlen);
+    if (!rc && !(a.data = malloc(a.count)))
+        rc = fail(err, errlen, path, "out of memory for %zu bytes", a.count);
+    if (!rc && fread(a.data, 1, a.count, f) != a.count)  // the file shrank under us
+        rc = fail(err, errlen, path, "truncated data (read error)");
+    fclose(f);
+    if (rc) {
+        free(a.data);
+        return -1;
+    }
+    *out = a;
+    return 0;
+}
+
+void idx_free(IdxArray *a)
+{
+    free(a->data);
+    memset(a, 0, sizeof *a);
+}
+
+void mnist_free(Mnist *m)
+{
+    free(m->train.images);
+    free(m->train.labels);
+    free(m->test.images);
+    free(m->test.labels);
+    memset(m, 0, sizeof *m);
+}
+
+// Check that images (n x 28 x 28) and labels (n, values 0..9) describe one split.
+static int check_split(const char *ipath, const IdxArray *im, const char *lpath,
+                       const IdxArray *lb, char *err, size_t errlen)
+{
+    if (im->ndims != 3 || im->dims[1] != MNIST_ROWS || im->dims[2] != MNIST_COLS)
+        return fail(err, errlen, ipath, "wrong dims: expected n x %d x %d images", MNIST_ROWS,
+                    MNIST_COLS);
+    if (lb->ndims != 1)
+        return fail(err, errlen, lpath, "wrong dims: expected a 1-dimensional label list");
+    if (im->dims[0] != lb->dims[0])
+        return fail(err, errlen, lpath, "count mismatch: %u labels but %u images in %s",
+                    (unsigned)lb->dims[0], (unsigned)im->dims[0], ipath);
+    for (size_t i = 0; i < lb->count; i++)
+        if (lb->data[i] >= MNIST_CLASSES)
+            return fail(err, errlen, lpath, "label %u at index %zu is outside 0..%d",
+                        lb->data[i], i, MNIST_CLASSES - 1);
+    return 0;
+}
+
+// Load one split from dir/PREFIX-images-idx3-ubyte and dir/PREFIX-labels-idx1-ubyte.
+static int load_split(const char *dir, const char *prefix, MnistSplit *s, char *err,
+                      size_t errlen)
+{
+    char ipath[4096], lpath[4096];
+    if ((size_t)snprintf(ipath, sizeof ipath, "%s/%s-images-idx3-ubyte", dir, prefix) >=
+            sizeof ipath ||
+        (size_t)snprintf(lpath, sizeof lpath, "%s/%s-labels-idx1-ubyte", dir, prefix) >=
+            sizeof lpath)
+        return fail(err, errlen, dir, "directory path too long (limit %zu)", sizeof ipath - 32);
+    IdxArray im = {0}, lb = {0};
+    int rc = idx_load(ipath, &im, err, errlen) || idx_load(lpath, &lb, err, errlen) ||
+             check_split(ipath, &im, lpath, &lb, err, errlen);
+    if (!rc && !(s->images = malloc(im.count * sizeof *s->images)))
+        rc = fail(err, errlen, ipath, "out of memory for %zu floats", im.count);
+    if (!rc) {
+        // pixel' = byte / 255, so 0 -> 0.0 and 255 -> 1.0 exactly.
+        for (size_t i = 0; i < im.count; i++)
+            s->images[i] = (float)im.data[i] / 255.0f;
+        s->n = im.dims[0];
+        s->labels = lb.data;  // the label bytes are already the uint8 we hand out
+        lb.data = NULL;
+    }
+    idx_free(&im);
+    idx_free(&lb);
+    return rc ? -1 : 0;
+}
+
+int mnist_load(const char *dir, Mnist *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (load_split(dir, "train", &out->train, err, errlen) ||
+        load_split(dir, "t10k", &out->test, err, errlen)) {
+        mnist_free(out);
+        return -1;
+    }
+    return 0;
+}
