@@ -2,6 +2,8 @@
  *
  *   hamc check FILE...        parse and check specs
  *   hamc fmt [-i] FILE        print a spec back in canonical form (-i: rewrite it)
+ *   hamc derive FILE          print the derived dynamics, step and adjoint
+ *   hamc gradcheck FILE       check the adjoint against finite differences
  *   hamc help [COMMAND]
  *
  * Exit status: 0 success, 1 errors in the input, 2 bad usage. */
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "derive.h"
 #include "fmt.h"
 #include "parse.h"
 #include "sema.h"
@@ -31,14 +34,183 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
     return 2;
 }
 
-/* Shared option: -w turns warnings off. */
-static int parse_common(Diag *d, const char *arg)
+/* A loaded and checked spec, for the commands that compile it further. */
+typedef struct Loaded {
+    Arena arena;
+    Diag diag;
+    Program *prog;
+} Loaded;
+
+static int load_checked(Loaded *l, const char *path)
 {
-    if (strcmp(arg, "-w") == 0) {
-        d->warnings_off = 1;
-        return 1;
+    arena_init(&l->arena);
+    diag_init(&l->diag, &l->arena, stderr);
+    l->diag.warnings_off = 1;   // `check` is where warnings are shown
+    l->prog = load_program(&l->arena, &l->diag, path, NULL, 1);
+    if (l->prog->main) sema_program(l->prog);
+    return l->diag.nerrors ? -1 : 0;
+}
+
+/* The optimizers a command acts on: the one named, or all of the main file's. */
+static int select_optimizers(Loaded *l, const char *cmd, const char *name, Optimizer ***out)
+{
+    Program *p = l->prog;
+    *out = arena_alloc(&l->arena, (size_t)(p->noptimizers + 1) * sizeof **out);
+    int n = 0;
+    for (int i = 0; i < p->noptimizers; i++) {
+        Optimizer *o = p->optimizers[i];
+        if (name ? strcmp(o->name, name) == 0 : o->module == p->main) (*out)[n++] = o;
     }
+    if (n == 0 && name) fprintf(stderr, "hamc %s: no optimizer '%s'\n", cmd, name);
+    if (n == 0 && !name) fprintf(stderr, "hamc %s: the file declares no optimizer\n", cmd);
+    return n;
+}
+
+static int parse_dump(const char *list)
+{
+    int dump = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (strcmp(tok, "field") == 0) dump |= DUMP_FIELD;
+        else if (strcmp(tok, "step") == 0) dump |= DUMP_STEP;
+        else if (strcmp(tok, "adjoint") == 0) dump |= DUMP_ADJOINT;
+        else if (strcmp(tok, "all") == 0) dump |= DUMP_ALL;
+        else return -1;
+    }
+    return dump;
+}
+
+static int parse_integrator(const char *name)
+{
+    for (int k = 0; k < INT_KIND_COUNT; k++)
+        if (strcmp(sema_integrator_name((IntegratorKind)k), name) == 0) return k;
+    return -2;
+}
+
+/* Options shared by derive and gradcheck; returns the FILE or NULL on bad usage. */
+typedef struct CompileArgs {
+    const char *path, *opt;
+    StepOptions step;
+    int dump, trials;
+    unsigned long long seed;
+    double tol;
+} CompileArgs;
+
+static int parse_compile_args(const char *cmd, int argc, char **argv, CompileArgs *a)
+{
+    memset(a, 0, sizeof *a);
+    step_default_options(&a->step);
+    a->dump = DUMP_ALL;
+    a->trials = 5;
+    a->seed = 1;
+    a->tol = 1e-6;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (strncmp(arg, "--dump=", 7) == 0) {
+            if ((a->dump = parse_dump(arg + 7)) < 0) return usage_error(cmd, "bad --dump list '%s'", arg + 7);
+        } else if (strcmp(arg, "--opt") == 0 && val) {
+            a->opt = argv[++i];
+        } else if (strcmp(arg, "--integrator") == 0 && val) {
+            if ((a->step.integrator = parse_integrator(argv[++i])) < -1)
+                return usage_error(cmd, "unknown integrator '%s'", val);
+        } else if (strcmp(arg, "--dt") == 0 && val) {
+            a->step.dt = strtod(argv[++i], &end);
+            if (*end || !(a->step.dt > 0)) return usage_error(cmd, "--dt needs a positive number, not '%s'", val);
+        } else if (strcmp(arg, "--trials") == 0 && val) {
+            a->trials = (int)strtol(argv[++i], &end, 10);
+            if (*end || a->trials < 1) return usage_error(cmd, "--trials needs a positive integer, not '%s'", val);
+        } else if (strcmp(arg, "--seed") == 0 && val) {
+            a->seed = strtoull(argv[++i], &end, 10);
+            if (*end) return usage_error(cmd, "--seed needs an integer, not '%s'", val);
+        } else if (strcmp(arg, "--tol") == 0 && val) {
+            a->tol = strtod(argv[++i], &end);
+            if (*end || !(a->tol > 0)) return usage_error(cmd, "--tol needs a positive number, not '%s'", val);
+        } else if (arg[0] == '-' && arg[1]) {
+            return usage_error(cmd, "unknown option or missing value: '%s'", arg);
+        } else if (a->path) {
+            return usage_error(cmd, "takes one FILE, got also '%s'", arg);
+        } else {
+            a->path = arg;
+        }
+    }
+    if (!a->path) return usage_error(cmd, "%sneeds a FILE", "");
     return 0;
+}
+
+static int cmd_derive(int argc, char **argv)
+{
+    CompileArgs a;
+    int rc = parse_compile_args("derive", argc, argv, &a);
+    if (rc) return rc;
+    Loaded l;
+    Optimizer **opts;
+    int status = 1;
+    if (load_checked(&l, a.path) == 0) {
+        int n = select_optimizers(&l, "derive", a.opt, &opts);
+        status = n ? 0 : 1;
+        for (int i = 0; i < n; i++) {
+            StepOptions plain = a.step;
+            plain.rules = DAG_RULES_NONE;
+            StepProgram *raw = step_build(l.prog, opts[i]->info, &l.arena, &l.diag, &plain);
+            StepProgram *s = step_build(l.prog, opts[i]->info, &l.arena, &l.diag, &a.step);
+            if (!s || !raw) {
+                status = 1;
+                step_free(raw);
+                continue;
+            }
+            int unsimplified = 0;
+            if (raw->adj_state) {
+                int nroots = 2 * raw->nstate + 1 + raw->nparam;
+                const DagNode **all = arena_alloc(&l.arena, (size_t)(nroots + 1) * sizeof *all);
+                memcpy(all, raw->next, (size_t)raw->nstate * sizeof *all);
+                all[raw->nstate] = raw->update;
+                memcpy(all + raw->nstate + 1, raw->adj_state, (size_t)(raw->nstate + raw->nparam) * sizeof *all);
+                unsimplified = dag_count(nroots, all);
+            }
+            if (i) printf("\n");
+            derive_print(stdout, s, a.dump, unsimplified);
+            step_free(raw);
+            step_free(s);
+        }
+    }
+    arena_free(&l.arena);
+    return status;
+}
+
+static int cmd_gradcheck(int argc, char **argv)
+{
+    CompileArgs a;
+    int rc = parse_compile_args("gradcheck", argc, argv, &a);
+    if (rc) return rc;
+    Loaded l;
+    Optimizer **opts;
+    int status = 1;
+    if (load_checked(&l, a.path) == 0) {
+        int n = select_optimizers(&l, "gradcheck", a.opt, &opts);
+        status = n ? 0 : 1;
+        for (int i = 0; i < n; i++) {
+            StepProgram *s = step_build(l.prog, opts[i]->info, &l.arena, &l.diag, &a.step);
+            GradcheckResult r;
+            if (!s || derive_gradcheck(s, a.trials, a.seed, &r) != 0) {
+                fprintf(stderr, "hamc gradcheck: %s: cannot evaluate the step\n", opts[i]->name);
+                status = 1;
+                step_free(s);
+                continue;
+            }
+            int ok = r.worst_rel <= a.tol && r.checked > 0;
+            printf("%-20s %s  worst relative error %.2e%s%s%s over %d derivatives (%d trials)%s\n",
+                   opts[i]->name, ok ? "ok  " : "FAIL", r.worst_rel, *r.worst_at ? " (d/d" : "",
+                   r.worst_at, *r.worst_at ? ")" : "", r.checked, a.trials,
+                   r.checked == 0 ? ": nothing to check" : "");
+            if (r.skipped) printf("%-20s       %d derivatives skipped at non-finite values\n", "", r.skipped);
+            if (!ok && r.checked > 0) status = 1;
+            step_free(s);
+        }
+    }
+    arena_free(&l.arena);
+    return status;
 }
 
 static int cmd_check(int argc, char **argv)
@@ -138,6 +310,12 @@ static const Command commands[] = {
      "parse and check specs; -q prints nothing on success, -w hides warnings"},
     {"fmt", cmd_fmt, "hamc fmt [-i] FILE",
      "print a spec in canonical form (comments kept); -i rewrites the file"},
+    {"derive", cmd_derive,
+     "hamc derive FILE [--opt NAME] [--dump=field,step,adjoint] [--integrator NAME] [--dt X]",
+     "print the derived vector field, energy balance, discrete step and adjoint"},
+    {"gradcheck", cmd_gradcheck,
+     "hamc gradcheck FILE [--opt NAME] [--trials N] [--seed S] [--tol T]",
+     "check the adjoint against central finite differences of the step (exit 1 above tol)"},
     {"help", cmd_help, "hamc help [COMMAND]", "show help"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
@@ -163,7 +341,6 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    (void)parse_common;
     if (argc < 2) return cmd_help(1, argv);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) return cmd_help(1, argv);
     if (strcmp(argv[1], "--version") == 0) {

@@ -1,0 +1,225 @@
+/* derive.c: printing the derived equations, and the gradient check.
+ *
+ * The printout follows the derivation: energy, gradient, matrices, field, energy
+ * balance (with whether the spec is passive by construction), discrete step,
+ * update, adjoint.  Common subexpressions print once as temporaries t1, t2, ...
+ *
+ * The gradient check evaluates everything with the DAG interpreter in double:
+ * L(x, phi) = sum_k xbar'_k x'_k(x, phi) + ubar * update(x, phi) for random seeds,
+ * and compares the adjoint (dL/dx, dL/dphi) with central differences
+ * (L(z + h) - L(z - h)) / 2h, h = 1e-6 max(1, |z|).  The relative error is
+ * |a - fd| / max(|a|, |fd|, 1e-3): an absolute floor, since derivatives near 0
+ * cannot be matched relatively by a difference quotient. */
+#include "derive.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+double rng_uniform01(Rng *r)
+{
+    unsigned long long z = (r->state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+}
+
+double rng_normal(Rng *r)
+{
+    double u = rng_uniform01(r), v = rng_uniform01(r);
+    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+double rng_draw(void *rng, int normal, double a, double b)
+{
+    return normal ? a + b * rng_normal(rng) : a + (b - a) * rng_uniform01(rng);
+}
+
+static void section(FILE *out, const char *title)
+{
+    fprintf(out, "\n== %s\n", title);
+}
+
+static void print_group(FILE *out, int n, const DagNode *const *roots, const char *const *names)
+{
+    if (n > 0) dag_print_roots(out, n, roots, names);
+}
+
+static const char **prefixed(StepProgram *s, const char *fmt, const char *const *names, int n)
+{
+    const char **out = arena_alloc(s->arena, (size_t)(n + 1) * sizeof *out);
+    for (int i = 0; i < n; i++) out[i] = arena_printf(s->arena, fmt, names[i]);
+    return out;
+}
+
+static void print_field(FILE *out, StepProgram *s)
+{
+    int n = s->ndyn, m = s->nu;
+    const char **dyn_names = arena_alloc(s->arena, (size_t)(n + 1) * sizeof *dyn_names);
+    for (int i = 0; i < n; i++) dyn_names[i] = s->state_names[s->dyn_state[i]];
+    section(out, "energy");
+    print_group(out, 1, &s->H, (const char *[]){"H"});
+    section(out, "gradient dH/dx (derived from H)");
+    print_group(out, n, s->dHdx, prefixed(s, "dH/d%s", dyn_names, n));
+    section(out, "vector field  dx/dt = (J - R) dH/dx + G u");
+    fprintf(out, "x = (");
+    for (int i = 0; i < n; i++) fprintf(out, "%s%s", i ? ", " : "", dyn_names[i]);
+    fprintf(out, ")\n");
+    const char **un = arena_alloc(s->arena, (size_t)(m + 1) * sizeof *un);
+    for (int k = 0; k < m; k++) un[k] = m == 1 ? "u" : arena_printf(s->arena, "u[%d]", k);
+    print_group(out, m, s->u, un);
+    print_group(out, n, s->field, prefixed(s, "d%s/dt", dyn_names, n));
+    section(out, "energy balance  dH/dt = -dH/dx^T R dH/dx + y^T u,  y = G^T dH/dx");
+    const DagNode *terms[2] = {s->dissipated, s->supplied};
+    print_group(out, 2, terms, (const char *[]){"dissipated", "supplied"});
+    if (m > 0) {
+        const char **yn = arena_alloc(s->arena, (size_t)(m + 1) * sizeof *yn);
+        for (int k = 0; k < m; k++) yn[k] = m == 1 ? "y" : arena_printf(s->arena, "y[%d]", k);
+        print_group(out, m, s->y, yn);
+    }
+    if (s->info->passive)
+        fprintf(out, "passive by construction: J is skew-symmetric and R is positive semidefinite,\n"
+                     "so dH/dt <= y^T u: the optimizer's state never gains energy but through its port.\n");
+    else
+        fprintf(out, "not shown passive: J or R is not of a by-construction form.\n");
+}
+
+void derive_print(FILE *out, StepProgram *s, int dump, int nodes_unsimplified)
+{
+    OptInfo *info = s->info;
+    fprintf(out, "optimizer %s: %d state scalar%s (%d dynamic), %d param%s, %d hyper%s\n",
+            info->opt->name, s->nstate, s->nstate == 1 ? "" : "s", s->ndyn, s->nparam,
+            s->nparam == 1 ? "" : "s", s->nhyper, s->nhyper == 1 ? "" : "s");
+    if ((dump & DUMP_FIELD) && info->hamiltonian) print_field(out, s);
+    if (dump & DUMP_STEP) {
+        if (info->hamiltonian)
+            section(out, arena_printf(s->arena, "step: %s, dt = %g (dynamic states), next (others)",
+                                      sema_integrator_name(s->integrator), s->dt));
+        else
+            section(out, "step: next values");
+        const DagNode **roots = arena_alloc(s->arena, (size_t)(s->nstate + 2) * sizeof *roots);
+        const char **names = arena_alloc(s->arena, (size_t)(s->nstate + 2) * sizeof *names);
+        for (int k = 0; k < s->nstate; k++) roots[k] = s->next[k], names[k] = arena_printf(s->arena, "%s'", s->state_names[k]);
+        roots[s->nstate] = s->update;
+        names[s->nstate] = "update";
+        print_group(out, s->nstate + 1, roots, names);
+    }
+    if ((dump & DUMP_ADJOINT) && s->adj_state) {
+        section(out, "adjoint (seeds X'_bar of x', update_bar of the update; g is data)");
+        int n = s->nstate + s->nparam;
+        const char **names = arena_alloc(s->arena, (size_t)(n + 1) * sizeof *names);
+        for (int k = 0; k < s->nstate; k++) names[k] = arena_printf(s->arena, "%s_bar", s->state_names[k]);
+        for (int k = 0; k < s->nparam; k++) names[s->nstate + k] = arena_printf(s->arena, "%s_bar", s->param_names[k]);
+        print_group(out, n, s->adj_state, names);
+    }
+    int nroots = s->nstate + 1 + (s->adj_state ? s->nstate + s->nparam : 0);
+    const DagNode **all = arena_alloc(s->arena, (size_t)(nroots + 1) * sizeof *all);
+    memcpy(all, s->next, (size_t)s->nstate * sizeof *all);
+    all[s->nstate] = s->update;
+    if (s->adj_state) memcpy(all + s->nstate + 1, s->adj_state, (size_t)(s->nstate + s->nparam) * sizeof *all);
+    section(out, "size");
+    int fwd = dag_count(s->nstate + 1, all);
+    fprintf(out, "forward step: %d operations; with the adjoint: %d", fwd, dag_count(nroots, all));
+    if (nodes_unsimplified > 0) fprintf(out, "; without simplification: %d", nodes_unsimplified);
+    fputc('\n', out);
+}
+
+/* ---- the gradient check ---- */
+
+typedef struct Point {
+    double *state, *param, *hyper, *input, *seed;
+} Point;
+
+static void set_env(const StepProgram *s, const Point *pt, DagEnv *env)
+{
+    memset(env, 0, sizeof *env);
+    env->values[SYM_STATE] = pt->state, env->count[SYM_STATE] = s->nstate;
+    env->values[SYM_PARAM] = pt->param, env->count[SYM_PARAM] = s->nparam;
+    env->values[SYM_HYPER] = pt->hyper, env->count[SYM_HYPER] = s->nhyper;
+    env->values[SYM_INPUT] = pt->input, env->count[SYM_INPUT] = INPUT_KIND_COUNT;
+    env->values[SYM_SEED] = pt->seed, env->count[SYM_SEED] = s->nseed;
+}
+
+/* L = seeds . (x', update) at pt. */
+static double loss_at(const StepProgram *s, const Point *pt, const DagNode **outs, double *buf)
+{
+    DagEnv env;
+    set_env(s, pt, &env);
+    dag_eval(s->nstate + 1, outs, &env, buf);
+    double L = 0;
+    for (int k = 0; k <= s->nstate; k++) L += pt->seed[k] * buf[k];
+    return L;
+}
+
+int derive_gradcheck(StepProgram *s, int trials, unsigned long long seed, GradcheckResult *r)
+{
+    Rng rng = {seed};
+    int ns = s->nstate, np = s->nparam;
+    Point pt;
+    pt.state = calloc((size_t)ns + 1, sizeof(double));
+    pt.param = calloc((size_t)np + 1, sizeof(double));
+    pt.hyper = s->hyper_values;
+    pt.input = calloc(INPUT_KIND_COUNT, sizeof(double));
+    pt.seed = calloc((size_t)ns + 2, sizeof(double));
+    double *buf = calloc((size_t)(ns + np + 2), sizeof(double));
+    double *adj = calloc((size_t)(ns + np + 1), sizeof(double));
+    const DagNode **outs = calloc((size_t)ns + 2, sizeof *outs);
+    memcpy(outs, s->next, (size_t)ns * sizeof *outs);
+    outs[ns] = s->update;
+    memset(r, 0, sizeof *r);
+    r->worst_at = "";
+    int rc = 0;
+    for (int trial = 0; trial < trials && rc == 0; trial++) {
+        if (step_initial_params(s, pt.param, rng_draw, &rng) != 0 || step_initial_state(s, pt.state) != 0) {
+            rc = -1;
+            break;
+        }
+        for (int k = 0; k < np; k++) pt.param[k] += 0.1 * rng_normal(&rng);
+        // Reach a typical state: a few steps on random gradients.
+        int warmup = 1 + (int)(rng_uniform01(&rng) * 5);
+        for (int t = 1; t <= warmup; t++) {
+            pt.input[INPUT_G] = rng_normal(&rng);
+            pt.input[INPUT_T] = t;
+            pt.input[INPUT_THETA] = rng_normal(&rng);
+            DagEnv env;
+            set_env(s, &pt, &env);
+            dag_eval(ns, s->next, &env, buf);
+            memcpy(pt.state, buf, (size_t)ns * sizeof(double));
+        }
+        pt.input[INPUT_G] = rng_normal(&rng);
+        pt.input[INPUT_T] = warmup + 1;
+        for (int k = 0; k <= ns; k++) pt.seed[k] = rng_normal(&rng);
+        DagEnv env;
+        set_env(s, &pt, &env);
+        dag_eval(ns + np, s->adj_state, &env, adj);
+        for (int j = 0; j < ns + np; j++) {
+            double *z = j < ns ? &pt.state[j] : &pt.param[j - ns];
+            double z0 = *z, h = 1e-6 * fmax(1, fabs(z0));
+            *z = z0 + h;
+            double lp = loss_at(s, &pt, outs, buf);
+            *z = z0 - h;
+            double lm = loss_at(s, &pt, outs, buf);
+            *z = z0;
+            double fd = (lp - lm) / (2 * h), a = adj[j];
+            if (!isfinite(fd) || !isfinite(a)) {
+                r->skipped++;
+                continue;
+            }
+            double rel = fabs(a - fd) / fmax(fmax(fabs(a), fabs(fd)), 1e-3);
+            r->checked++;
+            if (rel > r->worst_rel) {
+                r->worst_rel = rel;
+                r->worst_at = j < ns ? s->state_names[j] : s->param_names[j - ns];
+            }
+        }
+    }
+    free(pt.state);
+    free(pt.param);
+    free(pt.input);
+    free(pt.seed);
+    free(buf);
+    free(adj);
+    free(outs);
+    return rc;
+}

@@ -1,0 +1,36 @@
+/* derive.h: `hamc derive` (the derived equations, printed for people) and
+ * `hamc gradcheck` (the adjoint against finite differences of the step). */
+#ifndef HAM_DERIVE_H
+#define HAM_DERIVE_H
+
+#include <stdio.h>
+
+#include "step.h"
+
+enum { DUMP_FIELD = 1, DUMP_STEP = 2, DUMP_ADJOINT = 4, DUMP_DAG = 8, DUMP_ALL = 7 };
+
+/* derive_print: what `dump` selects, plus a summary with node counts (before and
+ * after simplification, from a second build without rules). */
+void derive_print(FILE *out, StepProgram *s, int dump, int nodes_unsimplified);
+
+typedef struct GradcheckResult {
+    double worst_rel;      // the largest relative error seen
+    const char *worst_at;  // which derivative it was ("W[1,0]", "state p")
+    int checked;           // derivatives compared
+    int skipped;           // at non-finite points
+} GradcheckResult;
+
+/* derive_gradcheck: at `trials` random points (states reached by running the step
+ * from the initial state on random gradients, params from their initializers plus
+ * noise), compare the adjoint with central differences of seeds . (x', update). */
+int derive_gradcheck(StepProgram *s, int trials, unsigned long long seed, GradcheckResult *r);
+
+/* A small, seedable random generator (splitmix64 + Box-Muller). */
+typedef struct Rng {
+    unsigned long long state;
+} Rng;
+double rng_uniform01(Rng *r);
+double rng_normal(Rng *r);
+double rng_draw(void *rng, int normal, double a, double b);   // a StepRandom
+
+#endif
