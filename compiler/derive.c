@@ -125,6 +125,81 @@ void derive_print(FILE *out, StepProgram *s, int dump, int nodes_unsimplified)
     fputc('\n', out);
 }
 
+/* ---- a dump for the sympy oracle ---- */
+
+/* One list of named roots, as Python: `name = [n3, n7]`. */
+static void py_list(FILE *out, const char *name, int n, const DagNode *const *roots)
+{
+    fprintf(out, "    out['%s'] = [", name);
+    for (int i = 0; i < n; i++) fprintf(out, "%sn%d", i ? ", " : "", roots[i]->id);
+    fprintf(out, "]\n");
+}
+
+void derive_dump_python(FILE *out, StepProgram *s)
+{
+    int ns = s->nstate, np = s->nparam, n = s->ndyn, m = s->nu;
+    PtrVec roots = {0};
+    Arena *a = s->arena;
+#define ADD_ROOTS(arr, k) for (int i_ = 0; (arr) && i_ < (k); i_++) ptrvec_push(a, &roots, (void *)(arr)[i_])
+    ADD_ROOTS(s->next, ns);
+    ptrvec_push(a, &roots, (void *)s->update);
+    ADD_ROOTS(s->adj_state, ns + np);
+    if (s->H) {
+        ptrvec_push(a, &roots, (void *)s->H);
+        ADD_ROOTS(s->dHdx, n);
+        ADD_ROOTS(s->J, n * n);
+        ADD_ROOTS(s->R, n * n);
+        ADD_ROOTS(s->G, n * m);
+        ADD_ROOTS(s->u, m);
+        ADD_ROOTS(s->field, n);
+        ptrvec_push(a, &roots, (void *)s->dissipated);
+        ptrvec_push(a, &roots, (void *)s->supplied);
+    }
+#undef ADD_ROOTS
+    int count = 0;
+    const DagNode **list = dag_topo(roots.n, (const DagNode *const *)roots.items, &count);
+    static const char cls_letter[SYM_CLASS_COUNT] = {'i', 's', 'w', 'h', 'z', 'a'};
+    fprintf(out, "# hamc derive --format sympy: optimizer %s\n", s->info->opt->name);
+    fprintf(out, "meta = dict(nstate=%d, nparam=%d, nhyper=%d, ndyn=%d, nu=%d, integrator='%s', dt=%.17g)\n",
+            ns, np, s->nhyper, n, m, sema_integrator_name(s->integrator), s->dt);
+    fprintf(out, "dyn_state = [");
+    for (int i = 0; i < n; i++) fprintf(out, "%s%d", i ? ", " : "", s->dyn_state[i]);
+    fprintf(out, "]\nhyper_values = [");
+    for (int i = 0; i < s->nhyper; i++) fprintf(out, "%s%.17g", i ? ", " : "", s->hyper_values[i]);
+    fprintf(out, "]\n\ndef build(sym, C, F):\n    out = {}\n");
+    for (int i = 0; i < count; i++) {
+        const DagNode *x = list[i];
+        if (x->op == OP_CONST) {
+            fprintf(out, "    n%d = C(float.fromhex('%a'))\n", x->id, x->value);
+        } else if (x->op == OP_SYM) {
+            fprintf(out, "    n%d = sym('%c%d')\n", x->id, cls_letter[x->cls], x->index);
+        } else {
+            fprintf(out, "    n%d = F['%s'](", x->id, dag_op_info[x->op].name);
+            for (int k = 0; k < dag_op_info[x->op].arity; k++) fprintf(out, "%sn%d", k ? ", " : "", x->kid[k]->id);
+            fprintf(out, ")\n");
+        }
+    }
+    dag_realloc(list, 0);
+    py_list(out, "next", ns, s->next);
+    py_list(out, "update", 1, &s->update);
+    if (s->adj_state) {
+        py_list(out, "adj_state", ns, s->adj_state);
+        py_list(out, "adj_param", np, s->adj_param);
+    }
+    if (s->H) {
+        py_list(out, "H", 1, &s->H);
+        py_list(out, "dHdx", n, s->dHdx);
+        py_list(out, "J", n * n, s->J);
+        py_list(out, "R", n * n, s->R);
+        py_list(out, "G", n * m, s->G);
+        py_list(out, "u", m, s->u);
+        py_list(out, "field", n, s->field);
+        py_list(out, "dissipated", 1, &s->dissipated);
+        py_list(out, "supplied", 1, &s->supplied);
+    }
+    fprintf(out, "    return out\n");
+}
+
 /* ---- the gradient check ---- */
 
 typedef struct Point {

@@ -13,6 +13,13 @@ enum { DUMP_FIELD = 1, DUMP_STEP = 2, DUMP_ADJOINT = 4, DUMP_DAG = 8, DUMP_ALL =
  * after simplification, from a second build without rules). */
 void derive_print(FILE *out, StepProgram *s, int dump, int nodes_unsimplified);
 
+/* derive_dump_python: every derived program as Python for tests/oracle: a function
+ * build(sym, C, F) that makes each node with sym(name), C(value) and F[opname](...),
+ * and returns the named lists (next, update, adj_state, adj_param, H, dHdx, J, R, G,
+ * u, field, dissipated, supplied).  Symbols: s<k> state, w<k> param, h<k> hyper,
+ * i<k> input, z<k> seed. */
+void derive_dump_python(FILE *out, StepProgram *s);
+
 typedef struct GradcheckResult {
     double worst_rel;      // the largest relative error seen
     const char *worst_at;  // which derivative it was ("W[1,0]", "state p")

@@ -92,7 +92,7 @@ static int parse_integrator(const char *name)
 typedef struct CompileArgs {
     const char *path, *opt;
     StepOptions step;
-    int dump, trials;
+    int dump, trials, sympy;
     unsigned long long seed;
     double tol;
 } CompileArgs;
@@ -110,6 +110,12 @@ static int parse_compile_args(const char *cmd, int argc, char **argv, CompileArg
         char *end = NULL;
         if (strncmp(arg, "--dump=", 7) == 0) {
             if ((a->dump = parse_dump(arg + 7)) < 0) return usage_error(cmd, "bad --dump list '%s'", arg + 7);
+        } else if (strcmp(arg, "--format") == 0 && val) {
+            if (strcmp(val, "sympy") != 0 && strcmp(val, "text") != 0)
+                return usage_error(cmd, "--format is text or sympy, not '%s'", val);
+            a->sympy = strcmp(argv[++i], "sympy") == 0;
+        } else if (strcmp(arg, "--algebraic") == 0) {
+            a->step.rules = DAG_RULES_ALGEBRAIC;
         } else if (strcmp(arg, "--opt") == 0 && val) {
             a->opt = argv[++i];
         } else if (strcmp(arg, "--integrator") == 0 && val) {
@@ -170,7 +176,8 @@ static int cmd_derive(int argc, char **argv)
                 unsimplified = dag_count(nroots, all);
             }
             if (i) printf("\n");
-            derive_print(stdout, s, a.dump, unsimplified);
+            if (a.sympy) derive_dump_python(stdout, s);
+            else derive_print(stdout, s, a.dump, unsimplified);
             step_free(raw);
             step_free(s);
         }
@@ -311,7 +318,8 @@ static const Command commands[] = {
     {"fmt", cmd_fmt, "hamc fmt [-i] FILE",
      "print a spec in canonical form (comments kept); -i rewrites the file"},
     {"derive", cmd_derive,
-     "hamc derive FILE [--opt NAME] [--dump=field,step,adjoint] [--integrator NAME] [--dt X]",
+     "hamc derive FILE [--opt NAME] [--dump=field,step,adjoint] [--format text|sympy]\n"
+     "                [--integrator NAME] [--dt X] [--algebraic]",
      "print the derived vector field, energy balance, discrete step and adjoint"},
     {"gradcheck", cmd_gradcheck,
      "hamc gradcheck FILE [--opt NAME] [--trials N] [--seed S] [--tol T]",
