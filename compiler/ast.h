@@ -123,6 +123,7 @@ struct Def {
 typedef struct Import {
     const char *path;     // as written
     SrcLoc loc;
+    SrcLoc path_loc;      // the path itself (for "cannot find")
     struct Module *target;// sema/loader: the module it names
 } Import;
 
@@ -149,6 +150,8 @@ typedef struct Module {
     int ncomments;
     int is_prelude;
     int incomplete;       // the text ended inside a construct (REPL: read more)
+    int syntax_errors;    // lexical and syntax errors in it (sema then skips the program:
+                          // what the parser dropped would only cause follow-on errors)
 } Module;
 
 /* Constructors used by the parser's actions: one call each. */

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void diag_init(Diag *d, Arena *arena, FILE *out)
 {
@@ -49,6 +50,12 @@ int diag_read_file(Diag *d, const char *path, SrcLoc from)
     FILE *f = fopen(path, "rb");
     if (!f) {
         diag_error(d, from, "cannot open '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;   // a directory opens, and then fails to read with a vague EISDIR
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        diag_error(d, from, "cannot read '%s': it is a directory", path);
         return -1;
     }
     size_t cap = 4096, n = 0;

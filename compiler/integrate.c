@@ -11,8 +11,12 @@
  *   conformal_symplectic
  *                      p+ = e^(-gamma dt) p  (the exact flow of dp/dt = -gamma p),
  *                      then symplectic Euler on the conservative field
- *                      F_c = J dH/dx + G u  (Franca et al. 2020); gamma is the
- *                      diagonal of R on p, which must have no other entries.
+ *                      F_c = J dH/dx + G u  (Franca et al. 2020).  R must act on p
+ *                      only, diagonally; the friction force on p_i is then
+ *                      -R_ii dH/dp_i, and gamma_i = d(R_ii dH/dp_i)/dp_i at the start
+ *                      of the step: the friction's rate when it is linear in p (as
+ *                      with H = p^2/2 and constant R, or R chosen so that R dH/dp = gamma p,
+ *                      see stdlib/relativistic.ham), its linearization otherwise.
  * Each F is explicit in the state it is evaluated at, so every step is an explicit
  * map, and its adjoint is exact by construction (reverse sweep over these nodes). */
 #include <string.h>
@@ -98,8 +102,11 @@ static const DagNode **friction(Stepper *st, const char **why)
         for (int j = 0; j < n; j++) {
             const DagNode *r = s->R[i * n + j];
             int on_p_diag = i == j && i >= p->dyn_offset && i < p->dyn_offset + np;
-            if (on_p_diag) gamma[i - p->dyn_offset] = r;
-            else if (!(r->op == OP_CONST && r->value == 0)) {
+            if (on_p_diag) {
+                const DagNode *force = dag_mul(st->pool, r, s->dHdx[i]);
+                const DagNode *pi = dag_sym(st->pool, SYM_STATE, s->dyn_state[i], NULL);
+                gamma[i - p->dyn_offset] = dag_diff(st->pool, force, pi);
+            } else if (!(r->op == OP_CONST && r->value == 0)) {
                 *why = "conformal_symplectic needs a dissipation that is diagonal and acts on p only";
                 return NULL;
             }

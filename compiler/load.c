@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "parse.h"
+#include "sema_impl.h"
 
 typedef struct Loader {
     Program *prog;
@@ -79,6 +80,11 @@ static void link_names(Loader *l, Module *m)
         TopItem *t = &m->items[i];
         if (t->kind == TOP_DEF) {
             Def *def = t->item;
+            if (sema_builtin_id(def->name) >= 0) {
+                diag_error(d, def->name_loc, "'%s' is a built-in function; a def cannot replace it",
+                           def->name);
+                continue;
+            }
             for (int k = 0; k < l->defs.n; k++) {
                 Def *old = l->defs.items[k];
                 if (old->name == def->name) {
@@ -112,8 +118,10 @@ static void load_imports(Loader *l, Module *m)
         Import *im = m->items[i].item;
         char *path = resolve_import(l, m->path, im->path);
         if (!path) {
-            diag_error(d, im->loc, "cannot find '%s' (looked beside this file and in %s)",
-                       im->path, l->stdlib);
+            // The stdlib's path is in the hint, not the message: it depends on the machine.
+            diag_error(d, im->path_loc, "cannot find '%s' beside this file or in the stdlib",
+                       im->path);
+            diag_hint(d, "the stdlib is %s (set HAM_STDLIB to use another)", l->stdlib);
             continue;
         }
         im->target = load_file(l, path, NULL, im->loc);

@@ -66,11 +66,12 @@ Optimizer *parse_new_optimizer(ParseCtx *p, SrcLoc loc, const char *name, SrcLoc
     return o;
 }
 
-Import *parse_new_import(ParseCtx *p, SrcLoc loc, const char *path)
+Import *parse_new_import(ParseCtx *p, SrcLoc loc, const char *path, SrcLoc path_loc)
 {
     Import *im = arena_alloc(p->arena, sizeof *im);
     im->path = path;
     im->loc = loc;
+    im->path_loc = path_loc;
     parse_add_top(p, TOP_IMPORT, im);
     return im;
 }
@@ -189,6 +190,7 @@ Module *parse_module(Arena *a, Diag *d, int file, int *incomplete)
     m->ncomments = p.comments.n;
     m->comments = arena_alloc(a, (size_t)(p.comments.n + 1) * sizeof *m->comments);
     for (int i = 0; i < p.comments.n; i++) m->comments[i] = *(Comment *)p.comments.items[i];
+    m->syntax_errors = d->nerrors - p.errors_before;
     if (incomplete) *incomplete = p.eof_error || p.depth > 0;
     return m;
 }

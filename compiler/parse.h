@@ -23,6 +23,10 @@ typedef struct ParseCtx {
     int depth;              // brackets open now
     char open_char[PARSE_MAX_NESTING];
     SrcLoc open_loc[PARSE_MAX_NESTING];
+    int close_mismatch;     // the last closer: 0 matched the innermost bracket, 1 closed
+                            // an outer one past unclosed ones, -1 closed nothing
+    char unclosed_char;     // when 1: the innermost bracket it left unclosed
+    SrcLoc unclosed_loc;
     int eof_error;          // a syntax error hit end of input (incomplete entry)
     int lex_pos;            // the scanner's byte offset
     int errors_before;      // diag->nerrors when parsing began
@@ -38,7 +42,7 @@ Def *parse_new_def(ParseCtx *p, SrcLoc loc, const char *name, SrcLoc name_loc, P
                    Expr *body);
 Optimizer *parse_new_optimizer(ParseCtx *p, SrcLoc loc, const char *name, SrcLoc name_loc,
                                PtrVec decls, SrcLoc close);
-Import *parse_new_import(ParseCtx *p, SrcLoc loc, const char *path);
+Import *parse_new_import(ParseCtx *p, SrcLoc loc, const char *path, SrcLoc path_loc);
 void parse_set_dims(ParseCtx *p, Decl *d, PtrVec dims);
 void parse_set_args(ParseCtx *p, Decl *d, PtrVec args);
 NamedArg *parse_named_arg(ParseCtx *p, SrcLoc loc, const char *name, Expr *value);

@@ -356,8 +356,12 @@ static void find_canonical_pair(Sema *s)
     Decl *J = info->structure;
     if (J && J->value && J->value->kind == EX_CALL && J->value->nargs == 2 &&
         strcmp(J->value->name, "canonical") == 0 && !load_find_def(s->prog, "canonical")) {
-        info->canon_q = state_named(info, J->value->args[0]->name ? J->value->args[0]->name : "");
-        info->canon_p = state_named(info, J->value->args[1]->name ? J->value->args[1]->name : "");
+        // A pair only when both are dynamic states of one shape (type_canonical reports
+        // the rest): the integrator checks read both halves.
+        Expr *qe = J->value->args[0], *pe = J->value->args[1];
+        Sym *q = qe->kind == EX_NAME ? state_named(info, qe->name) : NULL;
+        Sym *p = pe->kind == EX_NAME ? state_named(info, pe->name) : NULL;
+        if (q && p && q != p && shape_equal(q->shape, p->shape)) info->canon_q = q, info->canon_p = p;
     } else if (!J) {   // the default: canonical for states named q and p, otherwise zero
         info->j_default = 1;
         Sym *q = state_named(info, "q"), *p = state_named(info, "p");
@@ -378,6 +382,12 @@ static void check_port(Sema *s)
         Sym *first = info->by_kind[SK_INPUT][0];
         first->used = 1;
         ush = first->shape;
+        if (strcmp(first->name, "g") != 0)
+            diag_warning(s->d, port->loc, "the port input defaults to the first input, '%s'",
+                         first->name);
+        if (strcmp(first->name, "g") != 0)
+            diag_hint(s->d, "write 'port %s = ..., g' to drive the dynamics with the gradient",
+                      port->name);
     } else {
         diag_error(s->d, port->loc, "port %s has no input: declare 'input g' or write "
                    "'port %s = ..., u'", port->name, port->name);
@@ -429,7 +439,8 @@ static void check_integrator(Sema *s)
             continue;
         }
         double v;
-        if (sema_const(s, a->value, &v, "dt") == 0 && !(v > 0 && isfinite(v)))
+        if (sema_const(s, a->value, &v, "dt") != 0) continue;
+        if (!(v > 0 && isfinite(v)))
             diag_error(s->d, a->value->loc, "dt must be positive, got %g", v);
         else
             info->dt = v;
@@ -606,7 +617,11 @@ static void find_recursion(Sema *s, Def *def, Expr *e)
     if (!e) return;
     if (e->kind == EX_CALL) {
         Def *callee = load_find_def(s->prog, e->name);
-        if (callee && callee->visiting == 1) {
+        if (callee == def) {
+            diag_error(s->d, e->name_loc, "'%s' calls itself; defs are inlined and cannot "
+                       "recurse", def->name);
+            def->broken = 1;
+        } else if (callee && callee->visiting == 1) {
             diag_error(s->d, e->name_loc, "'%s' calls '%s' in a cycle; defs are inlined and "
                        "cannot recurse", def->name, callee->name);
             def->broken = callee->broken = 1;
@@ -642,9 +657,14 @@ static void check_defs(Program *p, Module *m)
     }
 }
 
+/* A program with syntax errors is not checked: the declarations the parser dropped
+ * would show up as unknown names, missing updates and unused inputs, which only bury
+ * the real error.  The user fixes the syntax and runs again. */
 int sema_program(Program *p)
 {
     int before = p->diag->nerrors;
+    for (int i = 0; i < p->nmodules; i++)
+        if (p->modules[i]->syntax_errors) return 0;
     for (int i = 0; i < p->nmodules; i++) check_defs(p, p->modules[i]);
     for (int i = 0; i < p->noptimizers; i++) sema_optimizer(p, p->optimizers[i]);
     return p->diag->nerrors - before;

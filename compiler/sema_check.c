@@ -111,6 +111,7 @@ int sema_const(Sema *s, Expr *e, double *out, const char *what)
     if (const_eval(s, e, out, &why)) return 0;
     if (!what || !why) return -1;
     Sym *sym = why->kind == EX_NAME && s->info && !s->frame ? sema_lookup(s->info, why->name) : NULL;
+    if (sym) sym->used = 1;   // misused, but not unused: one message is enough
     if (sym && sym->kind == SK_HYPER)
         diag_error(s->d, why->loc, "%s must be a constant, and hyper '%s' is declared after it",
                    what, why->name);
@@ -224,19 +225,35 @@ static int fail(Expr *e, Expr **culprit)
     return 0;
 }
 
+/* Entering a def body re-types it for this call's argument shapes: the analyses read
+ * the shapes of the body's nodes, and those are left over from whichever call was
+ * typed last (sema_type memoizes per argument shapes). */
 static Subst *enter_def(Sema *s, Expr *call, Subst *sub)
 {
     Def *def = load_find_def(s->prog, call->name);
-    if (!def || !def->body || call->nargs != def->nparams) return NULL;
+    if (!def || !def->body || call->nargs != def->nparams || def->broken) return NULL;
+    Shape *shapes = arena_alloc(s->a, (size_t)(def->nparams + 1) * sizeof *shapes);
+    for (int i = 0; i < def->nparams; i++) shapes[i] = call->args[i]->shape;
+    DefFrame frame = {def, shapes, call->args, NULL, call->loc, 1}, *saved = s->frame;
+    s->frame = &frame;
+    Shape result = sema_type(s, def->body);
+    s->frame = saved;
+    if (result.rank < 0) return NULL;
     Subst *in = arena_alloc(s->a, sizeof *in);
     *in = (Subst){def, call->args, sub};
     return in;
 }
 
+/* An even integer constant, also when a def's parameter stands for one. */
 static int even_integer(Sema *s, Expr *e, Subst *sub)
 {
     double v;
-    return !sub && sema_const(s, e, &v, NULL) == 0 && v == floor(v) && fmod(v, 2) == 0;
+    Subst *w;
+    Expr *x;
+    if (e->kind == EX_NAME && (x = bound(sub, e->name, &w))) return even_integer(s, x, w);
+    if (e->kind == EX_NUM) v = e->num;
+    else if (sub || sema_const(s, e, &v, NULL) != 0) return 0;
+    return v == floor(v) && fmod(v, 2) == 0;
 }
 
 static int nonneg(Sema *s, Expr *e, Subst *sub, Expr **culprit);
@@ -251,9 +268,10 @@ static int nonneg_call(Sema *s, Expr *e, Subst *sub, Expr **culprit)
         return 1;
     case B_SUM: case B_MEAN: case B_DIAG: case B_TRANSPOSE:
         return nonneg(s, e->args[0], sub, culprit);
-    case B_DOT: case B_OUTER:
+    case B_DOT:
         if (same(e->args[0], sub, e->args[1], sub)) return 1;
         /* fallthrough */
+    case B_OUTER:   // outer(v, v) is PSD, but its entries may be negative
     case B_MIN:
         return nonneg(s, e->args[0], sub, culprit) && nonneg(s, e->args[1], sub, culprit);
     case B_MAX: {

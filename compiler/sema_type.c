@@ -115,8 +115,8 @@ static Shape type_matrix(Sema *s, Expr *e)
             as_block(el[i], &br, &bc);
             if (height >= 0 && br != height) {
                 diag_error(s->d, e->args[i]->loc,
-                           "elements side by side need the same number of rows: %s here, %d before",
-                           sh(s, el[i]), height);
+                           "elements side by side need the same number of rows: %d here (a %s), "
+                           "%d before", br, sh(s, el[i]), height);
                 return SHAPE_ERROR;
             }
             height = br;
@@ -245,6 +245,7 @@ static Shape type_builtin(Sema *s, Expr *e, int id)
         else
             diag_error(s->d, e->loc, "'%s' takes %d to %d arguments, got %d", b->name,
                        b->min_args, b->max_args, e->nargs);
+        for (int i = 0; i < e->nargs; i++) sema_type(s, e->args[i]);   // errors inside, too
         return SHAPE_ERROR;
     }
     if (b->rule == RULE_CTOR) return type_ctor(s, e, id);
@@ -272,6 +273,7 @@ static Shape type_def_call(Sema *s, Expr *e, Def *def)
         diag_error(s->d, e->loc, "'%s' takes %d argument%s, got %d", def->name, def->nparams,
                    def->nparams == 1 ? "" : "s", e->nargs);
         diag_note(s->d, def->name_loc, "'%s' is defined here", def->name);
+        for (int i = 0; i < e->nargs; i++) sema_type(s, e->args[i]);   // errors inside, too
         return SHAPE_ERROR;
     }
     Shape *args = arena_alloc(s->a, (size_t)(e->nargs + 1) * sizeof *args);
@@ -312,6 +314,7 @@ static void unknown_function(Sema *s, Expr *e)
 {
     Sym *local = s->info && !s->frame ? sema_lookup(s->info, e->name) : NULL;
     if (local) {
+        local->used = 1;   // misused, but not unused: one message is enough
         diag_error(s->d, e->name_loc, "'%s' is not a function", e->name);
         return;
     }
@@ -386,6 +389,7 @@ static Shape type_prime(Sema *s, Expr *e)
             unknown_name(s, e);
         return SHAPE_ERROR;
     }
+    sym->used = 1;
     if (sym->kind != SK_STATE) {
         diag_error(s->d, e->loc, "only states have a post-step value, and '%s' is not a state",
                    e->name);

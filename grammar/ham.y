@@ -42,6 +42,8 @@
 }
 
 %code {
+#include <string.h>
+
 #include "ham.lex.h"
 #define A (p->arena)
 static void yyerror(SrcLoc *loc, void *scanner, ParseCtx *p, const char *msg);
@@ -92,8 +94,8 @@ file
     ;
 
 item
-    : "import" STRING                { parse_new_import(p, @$, $2); }
-    | "import" IDENT                 { parse_new_import(p, @$, $2); }
+    : "import" STRING                { parse_new_import(p, @$, $2, @2); }
+    | "import" IDENT                 { parse_new_import(p, @$, $2, @2); }
     | "def" IDENT '(' idents_opt ')' '=' expr
                                      { parse_new_def(p, @$, $2, @2, $4, $7); }
     | "optimizer" IDENT '{' decls '}'
@@ -277,14 +279,85 @@ static const char *token_text(yysymbol_kind_t sym, char *buf, size_t size)
     return buf;
 }
 
-/* Custom syntax-error report: "unexpected X, expected A, B or C", plus the bracket
- * that an end of input leaves open.  Expected tokens past five are not listed: a
- * long list helps nobody. */
+/* Kinds of expected tokens, for summarizing an expected set (below). */
+static int is_char_token(yysymbol_kind_t sym, const char *chars)
+{
+    const char *name = yysymbol_name(sym);
+    return name[0] == '\'' && name[1] && name[2] == '\'' && strchr(chars, name[1]);
+}
+
+static int starts_expr(yysymbol_kind_t sym)
+{
+    return sym == YYSYMBOL_IDENT || sym == YYSYMBOL_NUMBER || sym == YYSYMBOL_PRIMED ||
+           sym == YYSYMBOL_IF || sym == YYSYMBOL_NOT || is_char_token(sym, "([-");
+}
+
+static int continues_expr(yysymbol_kind_t sym)
+{
+    return sym == YYSYMBOL_AND || sym == YYSYMBOL_OR || (sym >= YYSYMBOL_LE && sym <= YYSYMBOL_NE) ||
+           is_char_token(sym, "<>+-*/@^[");
+}
+
+static int has_token(const yysymbol_kind_t *set, int n, yysymbol_kind_t sym)
+{
+    for (int i = 0; i < n; i++)
+        if (set[i] == sym) return 1;
+    return 0;
+}
+
+static int has_char_token(const yysymbol_kind_t *set, int n, char c)
+{
+    char s[2] = {c, 0};
+    for (int i = 0; i < n; i++)
+        if (is_char_token(set[i], s)) return 1;
+    return 0;
+}
+
+/* summarize_expected: the expected set as a short list of phrases.  Raw sets are long:
+ * the tokens that can start an expression read as "an expression"; after a complete
+ * expression the binary operators that could continue it are left out (they are
+ * never what is missing); the declaration keywords read as "a declaration"; the
+ * optional ';' and the end of file are left out when anything else would do. */
+static int summarize_expected(const yysymbol_kind_t *set, int n, const char **out,
+                              char (*bufs)[24])
+{
+    int expr_ok = has_token(set, n, YYSYMBOL_NUMBER), after_expr = has_char_token(set, n, '*');
+    int said_expr = 0, said_decl = 0, m = 0;
+    for (int i = 0; i < n; i++) {
+        yysymbol_kind_t sym = set[i];
+        if (expr_ok && starts_expr(sym)) {
+            if (!said_expr++) out[m++] = "an expression";
+        } else if (after_expr && continues_expr(sym)) {
+            continue;
+        } else if (sym >= YYSYMBOL_HYPER && sym <= YYSYMBOL_UPDATE) {
+            if (!said_decl++) out[m++] = "a declaration";
+        } else if (n > 1 && (sym == YYSYMBOL_YYEOF || is_char_token(sym, ";"))) {
+            continue;
+        } else {
+            out[m] = token_text(sym, bufs[m], sizeof bufs[m]);
+            m++;
+        }
+    }
+    return m;
+}
+
+static char closer_of(char open)
+{
+    return open == '(' ? ')' : open == '[' ? ']' : '}';
+}
+
+/* Custom syntax-error report: "unexpected X, expected A, B or C".  When X is a closing
+ * bracket that skips an unclosed one, or the end of file with a bracket open, the
+ * message names the bracket to close and where it opened (Lua's check_match).  Lists
+ * longer than five items are not printed: they help nobody. */
 static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, ParseCtx *p)
 {
-    enum { MAX_EXPECTED = 5 };
-    yysymbol_kind_t expected[MAX_EXPECTED];
-    int n = yypcontext_expected_tokens(ctx, expected, MAX_EXPECTED);
+    enum { MAX_LISTED = 5 };
+    yysymbol_kind_t expected[YYNTOKENS];
+    int n = yypcontext_expected_tokens(ctx, expected, YYNTOKENS);
+    const char *items[YYNTOKENS];
+    char bufs[YYNTOKENS][24];
+    int m = summarize_expected(expected, n > 0 ? n : 0, items, bufs);
     yysymbol_kind_t got = yypcontext_token(ctx);
     SrcLoc loc = *yypcontext_location(ctx);
     char buf[512], tok[64];
@@ -292,25 +365,48 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, ParseCt
     if (got == YYSYMBOL_IDENT || got == YYSYMBOL_NUMBER || got == YYSYMBOL_PRIMED)
         k += snprintf(buf + k, sizeof buf - (size_t)k, " '%.*s'",
                       loc.len < 40 ? loc.len : 40, p->text + loc.off);
-    for (int i = 0; i < n && k < (int)sizeof buf - 128; i++)
-        k += snprintf(buf + k, sizeof buf - (size_t)k, "%s%s",
-                      i == 0 ? ", expected " : i == n - 1 ? " or " : ", ",
-                      token_text(expected[i], tok, sizeof tok));
-    if (got == YYSYMBOL_YYEOF) {
-        p->eof_error = 1;
-        if (p->depth > 0) {
-            int line, col;
-            diag_line_col(p->diag, p->open_loc[p->depth - 1], &line, &col);
-            snprintf(buf + k, sizeof buf - (size_t)k, " (to close '%c' at %d:%d)",
-                     p->open_char[p->depth - 1], line, col);
-        }
+    int is_closer = is_char_token(got, ")]}");
+    char open = 0;
+    SrcLoc open_loc = loc;
+    if (is_closer && p->close_mismatch > 0) {
+        open = p->unclosed_char;
+        open_loc = p->unclosed_loc;
+    } else if (got == YYSYMBOL_YYEOF && p->depth > 0) {
+        int top = (p->depth < PARSE_MAX_NESTING ? p->depth : PARSE_MAX_NESTING) - 1;
+        open = p->open_char[top];
+        open_loc = p->open_loc[top];
     }
+    int line = 0, col = 0;
+    if (open) diag_line_col(p->diag, open_loc, &line, &col);
+    if (is_closer && p->close_mismatch < 0) {   // a stray closer: the list would mislead
+        snprintf(buf + k, sizeof buf - (size_t)k, ": no '%c' is open",
+                 yysymbol_name(got)[1] == ')' ? '(' : yysymbol_name(got)[1] == ']' ? '[' : '{');
+    } else if (open && has_char_token(expected, n, closer_of(open))) {
+        k += snprintf(buf + k, sizeof buf - (size_t)k, ", expected '%c' to close '%c' at %d:%d",
+                      closer_of(open), open, line, col);
+    } else {
+        for (int i = 0; m <= MAX_LISTED && i < m; i++)
+            k += snprintf(buf + k, sizeof buf - (size_t)k, "%s%s",
+                          i == 0 ? ", expected " : i == m - 1 ? " or " : ", ", items[i]);
+        if (open)
+            snprintf(buf + k, sizeof buf - (size_t)k, " ('%c' at %d:%d is still open)", open,
+                     line, col);
+    }
+    if (got == YYSYMBOL_YYEOF) p->eof_error = 1;
     diag_error(p->diag, loc, "%s", buf);
+    if (got >= YYSYMBOL_HYPER && got <= YYSYMBOL_UPDATE && has_token(expected, n, YYSYMBOL_OPTIMIZER))
+        diag_hint(p->diag, "declarations go inside 'optimizer NAME { ... }'");
+    else if (got >= YYSYMBOL_IMPORT && got <= YYSYMBOL_NOT && has_token(expected, n, YYSYMBOL_IDENT) &&
+             !has_token(expected, n, YYSYMBOL_NUMBER))
+        diag_hint(p->diag, "'%s' is a keyword and cannot be a name", yysymbol_name(got));
     return 0;
 }
 
 /* yyerror: bison calls it only for internal failures (stack exhaustion). */
 static void yyerror(SrcLoc *loc, void *scanner, ParseCtx *p, const char *msg)
 {
-    diag_error(p->diag, *loc, "%s", msg);
+    if (strcmp(msg, "memory exhausted") == 0)   // the stack is YYMAXDEPTH deep: nesting
+        diag_error(p->diag, *loc, "nested too deeply to parse (more than %d levels)", YYMAXDEPTH);
+    else
+        diag_error(p->diag, *loc, "%s", msg);
 }
