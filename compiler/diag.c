@@ -134,7 +134,14 @@ static void print_excerpt(Diag *d, SrcLoc loc)
         if (end - start > max_echo) end = start + max_echo;
         if (off > end) off = end;
     }
-    fprintf(d->out, "%5d | %.*s\n      | ", li + 1, end - start, s->text + start);
+    // Control bytes are echoed as '?': an ESC from a stray binary file must not reach
+    // the terminal.  One byte for one keeps the caret aligned.
+    fprintf(d->out, "%5d | ", li + 1);
+    for (int i = start; i < end; i++) {
+        unsigned char c = (unsigned char)s->text[i];
+        fputc((c < 0x20 && c != '\t') || c == 0x7f ? '?' : c, d->out);
+    }
+    fputs("\n      | ", d->out);
     for (int i = start; i < off; i++) {
         if (((unsigned char)s->text[i] & 0xC0) == 0x80) continue;
         fputc(s->text[i] == '\t' ? '\t' : ' ', d->out);
@@ -147,19 +154,23 @@ static void print_excerpt(Diag *d, SrcLoc loc)
     fputc('\n', d->out);
 }
 
+/* Messages quote names and source text, which a hostile file can make a megabyte
+ * long: past this many bytes a message is cut, and ends in "...". */
+#define MAX_MESSAGE 400
+
 static void report(Diag *d, SrcLoc loc, const char *kind, const char *fmt, va_list ap)
 {
+    char msg[MAX_MESSAGE + 4];
+    if (vsnprintf(msg, MAX_MESSAGE + 1, fmt, ap) > MAX_MESSAGE) strcpy(msg + MAX_MESSAGE, "...");
+    for (char *c = msg; *c; c++)   // quoted source text: no control bytes to the terminal
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     if (loc.file >= 0 && loc.file < d->nfiles) {
         int line, col;
         diag_line_col(d, loc, &line, &col);
-        fprintf(d->out, "%s:%d:%d: %s: ", d->files[loc.file]->path, line, col, kind);
-        vfprintf(d->out, fmt, ap);
-        fputc('\n', d->out);
+        fprintf(d->out, "%s:%d:%d: %s: %s\n", d->files[loc.file]->path, line, col, kind, msg);
         print_excerpt(d, loc);
     } else {
-        fprintf(d->out, "hamc: %s: ", kind);
-        vfprintf(d->out, fmt, ap);
-        fputc('\n', d->out);
+        fprintf(d->out, "hamc: %s: %s\n", kind, msg);
     }
 }
 

@@ -342,6 +342,10 @@ static void check_matrix_decl(Sema *s, Decl *d, const char *role)
                   "M[i, j] = -M[j, i]");
         s->info->passive = 0;
     }
+    if (s->proof_steps > SEMA_MAX_PROOF_STEPS)
+        diag_note(s->d, d->value->loc, "%s %s is too large to analyse: through its lets and "
+                  "defs it takes more than %ld steps or %d levels", role, d->name,
+                  SEMA_MAX_PROOF_STEPS, SEMA_MAX_DEPTH);
 }
 
 static Sym *state_named(OptInfo *info, const char *name)
@@ -615,6 +619,15 @@ static void check_def_body(Sema *s, Def *def, Expr *e)
 static void find_recursion(Sema *s, Def *def, Expr *e)
 {
     if (!e) return;
+    if (s->depth >= SEMA_MAX_DEPTH) {   // the walk nests like the expansion would
+        if (!s->too_deep)
+            diag_error(s->d, e->loc, "def '%s' nests more than %d levels deep once the defs "
+                       "it calls are expanded", def->name, SEMA_MAX_DEPTH);
+        s->too_deep = 1;
+        def->broken = 1;
+        return;
+    }
+    s->depth++;
     if (e->kind == EX_CALL) {
         Def *callee = load_find_def(s->prog, e->name);
         if (callee == def) {
@@ -633,6 +646,7 @@ static void find_recursion(Sema *s, Def *def, Expr *e)
         }
     }
     for (int i = 0; i < e->nargs; i++) find_recursion(s, def, e->args[i]);
+    s->depth--;
 }
 
 static void check_defs(Program *p, Module *m)

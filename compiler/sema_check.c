@@ -187,15 +187,53 @@ static Sym *local(Sema *s, Subst *sub, Expr *e)
     return !sub && e->kind == EX_NAME && s->info ? sema_lookup(s->info, e->name) : NULL;
 }
 
+/* over_budget: charge `cost` steps to the current question; 1 once it is spent. */
+static int over_budget(Sema *s, long cost)
+{
+    s->proof_steps += cost;
+    return s->proof_steps > SEMA_MAX_PROOF_STEPS;
+}
+
+/* Nodes in e, the cost of typing it again (enter_def). */
+static long expr_size(const Expr *e)
+{
+    long n = 1;
+    for (int i = 0; e && i < e->nargs; i++) n += expr_size(e->args[i]);
+    return n;
+}
+
+/* The analyses recurse through lets and def bodies, so each step goes through one of
+ * these wrappers, which charge it to the budget and count the nesting; past either
+ * limit the property is not shown (and check_matrix_decl says why). */
+static int same_at(Sema *s, Expr *a, Subst *sa, Expr *b, Subst *sb);
+static int nonneg_at(Sema *s, Expr *e, Subst *sub, Expr **culprit);
+static int psd_at(Sema *s, Expr *e, Subst *sub, Expr **culprit);
+static int skew_at(Sema *s, Expr *e, Subst *sub, Expr **culprit);
+
+static int enter_step(Sema *s)
+{
+    if (s->depth >= SEMA_MAX_DEPTH) s->proof_steps = SEMA_MAX_PROOF_STEPS + 1;
+    if (over_budget(s, 1)) return 0;
+    s->depth++;
+    return 1;
+}
+
+static int same(Sema *s, Expr *a, Subst *sa, Expr *b, Subst *sb)
+{
+    if (!a || !b || !enter_step(s)) return 0;
+    int ok = same_at(s, a, sa, b, sb);
+    s->depth--;
+    return ok;
+}
+
 /* same: structural equality of two expressions, through lets' names not at all
  * (a let is equal to itself by name) and through def parameters to their arguments. */
-static int same(Expr *a, Subst *sa, Expr *b, Subst *sb)
+static int same_at(Sema *s, Expr *a, Subst *sa, Expr *b, Subst *sb)
 {
     Subst *w;
     Expr *x;
-    if (!a || !b) return 0;
-    if (a->kind == EX_NAME && (x = bound(sa, a->name, &w))) return same(x, w, b, sb);
-    if (b->kind == EX_NAME && (x = bound(sb, b->name, &w))) return same(a, sa, x, w);
+    if (a->kind == EX_NAME && (x = bound(sa, a->name, &w))) return same(s, x, w, b, sb);
+    if (b->kind == EX_NAME && (x = bound(sb, b->name, &w))) return same(s, a, sa, x, w);
     if (a->kind != b->kind || a->nargs != b->nargs || a->op != b->op) return 0;
     switch (a->kind) {
     case EX_NUM: return a->num == b->num;
@@ -209,7 +247,7 @@ static int same(Expr *a, Subst *sa, Expr *b, Subst *sb)
     default: break;
     }
     for (int i = 0; i < a->nargs; i++)
-        if (!same(a->args[i], sa, b->args[i], sb)) return 0;
+        if (!same(s, a->args[i], sa, b->args[i], sb)) return 0;
     return 1;
 }
 
@@ -225,6 +263,33 @@ static int fail(Expr *e, Expr **culprit)
     return 0;
 }
 
+static int nonneg(Sema *s, Expr *e, Subst *sub, Expr **culprit)
+{
+    if (!e) return 0;
+    if (!enter_step(s)) return fail(e, culprit);
+    int ok = nonneg_at(s, e, sub, culprit);
+    s->depth--;
+    return ok;
+}
+
+static int psd(Sema *s, Expr *e, Subst *sub, Expr **culprit)
+{
+    if (!e) return 0;
+    if (!enter_step(s)) return fail(e, culprit);
+    int ok = psd_at(s, e, sub, culprit);
+    s->depth--;
+    return ok;
+}
+
+static int skew(Sema *s, Expr *e, Subst *sub, Expr **culprit)
+{
+    if (!e) return 0;
+    if (!enter_step(s)) return fail(e, culprit);
+    int ok = skew_at(s, e, sub, culprit);
+    s->depth--;
+    return ok;
+}
+
 /* Entering a def body re-types it for this call's argument shapes: the analyses read
  * the shapes of the body's nodes, and those are left over from whichever call was
  * typed last (sema_type memoizes per argument shapes). */
@@ -232,6 +297,7 @@ static Subst *enter_def(Sema *s, Expr *call, Subst *sub)
 {
     Def *def = load_find_def(s->prog, call->name);
     if (!def || !def->body || call->nargs != def->nparams || def->broken) return NULL;
+    if (over_budget(s, expr_size(def->body))) return NULL;
     Shape *shapes = arena_alloc(s->a, (size_t)(def->nparams + 1) * sizeof *shapes);
     for (int i = 0; i < def->nparams; i++) shapes[i] = call->args[i]->shape;
     DefFrame frame = {def, shapes, call->args, NULL, call->loc, 1}, *saved = s->frame;
@@ -256,8 +322,6 @@ static int even_integer(Sema *s, Expr *e, Subst *sub)
     return v == floor(v) && fmod(v, 2) == 0;
 }
 
-static int nonneg(Sema *s, Expr *e, Subst *sub, Expr **culprit);
-
 static int nonneg_call(Sema *s, Expr *e, Subst *sub, Expr **culprit)
 {
     Subst *in = enter_def(s, e, sub);
@@ -269,7 +333,7 @@ static int nonneg_call(Sema *s, Expr *e, Subst *sub, Expr **culprit)
     case B_SUM: case B_MEAN: case B_DIAG: case B_TRANSPOSE:
         return nonneg(s, e->args[0], sub, culprit);
     case B_DOT:
-        if (same(e->args[0], sub, e->args[1], sub)) return 1;
+        if (same(s, e->args[0], sub, e->args[1], sub)) return 1;
         /* fallthrough */
     case B_OUTER:   // outer(v, v) is PSD, but its entries may be negative
     case B_MIN:
@@ -289,12 +353,11 @@ static int nonneg_call(Sema *s, Expr *e, Subst *sub, Expr **culprit)
 }
 
 /* nonneg: every element of e is >= 0 for all values of params, states and inputs. */
-static int nonneg(Sema *s, Expr *e, Subst *sub, Expr **culprit)
+static int nonneg_at(Sema *s, Expr *e, Subst *sub, Expr **culprit)
 {
     double v;
     Subst *w;
     Expr *x;
-    if (!e) return 0;
     if (!sub && e->shape.rank == 0 && sema_const(s, e, &v, NULL) == 0)
         return v >= 0 ? 1 : fail(e, culprit);
     switch (e->kind) {
@@ -310,7 +373,7 @@ static int nonneg(Sema *s, Expr *e, Subst *sub, Expr **culprit)
         case AOP_PLUS: case AOP_DIVIDE:
             return nonneg(s, e->args[0], sub, culprit) && nonneg(s, e->args[1], sub, culprit);
         case AOP_TIMES:
-            if (same(e->args[0], sub, e->args[1], sub)) return 1;
+            if (same(s, e->args[0], sub, e->args[1], sub)) return 1;
             return nonneg(s, e->args[0], sub, culprit) && nonneg(s, e->args[1], sub, culprit);
         case AOP_POWER:
             return even_integer(s, e->args[1], sub) || nonneg(s, e->args[0], sub, culprit);
@@ -345,8 +408,6 @@ static int square_scalar_literal(Expr *e, int *n)
     return 1;
 }
 
-static int psd(Sema *s, Expr *e, Subst *sub, Expr **culprit);
-
 static int psd_call(Sema *s, Expr *e, Subst *sub, Expr **culprit)
 {
     Subst *in = enter_def(s, e, sub);
@@ -361,7 +422,7 @@ static int psd_call(Sema *s, Expr *e, Subst *sub, Expr **culprit)
             if (!psd(s, e->args[i], sub, culprit)) return 0;
         return 1;
     case B_OUTER:
-        if (same(e->args[0], sub, e->args[1], sub)) return 1;
+        if (same(s, e->args[0], sub, e->args[1], sub)) return 1;
         break;
     case B_TRANSPOSE: return psd(s, e->args[0], sub, culprit);
     }
@@ -370,12 +431,11 @@ static int psd_call(Sema *s, Expr *e, Subst *sub, Expr **culprit)
 }
 
 /* psd: e is a symmetric positive semidefinite matrix (or a nonnegative scalar). */
-static int psd(Sema *s, Expr *e, Subst *sub, Expr **culprit)
+static int psd_at(Sema *s, Expr *e, Subst *sub, Expr **culprit)
 {
     Subst *w;
     Expr *x, *a, *b;
     int n;
-    if (!e) return 0;
     switch (e->kind) {
     case EX_NAME: {
         if ((x = bound(sub, e->name, &w))) return psd(s, x, w, culprit);
@@ -399,8 +459,8 @@ static int psd(Sema *s, Expr *e, Subst *sub, Expr **culprit)
             if (b->shape.rank == 0) return psd(s, a, sub, culprit) && nonneg(s, b, sub, culprit);
             break;
         case AOP_MATMUL:   // A @ transpose(A) and transpose(A) @ A
-            if (is_call(s, b, B_TRANSPOSE) && same(a, sub, b->args[0], sub)) return 1;
-            if (is_call(s, a, B_TRANSPOSE) && same(a->args[0], sub, b, sub)) return 1;
+            if (is_call(s, b, B_TRANSPOSE) && same(s, a, sub, b->args[0], sub)) return 1;
+            if (is_call(s, a, B_TRANSPOSE) && same(s, a->args[0], sub, b, sub)) return 1;
             return fail(e, culprit);
         default: break;
         }
@@ -423,13 +483,12 @@ static int psd(Sema *s, Expr *e, Subst *sub, Expr **culprit)
     return fail(e, culprit);
 }
 
-static int skew(Sema *s, Expr *e, Subst *sub, Expr **culprit)
+static int skew_at(Sema *s, Expr *e, Subst *sub, Expr **culprit)
 {
     Subst *w;
     Expr *x, *a, *b;
     double v;
     int n;
-    if (!e) return 0;
     switch (e->kind) {
     case EX_NUM: return e->num == 0 ? 1 : fail(e, culprit);
     case EX_NAME: {
@@ -457,8 +516,8 @@ static int skew(Sema *s, Expr *e, Subst *sub, Expr **culprit)
         a = e->args[0], b = e->args[1];
         switch (e->op) {
         case AOP_MINUS:   // A - transpose(A), transpose(A) - A
-            if (is_call(s, b, B_TRANSPOSE) && same(a, sub, b->args[0], sub)) return 1;
-            if (is_call(s, a, B_TRANSPOSE) && same(a->args[0], sub, b, sub)) return 1;
+            if (is_call(s, b, B_TRANSPOSE) && same(s, a, sub, b->args[0], sub)) return 1;
+            if (is_call(s, a, B_TRANSPOSE) && same(s, a->args[0], sub, b, sub)) return 1;
             /* fallthrough */
         case AOP_PLUS: return skew(s, a, sub, culprit) && skew(s, b, sub, culprit);
         case AOP_TIMES:
@@ -488,11 +547,13 @@ static int skew(Sema *s, Expr *e, Subst *sub, Expr **culprit)
 int sema_is_psd(Sema *s, Expr *e, Expr **culprit)
 {
     *culprit = NULL;
+    s->proof_steps = 0;
     return psd(s, e, NULL, culprit);
 }
 
 int sema_is_skew(Sema *s, Expr *e, Expr **culprit)
 {
     *culprit = NULL;
+    s->proof_steps = 0;
     return skew(s, e, NULL, culprit);
 }

@@ -11,6 +11,18 @@
 #define SEMA_MAX_DIM 65536        // one dimension
 #define SEMA_MAX_ELEMS (1 << 22)  // one value: 4M scalars (16 MiB of f32 per coordinate set)
 #define SEMA_MAX_DEF_DEPTH 64     // nested def calls: deeper is surely a mistake
+/* Work allowed to one by-construction question (is R PSD, is J skew): the analyses
+ * follow lets and def calls into their bodies without memo, so `let a2 = a1 + a1` or a
+ * def calling a def twice, a few dozen deep, would walk 2^depth nodes.  Real specs
+ * take a few hundred steps; past the limit the property is "not shown". */
+#define SEMA_MAX_PROOF_STEPS (1L << 18)
+/* Recursion allowed to typing and the analyses together.  A def's body is typed
+ * inside each call and a let's value where it is first used, so a chain of defs (or
+ * lets) each near parse.c's PARSE_MAX_HEIGHT (2000) would nest 64 x 2000 frames and
+ * overflow the stack (an ASan build did at about 16000 levels).  Twice the height of
+ * one tree lets any tree as written pass, and later passes that inline defs can rely
+ * on it too. */
+#define SEMA_MAX_DEPTH 4000
 
 /* The shape of an expression that already failed: propagated silently, so one
  * mistake gives one message. */
@@ -64,6 +76,9 @@ typedef struct Sema {
     int saw_prime;        // the expression typed so far reads a post-step state
     SrcLoc prime_loc;
     Decl *decl;           // the declaration whose value is being typed
+    long proof_steps;     // work done on the current by-construction question
+    int depth;            // sema_type and the analyses nested now (SEMA_MAX_DEPTH)
+    int too_deep;         // the depth limit was reported (once is enough)
 } Sema;
 
 Shape sema_type(Sema *s, Expr *e);

@@ -401,9 +401,24 @@ static Shape type_prime(Sema *s, Expr *e)
     return sym->shape;
 }
 
+/* Past SEMA_MAX_DEPTH, an error (once) and SHAPE_ERROR, which the callers pass on. */
+static Shape too_deep(Sema *s, Expr *e)
+{
+    if (!s->too_deep) {
+        diag_error(s->d, e->loc, "expression nested more than %d levels deep once its defs "
+                   "and lets are expanded", SEMA_MAX_DEPTH);
+        diag_hint(s->d, "a def's body is expanded at each call: make the chain of defs shorter "
+                  "or their bodies flatter");
+    }
+    s->too_deep = 1;
+    return e->shape = SHAPE_ERROR;
+}
+
 Shape sema_type(Sema *s, Expr *e)
 {
     if (!e) return SHAPE_ERROR;
+    if (s->depth >= SEMA_MAX_DEPTH) return too_deep(s, e);
+    s->depth++;
     Shape out = SHAPE_ERROR;
     switch (e->kind) {
     case EX_NUM: out = shape_scalar(); break;
@@ -427,6 +442,7 @@ Shape sema_type(Sema *s, Expr *e)
         break;
     }
     }
+    s->depth--;
     e->shape = out;
     return out;
 }

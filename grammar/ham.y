@@ -295,7 +295,7 @@ static int starts_expr(yysymbol_kind_t sym)
 static int continues_expr(yysymbol_kind_t sym)
 {
     return sym == YYSYMBOL_AND || sym == YYSYMBOL_OR || (sym >= YYSYMBOL_LE && sym <= YYSYMBOL_NE) ||
-           is_char_token(sym, "<>+-*/@^[");
+           is_char_token(sym, "<>+-*/@^[(");   // '(': a name before it may be called
 }
 
 static int has_token(const yysymbol_kind_t *set, int n, yysymbol_kind_t sym)

@@ -1,0 +1,371 @@
+/* jit.c: LLVM module construction, optimization and ORC LLJIT compilation.
+ *
+ * The target is the host: triple, CPU name and features from LLVM, so the passes and
+ * the code generator see AVX2/AVX-512 where the machine has them (with a generic
+ * target machine nothing vectorizes well).  Vector widths follow the libmvec ABI we
+ * call: 8 floats or 4 doubles per AVX2 register; without AVX2 the kernels are
+ * scalar loops.  libmvec.so.1 is loaded into the process so that the JIT's symbol
+ * generator finds _ZGVdN8v_expf and friends, as it finds libm's expf. */
+#include "jit.h"
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Core.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Support.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "derive.h"
+#include "llvm_gen.h"
+
+typedef struct CacheEntry {
+    uint64_t hash;
+    int with_adjoint;
+    HamKernelFn forward[2], adjoint[2];
+    struct CacheEntry *next;
+} CacheEntry;
+
+struct Jit {
+    LLVMOrcLLJITRef lljit;
+    LLVMTargetMachineRef tm;   // for the passes and the data layout
+    char *triple, *cpu, *features;
+    int avx2;
+    CacheEntry *cache;
+    int serial;                // makes symbol names unique across compilations
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int take_error(LLVMErrorRef e, const char *what, char *err, size_t errlen)
+{
+    if (!e) return 0;
+    char *msg = LLVMGetErrorMessage(e);
+    snprintf(err, errlen, "%s: %s", what, msg);
+    LLVMDisposeErrorMessage(msg);
+    return -1;
+}
+
+void jit_default_options(JitOptions *o)
+{
+    memset(o, 0, sizeof *o);
+    o->opt_level = 2;
+    o->contract = 0;
+    o->with_adjoint = 1;
+}
+
+static LLVMTargetMachineRef host_machine(Jit *j, char *err, size_t errlen)
+{
+    LLVMTargetRef target;
+    char *msg = NULL;
+    if (LLVMGetTargetFromTriple(j->triple, &target, &msg)) {
+        snprintf(err, errlen, "LLVM has no target for %s: %s", j->triple, msg ? msg : "");
+        LLVMDisposeMessage(msg);
+        return NULL;
+    }
+    return LLVMCreateTargetMachine(target, j->triple, j->cpu, j->features, LLVMCodeGenLevelAggressive,
+                                   LLVMRelocPIC, LLVMCodeModelJITDefault);
+}
+
+Jit *jit_create(char *err, size_t errlen)
+{
+    if (LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter()) {
+        snprintf(err, errlen, "LLVM cannot generate code for this host");
+        return NULL;
+    }
+    Jit *j = calloc(1, sizeof *j);
+    j->triple = LLVMGetDefaultTargetTriple();
+    j->cpu = LLVMGetHostCPUName();
+    j->features = LLVMGetHostCPUFeatures();
+    j->avx2 = strstr(j->features, "+avx2") != NULL;
+    // libmvec: the vector math the kernels call (glibc >= 2.22; tanh etc. >= 2.35).
+    if (j->avx2 && LLVMLoadLibraryPermanently("libmvec.so.1")) j->avx2 = 0;
+    j->tm = host_machine(j, err, errlen);
+    LLVMTargetMachineRef jit_tm = j->tm ? host_machine(j, err, errlen) : NULL;
+    if (!jit_tm) {
+        jit_destroy(j);
+        return NULL;
+    }
+    LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(jit_tm));
+    if (take_error(LLVMOrcCreateLLJIT(&j->lljit, builder), "cannot create the JIT", err, errlen)) {
+        j->lljit = NULL;
+        jit_destroy(j);
+        return NULL;
+    }
+    LLVMOrcDefinitionGeneratorRef gen;
+    if (take_error(LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(j->lljit), NULL, NULL),
+                   "cannot resolve libm for the JIT", err, errlen)) {
+        jit_destroy(j);
+        return NULL;
+    }
+    LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(j->lljit), gen);
+    return j;
+}
+
+void jit_destroy(Jit *j)
+{
+    if (!j) return;
+    if (j->lljit) {
+        LLVMErrorRef e = LLVMOrcDisposeLLJIT(j->lljit);
+        if (e) LLVMConsumeError(e);
+    }
+    if (j->tm) LLVMDisposeTargetMachine(j->tm);
+    LLVMDisposeMessage(j->triple);
+    LLVMDisposeMessage(j->cpu);
+    LLVMDisposeMessage(j->features);
+    for (CacheEntry *c = j->cache, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(j);
+}
+
+/* ---- hashing and metadata ---- */
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    return h * 0x100000001B3ull;
+}
+
+uint64_t codegen_hash(const StepProgram *s)
+{
+    int n = s->nstate + 1 + (s->adj_state ? s->nstate + s->nparam : 0);
+    const DagNode **roots = malloc((size_t)(n + 1) * sizeof *roots);
+    memcpy(roots, s->next, (size_t)s->nstate * sizeof *roots);
+    roots[s->nstate] = s->update;
+    if (s->adj_state) memcpy(roots + s->nstate + 1, s->adj_state, (size_t)(s->nstate + s->nparam) * sizeof *roots);
+    int count;
+    const DagNode **list = dag_topo(n, roots, &count);
+    uint64_t h = mix(1469598103934665603ull, (uint64_t)s->nstate * 1000003u + (uint64_t)s->nparam);
+    for (int i = 0; i < count; i++) {
+        const DagNode *x = list[i];
+        uint64_t bits;
+        memcpy(&bits, &x->value, sizeof bits);
+        h = mix(h, (uint64_t)x->op);
+        if (x->op == OP_CONST) h = mix(h, bits);
+        if (x->op == OP_SYM) h = mix(h, (uint64_t)x->cls << 32 | (uint32_t)x->index);
+        for (int k = 0; k < dag_op_info[x->op].arity; k++) h = mix(h, (uint64_t)x->kid[k]->slot);
+    }
+    for (int r = 0; r < n; r++) h = mix(h, (uint64_t)roots[r]->slot);
+    free(list);
+    free(roots);
+    return h;
+}
+
+static HamArrayInfo *array_infos(const StepProgram *s, Arena *a, SymKind kind, int *count)
+{
+    const OptInfo *info = s->info;
+    *count = info->count[kind];
+    HamArrayInfo *out = arena_alloc(a, (size_t)(*count + 1) * sizeof *out);
+    double *values = arena_alloc(a, (size_t)(info->scalars[kind] + 1) * sizeof *values);
+    if (kind == SK_STATE) step_initial_state(s, values);
+    for (int i = 0; i < *count; i++) {
+        const Sym *sym = info->by_kind[kind][i];
+        HamArrayInfo *x = &out[i];
+        x->name = arena_strdup(a, sym->name);
+        x->rank = sym->shape.rank;
+        x->dim[0] = sym->shape.dim[0];
+        x->dim[1] = sym->shape.dim[1];
+        x->offset = sym->offset;
+        x->size = shape_size(sym->shape);
+        x->init = HAM_INIT_VALUES;
+        x->values = values + sym->offset;
+        Expr *dist = sym->decl->dist;
+        if (kind == SK_PARAM && dist) {
+            x->init = strcmp(dist->name, "normal") == 0 ? HAM_INIT_NORMAL : HAM_INIT_UNIFORM;
+            x->values = NULL;
+        }
+    }
+    if (kind == SK_PARAM) {   // constants: from the initializers; random ones are drawn later
+        Rng rng = {0};
+        step_initial_params(s, values, rng_draw, &rng);
+        for (int i = 0; i < *count; i++) {
+            const Sym *sym = info->by_kind[kind][i];
+            Expr *dist = sym->decl->dist;
+            if (!dist) continue;
+            // The distribution's arguments: draw two probes with a known generator?
+            // Simpler: read them as constants through the step's initializer path.
+            double ab[2] = {0, 0};
+            for (int k = 0; k < 2; k++) {
+                Sym fake = {.kind = SK_PARAM, .shape = shape_scalar(), .decl = &(Decl){.value = dist->args[k]}};
+                DagPool *tmp = dag_pool_new();
+                Arena ta;
+                arena_init(&ta);
+                lower_initial_values(lower_new(s->prog, s->info, tmp, &ta), &fake, &ab[k]);
+                arena_free(&ta);
+                dag_pool_free(tmp);
+            }
+            out[i].a = ab[0];
+            out[i].b = ab[1];
+        }
+    }
+    return out;
+}
+
+void codegen_kernel_info(const StepProgram *s, Arena *a, HamKernelInfo *info)
+{
+    memset(info, 0, sizeof *info);
+    info->name = arena_strdup(a, s->info->opt->name);
+    info->spec_hash = codegen_hash(s);
+    info->nstate = s->nstate;
+    info->nparam = s->nparam;
+    info->nhyper = s->nhyper;
+    info->states = array_infos(s, a, SK_STATE, &info->nstate_arrays);
+    info->params = array_infos(s, a, SK_PARAM, &info->nparam_arrays);
+    const char **names = arena_alloc(a, (size_t)(s->nhyper + 1) * sizeof *names);
+    double *values = arena_alloc(a, (size_t)(s->nhyper + 1) * sizeof *values);
+    for (int i = 0; i < s->nhyper; i++) {
+        names[i] = arena_strdup(a, s->hyper_names[i]);
+        values[i] = s->hyper_values[i];
+    }
+    info->hyper_names = names;
+    info->hyper_values = values;
+}
+
+/* ---- building modules ---- */
+
+static void kernel_name(char *buf, size_t size, const StepProgram *s, int serial, int adjoint, HamPrecision prec)
+{
+    char base[200];
+    codegen_symbol_name(base, sizeof base, s->info->opt->name, adjoint, prec);
+    snprintf(buf, size, "%s_%d", base, serial);
+}
+
+static int count_instructions(LLVMModuleRef mod)
+{
+    int n = 0;
+    for (LLVMValueRef f = LLVMGetFirstFunction(mod); f; f = LLVMGetNextFunction(f))
+        for (LLVMBasicBlockRef b = LLVMGetFirstBasicBlock(f); b; b = LLVMGetNextBasicBlock(b))
+            for (LLVMValueRef i = LLVMGetFirstInstruction(b); i; i = LLVMGetNextInstruction(i)) n++;
+    return n;
+}
+
+/* Build (and optimize) the module of s's kernels in ctx. */
+static LLVMModuleRef build_module(Jit *j, LLVMContextRef ctx, const StepProgram *s, const JitOptions *o,
+                                  int serial, JitStats *st, char *err, size_t errlen)
+{
+    double t0 = now_ms();
+    LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(s->info->opt->name, ctx);
+    LLVMSetTarget(mod, j->triple);
+    LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(j->tm);
+    LLVMSetModuleDataLayout(mod, layout);
+    LLVMDisposeTargetData(layout);
+    for (int adjoint = 0; adjoint <= (o->with_adjoint && s->adj_state ? 1 : 0); adjoint++) {
+        KernelPlan plan;
+        codegen_plan(s, adjoint, &plan);
+        for (int prec = HAM_F32; prec <= HAM_F64; prec++) {
+            LlvmGenOptions go = {(HamPrecision)prec, 1, 0, prec == HAM_F32 && o->contract};
+            if (j->avx2 && !o->scalar) go.width = prec == HAM_F32 ? 8 : 4, go.vector_isa = 'd';
+            char name[256];
+            kernel_name(name, sizeof name, s, serial, adjoint, (HamPrecision)prec);
+            llvm_gen_kernel(mod, &plan, name, &go);
+        }
+        codegen_plan_free(&plan);
+    }
+    char *msg = NULL;
+    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
+        snprintf(err, errlen, "internal error: invalid IR for %s: %.300s", s->info->opt->name, msg);
+        LLVMDisposeMessage(msg);
+        LLVMDisposeModule(mod);
+        return NULL;
+    }
+    LLVMDisposeMessage(msg);
+    double t1 = now_ms();
+    if (st) st->build_ms = t1 - t0, st->ir_instructions = count_instructions(mod);
+    if (o->opt_level > 0) {
+        char pipeline[32];
+        snprintf(pipeline, sizeof pipeline, "default<O%d>", o->opt_level > 3 ? 3 : o->opt_level);
+        LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
+        LLVMErrorRef e = LLVMRunPasses(mod, pipeline, j->tm, po);
+        LLVMDisposePassBuilderOptions(po);
+        if (take_error(e, "optimizing", err, errlen)) {
+            LLVMDisposeModule(mod);
+            return NULL;
+        }
+    }
+    if (st) st->optimize_ms = now_ms() - t1;
+    return mod;
+}
+
+int jit_compile(Jit *j, const StepProgram *s, const JitOptions *o, Arena *arena, HamKernel *out,
+                JitStats *st, char *err, size_t errlen)
+{
+    JitStats local;
+    if (!st) st = &local;
+    memset(st, 0, sizeof *st);
+    memset(out, 0, sizeof *out);
+    codegen_kernel_info(s, arena, &out->info);
+    uint64_t hash = out->info.spec_hash ^ (uint64_t)(o->contract * 2 + o->scalar * 4 + o->opt_level * 16);
+    int want_adjoint = o->with_adjoint && s->adj_state;
+    for (CacheEntry *c = j->cache; c; c = c->next) {
+        if (c->hash != hash || c->with_adjoint < want_adjoint) continue;
+        memcpy(out->forward, c->forward, sizeof out->forward);
+        if (want_adjoint) memcpy(out->adjoint, c->adjoint, sizeof out->adjoint);
+        st->cached = 1;
+        return 0;
+    }
+    int serial = ++j->serial;
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    LLVMModuleRef mod = build_module(j, LLVMOrcThreadSafeContextGetContext(tsc), s, o, serial, st, err, errlen);
+    if (!mod) {
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        return -1;
+    }
+    double t0 = now_ms();
+    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(mod, tsc);
+    LLVMOrcDisposeThreadSafeContext(tsc);
+    LLVMOrcJITDylibRef dylib = LLVMOrcLLJITGetMainJITDylib(j->lljit);
+    if (take_error(LLVMOrcLLJITAddLLVMIRModule(j->lljit, dylib, tsm), "adding the module", err, errlen)) {
+        LLVMOrcDisposeThreadSafeModule(tsm);
+        return -1;
+    }
+    for (int adjoint = 0; adjoint <= want_adjoint; adjoint++) {
+        for (int prec = HAM_F32; prec <= HAM_F64; prec++) {
+            char name[256];
+            kernel_name(name, sizeof name, s, serial, adjoint, (HamPrecision)prec);
+            LLVMOrcExecutorAddress addr = 0;
+            if (take_error(LLVMOrcLLJITLookup(j->lljit, &addr, name), "compiling", err, errlen)) return -1;
+            HamKernelFn fn;
+            memcpy(&fn, &(void *){(void *)(uintptr_t)addr}, sizeof fn);
+            if (adjoint) out->adjoint[prec] = fn;
+            else out->forward[prec] = fn;
+        }
+    }
+    st->codegen_ms = now_ms() - t0;
+    CacheEntry *c = calloc(1, sizeof *c);
+    c->hash = hash;
+    c->with_adjoint = want_adjoint;
+    memcpy(c->forward, out->forward, sizeof c->forward);
+    memcpy(c->adjoint, out->adjoint, sizeof c->adjoint);
+    c->next = j->cache;
+    j->cache = c;
+    return 0;
+}
+
+char *jit_ir(Jit *j, const StepProgram *s, const JitOptions *o, char *err, size_t errlen)
+{
+    LLVMContextRef ctx = LLVMContextCreate();
+    LLVMModuleRef mod = build_module(j, ctx, s, o, 0, NULL, err, errlen);
+    char *text = NULL;
+    if (mod) {
+        char *ir = LLVMPrintModuleToString(mod);
+        text = strdup(ir);
+        LLVMDisposeMessage(ir);
+        LLVMDisposeModule(mod);
+    }
+    LLVMContextDispose(ctx);
+    return text;
+}

