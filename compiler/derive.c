@@ -16,26 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-double rng_uniform01(Rng *r)
-{
-    unsigned long long z = (r->state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
-}
-
-double rng_normal(Rng *r)
-{
-    double u = rng_uniform01(r), v = rng_uniform01(r);
-    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
-
-double rng_draw(void *rng, int normal, double a, double b)
-{
-    return normal ? a + b * rng_normal(rng) : a + (b - a) * rng_uniform01(rng);
-}
-
 static void section(FILE *out, const char *title)
 {
     fprintf(out, "\n== %s\n", title);

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "rng.h"
 #include "step.h"
 
 enum { DUMP_FIELD = 1, DUMP_STEP = 2, DUMP_ADJOINT = 4, DUMP_DAG = 8, DUMP_ALL = 7 };
@@ -32,12 +33,5 @@ typedef struct GradcheckResult {
  * noise), compare the adjoint with central differences of seeds . (x', update). */
 int derive_gradcheck(StepProgram *s, int trials, unsigned long long seed, GradcheckResult *r);
 
-/* A small, seedable random generator (splitmix64 + Box-Muller). */
-typedef struct Rng {
-    unsigned long long state;
-} Rng;
-double rng_uniform01(Rng *r);
-double rng_normal(Rng *r);
-double rng_draw(void *rng, int normal, double a, double b);   // a StepRandom
 
 #endif

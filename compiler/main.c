@@ -14,6 +14,7 @@
 
 #include "derive.h"
 #include "fmt.h"
+#include "jit.h"
 #include "parse.h"
 #include "sema.h"
 
@@ -310,6 +311,49 @@ static int cmd_fmt(int argc, char **argv)
     return status;
 }
 
+/* hamc emit-llvm: the kernels' IR, optimized as the JIT compiles it (-O0: as built). */
+static int cmd_emit_llvm(int argc, char **argv)
+{
+    CompileArgs a;
+    int opt_level = 2, keep = 0;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    for (int i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "-O", 2) == 0 && argv[i][2] >= '0' && argv[i][2] <= '3' && !argv[i][3])
+            opt_level = argv[i][2] - '0';
+        else
+            rest[keep++] = argv[i];
+    }
+    int rc = parse_compile_args("emit-llvm", keep, rest, &a);
+    free(rest);
+    if (rc) return rc;
+    Loaded l;
+    Optimizer **opts;
+    int status = 1;
+    char err[1024];
+    Jit *jit = NULL;
+    if (load_checked(&l, a.path) == 0 && (jit = jit_create(err, sizeof err))) {
+        int n = select_optimizers(&l, "emit-llvm", a.opt, &opts);
+        status = n ? 0 : 1;
+        for (int i = 0; i < n; i++) {
+            StepProgram *s = step_build(l.prog, opts[i]->info, &l.arena, &l.diag, &a.step);
+            JitOptions jo;
+            jit_default_options(&jo);
+            jo.opt_level = opt_level;
+            char *ir = s ? jit_ir(jit, s, &jo, err, sizeof err) : NULL;
+            if (ir) fputs(ir, stdout);
+            else if (s) fprintf(stderr, "hamc emit-llvm: %s\n", err);
+            if (!ir) status = 1;
+            free(ir);
+            step_free(s);
+        }
+    } else if (!jit && l.diag.nerrors == 0) {
+        fprintf(stderr, "hamc emit-llvm: %s\n", err);
+    }
+    jit_destroy(jit);
+    arena_free(&l.arena);
+    return status;
+}
+
 static int cmd_help(int argc, char **argv);
 
 static const Command commands[] = {
@@ -324,6 +368,8 @@ static const Command commands[] = {
     {"gradcheck", cmd_gradcheck,
      "hamc gradcheck FILE [--opt NAME] [--trials N] [--seed S] [--tol T]",
      "check the adjoint against central finite differences of the step (exit 1 above tol)"},
+    {"emit-llvm", cmd_emit_llvm, "hamc emit-llvm FILE [--opt NAME] [-O0..3]",
+     "print the LLVM IR of the forward and adjoint kernels (f32 and f64)"},
     {"help", cmd_help, "hamc help [COMMAND]", "show help"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };

@@ -1,0 +1,219 @@
+/* batch.c: stepping concatenated runs, and truncated backpropagation through an unroll. */
+#include "batch.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *alloc_elems(const Batch *b, int64_t count)
+{
+    return calloc((size_t)(count > 0 ? count : 1), b->es);
+}
+
+static void put(const Batch *b, void *dst, int64_t i, double v)
+{
+    if (b->prec == HAM_F32) ((float *)dst)[i] = (float)v;
+    else ((double *)dst)[i] = v;
+}
+
+static double get(const Batch *b, const void *src, int64_t i)
+{
+    return b->prec == HAM_F32 ? ((const float *)src)[i] : ((const double *)src)[i];
+}
+
+static void *at(const Batch *b, void *base, int64_t i)
+{
+    return (char *)base + (size_t)i * b->es;
+}
+
+int batch_init(Batch *b, const HamKernel *k, HamPrecision prec, int nruns, int64_t dim,
+               RunLossGrad fn, void *ctx, HamPool *pool)
+{
+    memset(b, 0, sizeof *b);
+    b->kernel = k;
+    b->prec = prec;
+    b->es = prec == HAM_F32 ? sizeof(float) : sizeof(double);
+    b->nruns = nruns;
+    b->dim = dim;
+    b->n = (int64_t)nruns * dim;
+    b->S = k->info.nstate;
+    b->P = k->info.nparam;
+    b->H = k->info.nhyper;
+    b->loss_grad = fn;
+    b->ctx = ctx;
+    b->pool = pool;
+    b->theta = alloc_elems(b, b->n);
+    b->state = alloc_elems(b, b->S * b->n);
+    b->state_next = alloc_elems(b, b->S * b->n);
+    b->update = alloc_elems(b, b->n);
+    b->grad = alloc_elems(b, b->n);
+    b->loss = calloc((size_t)nruns + 1, sizeof *b->loss);
+    b->params = alloc_elems(b, b->P);
+    b->hypers = alloc_elems(b, b->H);
+    if (!b->theta || !b->state || !b->state_next || !b->update || !b->grad || !b->loss) {
+        batch_free(b);
+        return -1;
+    }
+    b->t = 1;
+    return 0;
+}
+
+void batch_free(Batch *b)
+{
+    free(b->theta), free(b->state), free(b->state_next), free(b->update), free(b->grad);
+    free(b->loss), free(b->params), free(b->hypers);
+    memset(b, 0, sizeof *b);
+}
+
+void batch_set_params(Batch *b, const double *params, const double *hypers)
+{
+    for (int j = 0; j < b->P; j++) put(b, b->params, j, params[j]);
+    for (int j = 0; j < b->H; j++) put(b, b->hypers, j, hypers[j]);
+}
+
+void batch_reset_state(Batch *b)
+{
+    const HamKernelInfo *info = &b->kernel->info;
+    for (int a = 0; a < info->nstate_arrays; a++) {
+        const HamArrayInfo *x = &info->states[a];
+        for (int k = 0; k < x->size; k++) {
+            double v = x->values ? x->values[k] : 0;
+            for (int64_t i = 0; i < b->n; i++) put(b, b->state, (x->offset + k) * b->n + i, v);
+        }
+    }
+    b->t = 1;
+    b->have_grad = 0;
+}
+
+static void run_loss_grad(void *ctx, int run)
+{
+    Batch *b = ctx;
+    b->loss[run] = b->loss_grad(b->ctx, run, at(b, b->theta, run * b->dim), at(b, b->grad, run * b->dim));
+}
+
+void batch_eval_grad(Batch *b)
+{
+    if (b->have_grad) return;
+    ham_pool_run(b->pool, b->nruns, run_loss_grad, b);
+    b->have_grad = 1;
+}
+
+static HamStepArgs step_args(const Batch *b, const void *state, const void *grad, const void *theta, double t)
+{
+    HamStepArgs a = {0};
+    a.stride = b->n;
+    a.state = state;
+    a.g = grad;
+    a.theta = theta;
+    a.t = t;
+    a.params = b->params;
+    a.hypers = b->hypers;
+    return a;
+}
+
+void batch_step(Batch *b)
+{
+    batch_eval_grad(b);
+    HamStepArgs a = step_args(b, b->state, b->grad, b->theta, b->t);
+    a.state_next = b->state_next;
+    a.update = b->update;
+    ham_forward(b->kernel->forward[b->prec], &a, b->n, b->pool);
+    if (b->prec == HAM_F32) {
+        float *th = b->theta;
+        const float *up = b->update;
+        for (int64_t i = 0; i < b->n; i++) th[i] += up[i];
+    } else {
+        double *th = b->theta;
+        const double *up = b->update;
+        for (int64_t i = 0; i < b->n; i++) th[i] += up[i];
+    }
+    void *tmp = b->state;
+    b->state = b->state_next;
+    b->state_next = tmp;
+    b->t += 1;
+    b->have_grad = 0;
+}
+
+int batch_finite(const Batch *b)
+{
+    for (int64_t i = 0; i < b->n; i++)
+        if (!isfinite(get(b, b->theta, i))) return 0;
+    for (int64_t i = 0; i < b->S * b->n; i++)
+        if (!isfinite(get(b, b->state, i))) return 0;
+    return 1;
+}
+
+/* ---- unrolls ---- */
+
+int unroll_init(Unroll *u, const Batch *b, int U)
+{
+    memset(u, 0, sizeof *u);
+    u->U = U;
+    u->states = alloc_elems(b, (int64_t)(U + 1) * b->S * b->n);
+    u->grads = alloc_elems(b, (int64_t)(U + 1) * b->n);
+    u->thetas = alloc_elems(b, (int64_t)U * b->n);
+    u->ts = calloc((size_t)U + 1, sizeof *u->ts);
+    u->losses = calloc((size_t)(U + 1) * (size_t)b->nruns, sizeof *u->losses);
+    u->xbar[0] = alloc_elems(b, b->S * b->n);
+    u->xbar[1] = alloc_elems(b, b->S * b->n);
+    u->ubar = alloc_elems(b, b->n);
+    u->scratch = malloc(ham_adjoint_scratch(b->n, b->P, b->prec));
+    if (!u->states || !u->grads || !u->thetas || !u->xbar[0] || !u->xbar[1] || !u->ubar || !u->scratch) {
+        unroll_free(u);
+        return -1;
+    }
+    return 0;
+}
+
+void unroll_free(Unroll *u)
+{
+    free(u->states), free(u->grads), free(u->thetas), free(u->ts), free(u->losses);
+    free(u->xbar[0]), free(u->xbar[1]), free(u->ubar), free(u->scratch);
+    memset(u, 0, sizeof *u);
+}
+
+static void record(Unroll *u, const Batch *b, int k)
+{
+    size_t sn = (size_t)(b->S * b->n) * b->es, n = (size_t)b->n * b->es;
+    memcpy((char *)u->states + (size_t)k * sn, b->state, sn);
+    memcpy((char *)u->grads + (size_t)k * n, b->grad, n);
+    if (k < u->U) memcpy((char *)u->thetas + (size_t)k * n, b->theta, n), u->ts[k] = b->t;
+    memcpy(u->losses + (size_t)k * b->nruns, b->loss, (size_t)b->nruns * sizeof(double));
+}
+
+double unroll_forward(Unroll *u, Batch *b)
+{
+    for (int k = 0; k < u->U; k++) {
+        batch_eval_grad(b);
+        record(u, b, k);
+        batch_step(b);
+    }
+    batch_eval_grad(b);
+    record(u, b, u->U);
+    double L = 0;
+    for (int j = 1; j <= u->U; j++)
+        for (int r = 0; r < b->nruns; r++) L += u->losses[(size_t)j * b->nruns + r] / b->nruns;
+    return isfinite(L) ? L : NAN;
+}
+
+void unroll_backward(Unroll *u, Batch *b, double *param_grad)
+{
+    size_t sn = (size_t)(b->S * b->n);
+    memset(u->xbar[0], 0, sn * b->es);
+    memset(u->ubar, 0, (size_t)b->n * b->es);
+    double scale = 1.0 / b->nruns;
+    int cur = 0;
+    for (int k = u->U - 1; k >= 0; k--) {
+        // ubar_k = (1/B) sum_{j > k} g_j
+        for (int64_t i = 0; i < b->n; i++)
+            put(b, u->ubar, i, get(b, u->ubar, i) + scale * get(b, u->grads, (int64_t)(k + 1) * b->n + i));
+        HamStepArgs a = step_args(b, (char *)u->states + (size_t)k * sn * b->es,
+                                  (char *)u->grads + (size_t)k * (size_t)b->n * b->es,
+                                  (char *)u->thetas + (size_t)k * (size_t)b->n * b->es, u->ts[k]);
+        a.state_next_bar = u->xbar[cur];
+        a.update_bar = u->ubar;
+        a.state_bar = u->xbar[!cur];
+        ham_adjoint(b->kernel->adjoint[b->prec], b->prec, &a, b->n, b->P, u->scratch, param_grad, b->pool);
+        cur = !cur;
+    }
+}

@@ -1,0 +1,65 @@
+/* batch.h: B optimizee runs stepped together by a compiled optimizer, and the
+ * recorded unrolls that meta-training backpropagates through.
+ *
+ * The runs' parameter vectors are concatenated, so one kernel call steps every
+ * coordinate of every run: theta [n = B * dim], the optimizer state [S * n] (state s
+ * of coordinate i at s * n + i), the gradient [n].  Losses and gradients come from a
+ * callback per run (a Task, or a test's own function), called in parallel on the
+ * pool; each run owns its slice.  Buffers are in the kernel's precision.
+ *
+ * Meta-gradient (Andrychowicz et al. 2016; the gradient input is data):
+ *   L = sum_{j=1..U} (1/B) sum_r f_r(theta_j),  theta_{k+1} = theta_k + update_k,
+ *   so dL/d update_k = (1/B) sum_{j=k+1..U} g_j, and the adjoint kernels carry
+ *   xbar from step k+1 to k (xbar_U = 0: the state leaving an unroll is cut off). */
+#ifndef HAM_BATCH_H
+#define HAM_BATCH_H
+
+#include <stddef.h>
+
+#include "kernel_run.h"
+
+/* Loss at this run's theta and its gradient (slices in the batch's precision). */
+typedef double (*RunLossGrad)(void *ctx, int run, const void *theta, void *grad);
+
+typedef struct Batch {
+    const HamKernel *kernel;
+    HamPrecision prec;
+    size_t es;                    // bytes per element
+    int nruns, S, P, H;
+    int64_t dim, n;
+    void *theta, *state, *state_next, *update, *grad;
+    double *loss;                 // [nruns] at the current theta, when have_grad
+    int have_grad;
+    double t;                     // the step the next kernel call runs, from 1
+    void *params, *hypers;        // in the kernel's precision
+    RunLossGrad loss_grad;
+    void *ctx;
+    HamPool *pool;
+} Batch;
+
+/* batch_init: NULL-safe; -1 if memory for n = nruns * dim coordinates cannot be had. */
+int batch_init(Batch *b, const HamKernel *k, HamPrecision prec, int nruns, int64_t dim,
+               RunLossGrad fn, void *ctx, HamPool *pool);
+void batch_free(Batch *b);
+void batch_set_params(Batch *b, const double *params, const double *hypers);
+void batch_reset_state(Batch *b);   // initial optimizer state, t = 1 (theta is the caller's)
+void batch_eval_grad(Batch *b);     // loss and gradient at theta, unless already known
+void batch_step(Batch *b);          // one optimizer step of every run
+int batch_finite(const Batch *b);   // theta and state hold no NaN/Inf
+
+typedef struct Unroll {
+    int U;
+    void *states, *grads, *thetas;  // [(U+1) S n], [(U+1) n], [U n]
+    double *ts, *losses;            // [U], [(U+1) nruns]
+    void *xbar[2], *ubar, *scratch;
+} Unroll;
+
+int unroll_init(Unroll *u, const Batch *b, int U);
+void unroll_free(Unroll *u);
+/* unroll_forward: U steps from the batch's current point, recorded; returns the
+ * meta-loss L (NaN if any loss is not finite). */
+double unroll_forward(Unroll *u, Batch *b);
+/* unroll_backward: param_grad[P] += dL/dphi. */
+void unroll_backward(Unroll *u, Batch *b, double *param_grad);
+
+#endif

@@ -1,0 +1,152 @@
+/* test_metagrad.c: the whole meta-gradient against finite differences of the
+ * meta-loss, through the JIT kernels (f64), the batch stepping and the unroll.
+ *
+ * The L2L gradient treats the optimizee's gradients as data, so the finite
+ * differences are taken of L(phi) = sum_j mean_r f_r(theta_j(phi)) with the
+ * gradient inputs g_k held at their recorded values (a replaying callback) while the
+ * losses are evaluated at the perturbed trajectory.  The derivative of that function
+ * is exactly the adjoint's.  Also: the result is the same bits with 1 or 2 threads. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "derive.h"
+#include "jit.h"
+#include "test.h"
+
+enum { B = 3, DIM = 6, U = 5, WARMUP = 3 };
+
+/* f(theta) = ||W theta - y||^2 per run, in double; replays recorded gradients. */
+typedef struct Quad {
+    double W[B][DIM][DIM], y[B][DIM];
+    int replay;
+    int calls[B];
+    double rec[B][U + WARMUP + 2][DIM];
+} Quad;
+
+static double quad_loss_grad(void *ctx, int run, const void *theta_v, void *grad_v)
+{
+    Quad *q = ctx;
+    const double *theta = theta_v;
+    double *grad = grad_v, r[DIM], loss = 0;
+    for (int i = 0; i < DIM; i++) {
+        r[i] = -q->y[run][i];
+        for (int j = 0; j < DIM; j++) r[i] += q->W[run][i][j] * theta[j];
+        loss += r[i] * r[i];
+    }
+    int c = q->calls[run]++;
+    for (int j = 0; j < DIM; j++) {
+        double g = 0;
+        for (int i = 0; i < DIM; i++) g += 2 * q->W[run][i][j] * r[i];
+        if (q->replay) g = q->rec[run][c][j];
+        else q->rec[run][c][j] = g;
+        grad[j] = g;
+    }
+    return loss;
+}
+
+static const double *base_params;   // the warm-up runs with these: truncation cuts phi's effect on it
+
+/* From the start point: WARMUP steps with the base params, then one recorded unroll
+ * with `params`. */
+static double meta_loss(Batch *b, Unroll *u, Quad *q, const double *params, const double *hyp,
+                        const double *theta0, double *grad)
+{
+    memset(q->calls, 0, sizeof q->calls);
+    batch_set_params(b, base_params, hyp);
+    batch_reset_state(b);
+    memcpy(b->theta, theta0, (size_t)b->n * sizeof(double));
+    for (int k = 0; k < WARMUP; k++) batch_step(b);
+    batch_set_params(b, params, hyp);
+    double L = unroll_forward(u, b);
+    if (grad) unroll_backward(u, b, grad);
+    return L;
+}
+
+static void check_spec(Jit *jit, const char *path, const char *opt)
+{
+    Arena arena;
+    arena_init(&arena);
+    Diag d;
+    diag_init(&d, &arena, stderr);
+    Program *p = load_program(&arena, &d, path, NULL, 1);
+    sema_program(p);
+    Optimizer *o = load_find_optimizer(p, opt);
+    ASSERT(o && d.nerrors == 0);
+    if (!o || d.nerrors) return;
+    StepProgram *s = step_build(p, o->info, &arena, &d, NULL);
+    HamKernel k;
+    char err[512];
+    JitOptions jo;
+    jit_default_options(&jo);
+    ASSERT(s && jit_compile(jit, s, &jo, &arena, &k, NULL, err, sizeof err) == 0);
+    int P = s->nparam;
+    Rng rng = {11};
+    double *params = calloc((size_t)P, sizeof *params), *grad = calloc((size_t)P, sizeof *grad);
+    double *grad2 = calloc((size_t)P, sizeof *grad2);
+    step_initial_params(s, params, rng_draw, &rng);
+    for (int j = 0; j < P; j++) params[j] += 0.1 * rng_normal(&rng);
+    Quad *q = calloc(1, sizeof *q);
+    for (int r = 0; r < B; r++)
+        for (int i = 0; i < DIM; i++) {
+            q->y[r][i] = rng_normal(&rng);
+            for (int j = 0; j < DIM; j++) q->W[r][i][j] = rng_normal(&rng) / 2;
+        }
+    double theta0[B * DIM] = {0};
+    double *base = malloc((size_t)P * sizeof *base);
+    memcpy(base, params, (size_t)P * sizeof *base);
+    base_params = base;
+    HamPool *one = ham_pool_create(1), *two = ham_pool_create(2);
+    Batch b;
+    Unroll u;
+    batch_init(&b, &k, HAM_F64, B, DIM, quad_loss_grad, q, one);
+    unroll_init(&u, &b, U);
+    double L = meta_loss(&b, &u, q, params, s->hyper_values, theta0, grad);
+    ASSERT(isfinite(L));
+    // Same bits on two threads.
+    b.pool = two;
+    meta_loss(&b, &u, q, params, s->hyper_values, theta0, grad2);
+    ASSERT(memcmp(grad, grad2, (size_t)P * sizeof *grad) == 0);
+    // Finite differences with the gradients replayed.
+    q->replay = 1;
+    double worst = 0, gmax = 0;
+    int checked = 0;
+    for (int j = 0; j < P; j++) gmax = fmax(gmax, fabs(grad[j]));
+    for (int j = 0; j < P; j += P > 40 ? 3 : 1) {
+        double p0 = params[j], h = 1e-5 * fmax(1, fabs(p0));
+        params[j] = p0 + h;
+        double lp = meta_loss(&b, &u, q, params, s->hyper_values, theta0, NULL);
+        params[j] = p0 - h;
+        double lm = meta_loss(&b, &u, q, params, s->hyper_values, theta0, NULL);
+        params[j] = p0;
+        double fd = (lp - lm) / (2 * h);
+        // Relative, with a floor at 1% of the largest component: the difference
+        // quotient's rounding noise (~eps L / h) swamps components near 0.
+        double rel = fabs(fd - grad[j]) / fmax(fmax(fabs(fd), fabs(grad[j])), 1e-2 * gmax);
+        if (rel > worst) worst = rel;
+        checked++;
+    }
+    if (worst > 1e-5) fprintf(stderr, "%s: worst relative error %.3g over %d params\n", opt, worst, checked);
+    ASSERT(checked > 0 && worst < 1e-5);
+    unroll_free(&u);
+    batch_free(&b);
+    ham_pool_destroy(one);
+    ham_pool_destroy(two);
+    free(params), free(grad), free(grad2), free(q), free(base);
+    step_free(s);
+    arena_free(&arena);
+}
+
+int main(void)
+{
+    setenv("HAM_STDLIB", "stdlib", 0);
+    char err[512];
+    Jit *jit = jit_create(err, sizeof err);
+    ASSERT(jit != NULL);
+    if (!jit) return test_summary();
+    check_spec(jit, "examples/phnn_small.ham", "phnn_small");
+    check_spec(jit, "examples/learned_structure.ham", "learned_structure");
+    jit_destroy(jit);
+    return test_summary();
+}
