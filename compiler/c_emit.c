@@ -679,8 +679,8 @@ static Optimizer *pick_optimizer(Program *p, const char *name)
         Optimizer *o = p->optimizers[i];
         if (name ? strcmp(o->name, name) == 0 : o->module == p->main) found = o, n++;
     }
-    if (n == 0) fprintf(stderr, name ? "hamc emit-c: no optimizer '%s'\n" : "hamc emit-c: the file declares no optimizer%s\n",
-                        name ? name : "");
+    if (n == 0 && name) fprintf(stderr, "hamc emit-c: no optimizer '%s'\n", name);
+    if (n == 0 && !name) fprintf(stderr, "hamc emit-c: the file declares no optimizer\n");
     if (n > 1) fprintf(stderr, "hamc emit-c: the file declares %d optimizers: choose one with --opt\n", n);
     return n == 1 ? found : NULL;
 }

@@ -20,6 +20,13 @@ typedef struct Program {
     Optimizer **optimizers; // every optimizer, in load order
     int noptimizers;
     int incomplete;         // the main file ended inside a construct (the REPL reads on)
+    /* Hyper values given at run time (--set lr=0.1), applied by sema in place of the
+     * declared ones so that every check (R >= 0 for R = 1 - mu) sees them.  A name is
+     * marked used when some optimizer declares it. */
+    const char **override_names;
+    double *override_values;
+    int *override_used;
+    int noverrides;
 } Program;
 
 /* load_stdlib_dir: $HAM_STDLIB, else <hamc>/../stdlib, else <hamc>/../share/ham/stdlib. */

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "c_emit.h"
+#include "commands.h"
 #include "derive.h"
 #include "fmt.h"
 #include "jit.h"
@@ -370,6 +372,15 @@ static const Command commands[] = {
      "check the adjoint against central finite differences of the step (exit 1 above tol)"},
     {"emit-llvm", cmd_emit_llvm, "hamc emit-llvm FILE [--opt NAME] [-O0..3]",
      "print the LLVM IR of the forward and adjoint kernels (f32 and f64)"},
+    {"emit-c", c_emit_command,
+     "hamc emit-c FILE [--opt NAME] [--float|--double] [--adjoint] [--header] [--seed N] [-o OUT]",
+     "write the optimizer as one self-contained C99 file (or its header)"},
+    {"run", cmd_run,
+     "hamc run SPEC --task T [--runs N] [--steps N] [--params CKPT] [--set k=v] [--json]",
+     "run an optimizer on many fresh tasks: loss curve, final loss with 95% interval"},
+    {"train", cmd_train,
+     "hamc train SPEC --task T --out CKPT [--unroll 20] [--epochs E] [--meta-lr X] [--resume CKPT]",
+     "meta-train a learned optimizer by truncated backpropagation through its unrolled steps"},
     {"help", cmd_help, "hamc help [COMMAND]", "show help"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };

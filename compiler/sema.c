@@ -126,6 +126,12 @@ static void eval_hyper(Sema *s, Sym *sym)
             diag_error(s->d, sym->decl->value->loc, "hyper '%s' is not finite (%g)", sym->name, v);
         sym->value = v;
     }
+    Program *p = s->prog;
+    for (int i = 0; i < p->noverrides; i++) {
+        if (strcmp(p->override_names[i], sym->name) != 0) continue;
+        sym->value = p->override_values[i];
+        p->override_used[i] = 1;
+    }
     sym->typed = 1;   // even on error: later uses should not report it again
 }
 

@@ -25,6 +25,8 @@
  * get balanced work on 10^4 coordinates (MNIST's 16k). */
 #define HAM_BLOCK 2048
 
+#ifndef HAM_STEP_ARGS_DEFINED   // emitted C defines the same struct under this guard
+#define HAM_STEP_ARGS_DEFINED
 typedef struct HamStepArgs {
     int64_t begin, end;          // coordinates [begin, end)
     int64_t stride;              // distance between two state arrays, >= end
@@ -40,6 +42,7 @@ typedef struct HamStepArgs {
     void *state_bar;             // adjoint: [S * stride]
     void *param_bar;             // adjoint: [P], this block's sum
 } HamStepArgs;
+#endif
 
 typedef void (*HamKernelFn)(const HamStepArgs *args);
 

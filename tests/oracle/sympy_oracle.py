@@ -379,13 +379,28 @@ def _alarm(signum, frame):
     raise Timeout()
 
 
+_deadlines = []
+
+
 def with_timeout(seconds, fn):
+    """fn() or Timeout after `seconds` (nested calls keep the outer deadline)."""
+    now = time.monotonic()
+    deadline = now + seconds
+    if _deadlines:
+        deadline = min(deadline, _deadlines[-1])
+    if deadline <= now:
+        raise Timeout()
     old = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    _deadlines.append(deadline)
+    signal.setitimer(signal.ITIMER_REAL, deadline - now)
     try:
         return fn()
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _deadlines.pop()
+        if _deadlines:
+            signal.setitimer(signal.ITIMER_REAL, max(_deadlines[-1] - time.monotonic(), 1e-3))
+        else:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
 
 
@@ -761,8 +776,14 @@ def check_random(args, tot):
                 report(tot, label, 'derive', False, [str(e)] + spec.splitlines(), '')
                 continue
             try:
-                ch = Checker(ns, label, args)
-                groups = ch.run(random.Random(rng.random()), random_mode=True)
+                prng = random.Random(rng.random())
+                groups = with_timeout(args.spec_timeout, lambda: Checker(ns, label, args).run(prng, random_mode=True))
+            except Timeout:
+                skipped += 1
+                print('skip  %s: the oracle took over %gs' % (label, args.spec_timeout))
+                if args.verbose:
+                    print('\n'.join('        ' + l for l in spec.splitlines()))
+                continue
             except Exception as e:  # an oracle problem: say so, with the spec
                 report(tot, label, 'oracle error', False, ['%s: %s' % (type(e).__name__, e)] + spec.splitlines(), '')
                 continue
@@ -776,6 +797,7 @@ def check_random(args, tot):
                     tot.passed += 1
                     if args.verbose:
                         print('ok    %s: %s  [%s]' % (label, name, note))
+                        sys.stdout.flush()
                 else:
                     report(tot, label, name, False, details + spec.splitlines(), note)
     print('random: %d specs, %d passed, %d failed, %d without a usable point (seed %d, depth %d)'
@@ -795,6 +817,8 @@ def main():
     ap.add_argument('--symbolic-max', type=int, default=400,
                     help='largest forward program (nodes) for a whole-L sympy diff')
     ap.add_argument('--symbolic-timeout', type=float, default=8.0)
+    ap.add_argument('--spec-timeout', type=float, default=30.0,
+                    help='seconds for the oracle on one random spec (then it is skipped)')
     ap.add_argument('-v', '--verbose', action='store_true')
     args = ap.parse_args()
     if not os.access(args.hamc, os.X_OK):

@@ -1,0 +1,336 @@
+/* cmd_runtime.c: `hamc run` (evaluate an optimizer on many fresh tasks) and
+ * `hamc train` (meta-train a learned optimizer), as thin layers over compile.h and
+ * the runtime (eval.h, meta_train.h).
+ *
+ *   hamc run SPEC --task "mnist activation=relu" [--set k=v]... [--params CKPT]
+ *            [--steps 100] [--runs 1000] [--seed S] [--csv curve.csv] [--finals f.csv]
+ *            [--json] [--test] [--threads N] [--opt NAME]
+ *   hamc train SPEC --task ... [--unroll 20] [--steps 100] [--epochs E]
+ *            [--runs-per-epoch 20] [--meta-batch B] [--meta-lr 0.01] [--meta-opt adam]
+ *            [--out-mul K] [--clip C] [--eval-every N] [--eval-runs N] --out CKPT
+ *            [--resume CKPT] [--seed S] [--set k=v]... [--threads N] [--opt NAME] */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "commands.h"
+#include "compile.h"
+#include "eval.h"
+#include "meta_train.h"
+#include "rng.h"
+
+volatile int ham_interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    ham_interrupted = 1;
+}
+
+void ham_catch_interrupt(int on)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_interrupt : SIG_DFL;
+    sigaction(SIGINT, &sa, NULL);
+    ham_interrupted = 0;
+}
+
+#define MAX_SET 64
+
+typedef struct RunArgs {
+    const char *spec, *opt, *task, *params, *csv, *finals, *out, *resume, *meta_opt;
+    const char *set_names[MAX_SET];
+    double set_values[MAX_SET];
+    int nset, steps, runs, json, test, threads, unroll, epochs, runs_per_epoch, meta_batch;
+    int eval_every, eval_runs;
+    double meta_lr, clip;
+    unsigned long long seed;
+} RunArgs;
+
+static int usage(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "hamc %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see 'hamc help %s')\n", cmd);
+    return 2;
+}
+
+static int parse_int(const char *s, int lo, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || end == s || v < lo || v > 1000000000) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    *out = strtod(s, &end);
+    return *end || end == s || !isfinite(*out) ? -1 : 0;
+}
+
+static int parse_set(RunArgs *a, const char *cmd, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) return usage(cmd, "--set needs NAME=VALUE, not '%s'", kv);
+    if (a->nset == MAX_SET) return usage(cmd, "too many --set (at most 64)%s", "");
+    double v;
+    if (parse_double(eq + 1, &v) != 0) return usage(cmd, "--set needs a finite number: '%s'", kv);
+    a->set_names[a->nset] = strndup(kv, (size_t)(eq - kv));
+    a->set_values[a->nset++] = v;
+    return 0;
+}
+
+/* The options of run and train; `train` selects which are allowed. */
+static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs *a)
+{
+    memset(a, 0, sizeof *a);
+    a->task = "quadratic";
+    a->steps = 100;
+    a->runs = train ? 0 : 100;
+    a->seed = 1;
+    a->unroll = 20;
+    a->epochs = 100;
+    a->runs_per_epoch = 20;
+    a->meta_batch = 1;
+    a->meta_lr = 0.01;
+    a->meta_opt = "adam";
+    a->eval_every = 1;
+    a->eval_runs = 20;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0, takes = 1;
+        double x;
+        if (o[0] != '-') {
+            if (a->spec) return usage(cmd, "takes one SPEC, got also '%s'", o);
+            a->spec = o;
+            takes = 0;
+        } else if (!strcmp(o, "--json")) a->json = 1, takes = 0;
+        else if (!strcmp(o, "--test") && !train) a->test = 1, takes = 0;
+        else if (!v) return usage(cmd, "unknown option or missing value: '%s'", o);
+        else if (!strcmp(o, "--opt")) a->opt = v;
+        else if (!strcmp(o, "--task")) a->task = v;
+        else if (!strcmp(o, "--set")) { if (parse_set(a, cmd, v)) return 2; }
+        else if (!strcmp(o, "--steps")) bad = parse_int(v, 1, &a->steps);
+        else if (!strcmp(o, "--seed")) { char *e; a->seed = strtoull(v, &e, 10); bad = *e != 0; }
+        else if (!strcmp(o, "--threads")) bad = parse_int(v, 1, &a->threads);
+        else if (!strcmp(o, "--params") && !train) a->params = v;
+        else if (!strcmp(o, "--runs") && !train) bad = parse_int(v, 1, &a->runs);
+        else if (!strcmp(o, "--csv") && !train) a->csv = v;
+        else if (!strcmp(o, "--finals") && !train) a->finals = v;
+        else if (!strcmp(o, "--out") && train) a->out = v;
+        else if (!strcmp(o, "--resume") && train) a->resume = v;
+        else if (!strcmp(o, "--unroll") && train) bad = parse_int(v, 1, &a->unroll);
+        else if (!strcmp(o, "--epochs") && train) bad = parse_int(v, 0, &a->epochs);
+        else if (!strcmp(o, "--runs-per-epoch") && train) bad = parse_int(v, 1, &a->runs_per_epoch);
+        else if (!strcmp(o, "--meta-batch") && train) bad = parse_int(v, 1, &a->meta_batch);
+        else if (!strcmp(o, "--eval-every") && train) bad = parse_int(v, 1, &a->eval_every);
+        else if (!strcmp(o, "--eval-runs") && train) bad = parse_int(v, 1, &a->eval_runs);
+        else if (!strcmp(o, "--meta-lr") && train) bad = parse_double(v, &a->meta_lr) || !(a->meta_lr > 0);
+        else if (!strcmp(o, "--clip") && train) bad = parse_double(v, &a->clip) || a->clip < 0;
+        else if (!strcmp(o, "--meta-opt") && train) a->meta_opt = v;
+        else if (!strcmp(o, "--out-mul") && train) {
+            bad = parse_double(v, &x);
+            char kv[64];
+            snprintf(kv, sizeof kv, "out_mul=%s", v);
+            if (!bad && parse_set(a, cmd, kv)) return 2;
+        } else return usage(cmd, "unknown option '%s'", o);
+        if (bad) return usage(cmd, "bad value for %s", o);
+        i += takes;
+    }
+    if (!a->spec) return usage(cmd, "needs a SPEC file%s", "");
+    if (train && !a->out) return usage(cmd, "needs --out CKPT (where the learned params go)%s", "");
+    return 0;
+}
+
+/* "mnist activation=relu hidden=40" -> a TaskConfig. */
+static int parse_task(const char *text, TaskConfig *t, char *err, size_t errlen)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", text);
+    char *save = NULL, *word = strtok_r(buf, " \t", &save);
+    if (!word) {
+        snprintf(err, errlen, "--task needs a task name (quadratic or mnist)");
+        return -1;
+    }
+    if (!strcmp(word, "quadratic")) task_default_config(t, TASK_QUADRATIC);
+    else if (!strcmp(word, "mnist")) task_default_config(t, TASK_MNIST);
+    else {
+        snprintf(err, errlen, "unknown task '%s' (quadratic or mnist)", word);
+        return -1;
+    }
+    while ((word = strtok_r(NULL, " \t", &save)))
+        if (task_config_set(t, word, err, errlen) != 0) return -1;
+    return 0;
+}
+
+static void setup_params(const HamKernelInfo *info, uint64_t seed, double *params)
+{
+    Rng rng = rng_split(seed, 0x1417);
+    for (int a = 0; a < info->nparam_arrays; a++) {
+        const HamArrayInfo *x = &info->params[a];
+        for (int k = 0; k < x->size; k++)
+            params[x->offset + k] = x->init == HAM_INIT_VALUES ? x->values[k]
+                                    : rng_draw(&rng, x->init == HAM_INIT_NORMAL, x->a, x->b);
+    }
+}
+
+static int load_params(const char *path, const Compiled *c, double *params, char *err, size_t errlen)
+{
+    Checkpoint ck;
+    if (ckpt_read(path, &ck, err, errlen) != 0) return -1;
+    int rc = ckpt_check_spec(&ck, c->kernel.info.spec_hash, c->kernel.info.name, err, errlen);
+    if (rc == 0 && ck.n_params != (size_t)c->kernel.info.nparam) {
+        snprintf(err, errlen, "%s: %zu params, but '%s' has %d", path, ck.n_params, c->kernel.info.name,
+                 c->kernel.info.nparam);
+        rc = -1;
+    }
+    if (rc == 0) memcpy(params, ck.best ? ck.best : ck.params, ck.n_params * sizeof *params);
+    ckpt_free(&ck);
+    return rc;
+}
+
+static int prepare(const char *cmd, RunArgs *a, Jit **jit, Compiled *c, int adjoint, char *err, size_t errlen)
+{
+    *jit = jit_create(err, errlen);
+    if (!*jit) return -1;
+    CompileRequest req = {a->spec, NULL, a->opt, a->set_names, a->set_values, a->nset, adjoint};
+    (void)cmd;
+    return compile_optimizer(*jit, &req, stderr, c, err, errlen);
+}
+
+static void print_table(const EvalResult *r)
+{
+    int marks[] = {0, r->steps / 4, r->steps / 2, 3 * r->steps / 4, r->steps};
+    printf("%8s %12s %25s %12s\n", "step", "mean loss", "95% interval", "median");
+    double *col = malloc((size_t)r->runs * sizeof *col);
+    for (int m = 0; m < 5; m++) {
+        if (m > 0 && marks[m] == marks[m - 1]) continue;
+        for (int i = 0; i < r->runs; i++) col[i] = r->curve[(size_t)i * (r->steps + 1) + marks[m]];
+        Summary s;
+        stats_summarize(col, r->runs, &s);
+        printf("%8d %12.5g   [%10.5g, %10.5g] %12.5g\n", marks[m], s.mean, s.ci_lo, s.ci_hi, s.median);
+    }
+    free(col);
+    printf("final loss: mean %.5g, 95%% interval [%.5g, %.5g], median %.5g over %d runs",
+           r->final.mean, r->final.ci_lo, r->final.ci_hi, r->final.median, r->final.n);
+    if (r->final.nonfinite) printf(" (%d runs diverged, left out)", r->final.nonfinite);
+    printf("\nmean loss over steps 1..%d: %.5g [%.5g, %.5g]\n", r->steps, r->mean_over_steps.mean,
+           r->mean_over_steps.ci_lo, r->mean_over_steps.ci_hi);
+    int tested = 0;
+    double acc = 0, tl = 0;
+    for (int i = 0; i < r->runs; i++)
+        if (isfinite(r->test_acc[i])) acc += r->test_acc[i], tl += r->test_loss[i], tested++;
+    if (tested) printf("test set: loss %.5g, accuracy %.2f%% (mean of %d runs)\n", tl / tested, 100 * acc / tested, tested);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    RunArgs a;
+    int rc = parse_args("run", 0, argc, argv, &a);
+    if (rc) return rc;
+    char err[1024];
+    EvalConfig ec;
+    eval_default_config(&ec);
+    if (parse_task(a.task, &ec.task, err, sizeof err) != 0) return usage("run", "%s", err);
+    ec.runs = a.runs;
+    ec.steps = a.steps;
+    ec.seed = a.seed;
+    ec.test = a.test;
+    ec.stop = &ham_interrupted;
+    ec.task.split = SPLIT_META_EVAL;
+    Jit *jit = NULL;
+    Compiled c;
+    int status = 1;
+    if (prepare("run", &a, &jit, &c, 0, err, sizeof err) == 0) {
+        double *params = calloc((size_t)c.kernel.info.nparam + 1, sizeof *params);
+        setup_params(&c.kernel.info, a.seed, params);
+        if (a.params && load_params(a.params, &c, params, err, sizeof err) != 0) goto done_params;
+        HamPool *pool = ham_pool_create(a.threads);
+        EvalResult r;
+        ham_catch_interrupt(1);
+        if (eval_optimizer(&c.kernel, params, c.hypers, &ec, pool, &r, err, sizeof err) == 0) {
+            if (ham_interrupted) fprintf(stderr, "hamc run: interrupted after %d runs\n", r.runs);
+            print_table(&r);
+            status = 0;
+            if (a.csv && eval_write_curve_csv(&r, a.csv, err, sizeof err) != 0) status = 1;
+            if (a.finals && eval_write_finals_csv(&r, a.finals, err, sizeof err) != 0) status = 1;
+            if (a.json) eval_print_json(stdout, &r, c.kernel.info.name, a.task, a.seed);
+            eval_result_free(&r);
+        }
+        ham_catch_interrupt(0);
+        ham_pool_destroy(pool);
+    done_params:
+        free(params);
+    }
+    if (status) fprintf(stderr, "hamc run: %s\n", err);
+    if (jit) compiled_free(&c);
+    jit_destroy(jit);
+    return status;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    RunArgs a;
+    int rc = parse_args("train", 1, argc, argv, &a);
+    if (rc) return rc;
+    char err[1024];
+    TrainConfig tc;
+    train_default_config(&tc);
+    if (parse_task(a.task, &tc.task, err, sizeof err) != 0) return usage("train", "%s", err);
+    tc.task.split = SPLIT_META_TRAIN;
+    tc.eval_task = tc.task;
+    tc.eval_task.split = SPLIT_META_EVAL;
+    tc.steps = a.steps;
+    tc.unroll = a.unroll;
+    tc.epochs = a.epochs;
+    tc.runs_per_epoch = a.runs_per_epoch;
+    tc.meta_batch = a.meta_batch;
+    tc.meta_lr = a.meta_lr;
+    tc.meta_opt = a.meta_opt;
+    tc.clip = a.clip;
+    tc.eval_every = a.eval_every;
+    tc.eval_runs = a.eval_runs;
+    tc.seed = a.seed;
+    tc.out = a.out;
+    tc.resume = a.resume;
+    tc.task_text = a.task;
+    tc.stop = &ham_interrupted;
+    Jit *jit = NULL;
+    Compiled c;
+    int status = 1;
+    if (prepare("train", &a, &jit, &c, 1, err, sizeof err) == 0) {
+        tc.spec_text = c.spec_text;
+        int P = c.kernel.info.nparam;
+        if (P == 0) {
+            snprintf(err, sizeof err, "optimizer '%s' has no params to learn", c.kernel.info.name);
+        } else {
+            double *params = calloc((size_t)P, sizeof *params);
+            setup_params(&c.kernel.info, a.seed, params);
+            HamPool *pool = ham_pool_create(a.threads);
+            TrainResult r;
+            ham_catch_interrupt(1);
+            if (meta_train(&c.kernel, &tc, params, c.hypers, pool, &r, err, sizeof err) == 0) {
+                printf("%s: %d epochs, %ld meta-steps in %.1f s; best evaluation loss %.5g%s; saved %s\n",
+                       c.kernel.info.name, r.epochs_done, r.meta_steps, r.seconds, r.best_loss,
+                       r.stopped ? " (interrupted)" : "", a.out);
+                if (r.skipped) printf("%d meta-steps skipped for non-finite values\n", r.skipped);
+                status = r.stopped ? 130 : 0;
+            }
+            ham_catch_interrupt(0);
+            ham_pool_destroy(pool);
+            free(params);
+        }
+    }
+    if (status == 1) fprintf(stderr, "hamc train: %s\n", err);
+    if (jit) compiled_free(&c);
+    jit_destroy(jit);
+    return status;
+}

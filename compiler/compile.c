@@ -1,0 +1,63 @@
+/* compile.c: load + sema + step_build + jit_compile, with the errors of each stage. */
+#include "compile.h"
+
+#include <string.h>
+
+int compile_optimizer(Jit *jit, const CompileRequest *req, FILE *diag_out, Compiled *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    arena_init(&c->arena);
+    diag_init(&c->diag, &c->arena, diag_out);
+    c->diag.warnings_off = 1;
+    Arena *a = &c->arena;
+    Program *p = c->prog = arena_alloc(a, sizeof *p);
+    (void)p;
+    // Overrides go in before sema; load_program makes the Program, so build it there.
+    c->prog = load_program(a, &c->diag, req->path, req->text, 1);
+    p = c->prog;
+    p->noverrides = req->nset;
+    p->override_names = req->set_names;
+    p->override_values = (double *)req->set_values;
+    p->override_used = arena_alloc(a, (size_t)(req->nset + 1) * sizeof(int));
+    if (p->main && c->diag.nerrors == 0) sema_program(p);
+    if (c->diag.nerrors) {
+        snprintf(err, errlen, "%s: %d error%s", req->path, c->diag.nerrors, c->diag.nerrors == 1 ? "" : "s");
+        return -1;
+    }
+    Optimizer *o = NULL;
+    for (int i = 0; i < p->noptimizers && !o; i++) {
+        Optimizer *cand = p->optimizers[i];
+        if (req->opt ? strcmp(cand->name, req->opt) == 0 : cand->module == p->main) o = cand;
+    }
+    if (!o) {
+        snprintf(err, errlen, req->opt ? "%s: no optimizer '%s'" : "%s: declares no optimizer%s", req->path,
+                 req->opt ? req->opt : "");
+        return -1;
+    }
+    for (int i = 0; i < req->nset; i++) {
+        if (!sema_lookup(o->info, req->set_names[i]) || sema_lookup(o->info, req->set_names[i])->kind != SK_HYPER) {
+            snprintf(err, errlen, "optimizer '%s' has no hyper '%s'", o->name, req->set_names[i]);
+            return -1;
+        }
+    }
+    c->spec_text = p->main ? c->diag.files[p->main->file]->text : "";
+    c->step = step_build(p, o->info, a, &c->diag, NULL);
+    if (!c->step) {
+        snprintf(err, errlen, "%s: cannot derive optimizer '%s'", req->path, o->name);
+        return -1;
+    }
+    JitOptions jo;
+    jit_default_options(&jo);
+    jo.with_adjoint = req->with_adjoint;
+    if (jit_compile(jit, c->step, &jo, a, &c->kernel, &c->stats, err, errlen) != 0) return -1;
+    c->hypers = arena_alloc(a, (size_t)(c->step->nhyper + 1) * sizeof(double));
+    memcpy(c->hypers, c->step->hyper_values, (size_t)c->step->nhyper * sizeof(double));
+    return 0;
+}
+
+void compiled_free(Compiled *c)
+{
+    step_free(c->step);
+    arena_free(&c->arena);
+    memset(c, 0, sizeof *c);
+}

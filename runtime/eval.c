@@ -1,0 +1,244 @@
+/* eval.c: evaluation runs, and their statistics and reports. */
+#include "eval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "progress.h"
+#include "rng.h"
+
+/* Coordinates x (optimizer state + buffers) a chunk may hold: ~1 GiB of floats. */
+#define EVAL_BUDGET_FLOATS (256ll << 20)
+
+void eval_default_config(EvalConfig *c)
+{
+    memset(c, 0, sizeof *c);
+    task_default_config(&c->task, TASK_QUADRATIC);
+    c->runs = 100;
+    c->steps = 100;
+    c->seed = 1;
+    c->prec = HAM_F32;
+}
+
+typedef struct RunSet {
+    Task **tasks;
+    float **fbuf;            // f64 batches: float copies of theta and grad per run
+    HamPrecision prec;
+    int64_t dim;
+} RunSet;
+
+static double task_callback(void *ctx, int run, const void *theta, void *grad)
+{
+    RunSet *rs = ctx;
+    if (rs->prec == HAM_F32) return task_loss_grad(rs->tasks[run], theta, grad);
+    float *th = rs->fbuf[run], *gr = th + rs->dim;
+    for (int64_t i = 0; i < rs->dim; i++) th[i] = (float)((const double *)theta)[i];
+    double loss = task_loss_grad(rs->tasks[run], th, gr);
+    for (int64_t i = 0; i < rs->dim; i++) ((double *)grad)[i] = gr[i];
+    return loss;
+}
+
+void eval_result_free(EvalResult *r)
+{
+    free(r->curve), free(r->test_loss), free(r->test_acc), free(r->curve_mean);
+    memset(r, 0, sizeof *r);
+}
+
+static void summarize(EvalResult *r)
+{
+    int T = r->steps;
+    double *fin = malloc((size_t)(r->runs + 1) * sizeof *fin), *avg = malloc((size_t)(r->runs + 1) * sizeof *avg);
+    for (int i = 0; i < r->runs; i++) {
+        fin[i] = r->curve[(size_t)i * (T + 1) + T];
+        double s = 0;
+        for (int t = 1; t <= T; t++) s += r->curve[(size_t)i * (T + 1) + t];
+        avg[i] = T > 0 ? s / T : fin[i];
+    }
+    stats_summarize(fin, r->runs, &r->final);
+    stats_summarize(avg, r->runs, &r->mean_over_steps);
+    r->curve_mean = calloc((size_t)T + 1, sizeof *r->curve_mean);
+    for (int t = 0; t <= T; t++) {
+        double s = 0;
+        int n = 0;
+        for (int i = 0; i < r->runs; i++) {
+            double v = r->curve[(size_t)i * (T + 1) + t];
+            if (isfinite(v)) s += v, n++;
+        }
+        r->curve_mean[t] = n ? s / n : NAN;
+    }
+    free(fin);
+    free(avg);
+}
+
+/* One chunk of runs [first, first + count). */
+static int eval_chunk(const HamKernel *k, const double *params, const double *hypers, const EvalConfig *c,
+                      HamPool *pool, EvalResult *r, int first, int count, Task **tasks, char *err, size_t errlen)
+{
+    RunSet rs = {tasks, NULL, c->prec, task_dim(tasks[0])};
+    if (c->prec == HAM_F64) {
+        rs.fbuf = calloc((size_t)count, sizeof *rs.fbuf);
+        for (int i = 0; i < count; i++) rs.fbuf[i] = malloc((size_t)(2 * rs.dim) * sizeof(float));
+    }
+    Batch b;
+    if (batch_init(&b, k, c->prec, count, rs.dim, task_callback, &rs, pool) != 0) {
+        snprintf(err, errlen, "out of memory for %d runs of %lld parameters", count, (long long)rs.dim);
+        return -1;
+    }
+    batch_set_params(&b, params, hypers);
+    batch_reset_state(&b);
+    float *th32 = malloc((size_t)rs.dim * sizeof(float));
+    for (int i = 0; i < count; i++) {
+        Rng seed = rng_split(c->seed, (uint64_t)(first + i));
+        task_reset(tasks[i], rng_next(&seed), th32);
+        for (int64_t j = 0; j < rs.dim; j++) {
+            if (c->prec == HAM_F32) ((float *)b.theta)[i * rs.dim + j] = th32[j];
+            else ((double *)b.theta)[i * rs.dim + j] = th32[j];
+        }
+    }
+    int T = c->steps;
+    for (int t = 0; t <= T; t++) {
+        batch_eval_grad(&b);
+        for (int i = 0; i < count; i++) r->curve[(size_t)(first + i) * (T + 1) + t] = b.loss[i];
+        if (t < T) batch_step(&b);
+    }
+    if (c->test) {
+        for (int i = 0; i < count; i++) {
+            for (int64_t j = 0; j < rs.dim; j++)
+                th32[j] = c->prec == HAM_F32 ? ((float *)b.theta)[i * rs.dim + j] : (float)((double *)b.theta)[i * rs.dim + j];
+            r->test_loss[first + i] = task_test(tasks[i], th32, &r->test_acc[first + i]);
+        }
+    }
+    free(th32);
+    batch_free(&b);
+    if (rs.fbuf) {
+        for (int i = 0; i < count; i++) free(rs.fbuf[i]);
+        free(rs.fbuf);
+    }
+    return 0;
+}
+
+int eval_optimizer(const HamKernel *k, const double *params, const double *hypers, const EvalConfig *c,
+                   HamPool *pool, EvalResult *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    if (c->runs < 1 || c->steps < 0) {
+        snprintf(err, errlen, "runs must be at least 1 and steps at least 0");
+        return -1;
+    }
+    Task *probe = task_create(&c->task, err, errlen);
+    if (!probe) return -1;
+    int64_t dim = task_dim(probe);
+    task_destroy(probe);
+    int64_t per_run = dim * (2 * k->info.nstate + 4);
+    long long fit = EVAL_BUDGET_FLOATS / (per_run > 0 ? per_run : 1);
+    int chunk = fit < 1 ? 1 : fit > c->runs ? c->runs : (int)fit;
+    int T = c->steps;
+    r->steps = T;
+    r->curve = malloc((size_t)c->runs * (size_t)(T + 1) * sizeof *r->curve);
+    r->test_loss = malloc((size_t)c->runs * sizeof *r->test_loss);
+    r->test_acc = malloc((size_t)c->runs * sizeof *r->test_acc);
+    if (!r->curve || !r->test_loss || !r->test_acc) {
+        snprintf(err, errlen, "out of memory for %d runs x %d steps", c->runs, T);
+        eval_result_free(r);
+        return -1;
+    }
+    for (int i = 0; i < c->runs; i++) r->test_loss[i] = r->test_acc[i] = NAN;
+    Task **tasks = calloc((size_t)(unsigned)chunk, sizeof *tasks);
+    for (int i = 0; i < chunk; i++)
+        if (!(tasks[i] = task_create(&c->task, err, errlen))) {
+            for (int j = 0; j < i; j++) task_destroy(tasks[j]);
+            free(tasks);
+            eval_result_free(r);
+            return -1;
+        }
+    Progress pr;
+    progress_start(&pr, c->runs, "runs");
+    pr.tty &= !c->quiet;
+    double t0 = progress_now();
+    int rc = 0;
+    for (int first = 0; first < c->runs && rc == 0; first += chunk) {
+        if (c->stop && *c->stop) break;
+        int count = c->runs - first < chunk ? c->runs - first : chunk;
+        rc = eval_chunk(k, params, hypers, c, pool, r, first, count, tasks, err, errlen);
+        r->runs = first + count;
+        progress_update(&pr, r->runs, "last final loss %.4g", r->curve[(size_t)(r->runs - 1) * (T + 1) + T]);
+    }
+    progress_end(&pr);
+    r->seconds = progress_now() - t0;
+    for (int i = 0; i < chunk; i++) task_destroy(tasks[i]);
+    free(tasks);
+    if (rc == 0) summarize(r);
+    return rc;
+}
+
+int eval_write_curve_csv(const EvalResult *r, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s", path);
+        return -1;
+    }
+    fprintf(f, "step,mean,ci95_lo,ci95_hi,median,runs\n");
+    double *col = malloc((size_t)(r->runs + 1) * sizeof *col);
+    for (int t = 0; t <= r->steps; t++) {
+        for (int i = 0; i < r->runs; i++) col[i] = r->curve[(size_t)i * (r->steps + 1) + t];
+        Summary s;
+        stats_summarize(col, r->runs, &s);
+        fprintf(f, "%d,%.9g,%.9g,%.9g,%.9g,%d\n", t, s.mean, s.ci_lo, s.ci_hi, s.median, s.n);
+    }
+    free(col);
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad) snprintf(err, errlen, "error writing %s", path);
+    return bad ? -1 : 0;
+}
+
+int eval_write_finals_csv(const EvalResult *r, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s", path);
+        return -1;
+    }
+    fprintf(f, "run,final_loss,mean_over_steps,test_loss,test_accuracy\n");
+    for (int i = 0; i < r->runs; i++) {
+        double s = 0;
+        for (int t = 1; t <= r->steps; t++) s += r->curve[(size_t)i * (r->steps + 1) + t];
+        fprintf(f, "%d,%.9g,%.9g,%.9g,%.9g\n", i, r->curve[(size_t)i * (r->steps + 1) + r->steps],
+                r->steps ? s / r->steps : NAN, r->test_loss[i], r->test_acc[i]);
+    }
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    if (bad) snprintf(err, errlen, "error writing %s", path);
+    return bad ? -1 : 0;
+}
+
+static void json_number(FILE *out, double v)
+{
+    if (isfinite(v)) fprintf(out, "%.9g", v);
+    else fputs("null", out);
+}
+
+void eval_print_json(FILE *out, const EvalResult *r, const char *optimizer, const char *task, uint64_t seed)
+{
+    fprintf(out, "{\"optimizer\": \"%s\", \"task\": \"%s\", \"runs\": %d, \"steps\": %d, \"seed\": %llu, ",
+            optimizer, task, r->runs, r->steps, (unsigned long long)seed);
+    fputs("\"final_mean\": ", out);
+    json_number(out, r->final.mean);
+    fputs(", \"final_ci95\": [", out);
+    json_number(out, r->final.ci_lo);
+    fputs(", ", out);
+    json_number(out, r->final.ci_hi);
+    fputs("], \"final_median\": ", out);
+    json_number(out, r->final.median);
+    fputs(", \"mean_over_steps\": ", out);
+    json_number(out, r->mean_over_steps.mean);
+    fprintf(out, ", \"diverged\": %d, \"curve_mean\": [", r->final.nonfinite);
+    for (int t = 0; t <= r->steps; t++) {
+        if (t) fputs(", ", out);
+        json_number(out, r->curve_mean[t]);
+    }
+    fputs("]}\n", out);
+}

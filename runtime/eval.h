@@ -1,0 +1,46 @@
+/* eval.h: running a compiled optimizer on many fresh optimizee instances.
+ *
+ * Run r draws task instance rng_split(seed, r), starts from the task's theta_0 and
+ * takes `steps` optimizer steps.  curve[r * (steps + 1) + t] is the loss at theta_t
+ * (t = 0 before any step, t = steps the final loss).  Runs go in chunks whose
+ * coordinates fit a memory budget; within a chunk they step together. */
+#ifndef HAM_EVAL_H
+#define HAM_EVAL_H
+
+#include <stdio.h>
+
+#include "kernel_run.h"
+#include "stats.h"
+#include "task.h"
+
+typedef struct EvalConfig {
+    TaskConfig task;
+    int runs, steps;
+    uint64_t seed;
+    int test;                 // also the held-out test loss/accuracy of each final theta
+    HamPrecision prec;
+    volatile int *stop;       // set asynchronously (Ctrl-C): finish the chunk, report what ran
+    int quiet;                // no progress line
+} EvalConfig;
+
+typedef struct EvalResult {
+    int runs, steps;          // runs completed (fewer if stopped)
+    double *curve;            // [runs * (steps + 1)]
+    double *test_loss, *test_acc;   // [runs], NaN when not computed
+    double seconds;
+    Summary final, mean_over_steps; // of curve[., steps] and of mean_t>=1 curve[., t]
+    double *curve_mean;       // [steps + 1]: mean over finite runs at each step
+} EvalResult;
+
+void eval_default_config(EvalConfig *c);
+int eval_optimizer(const HamKernel *k, const double *params, const double *hypers, const EvalConfig *c,
+                   HamPool *pool, EvalResult *r, char *err, size_t errlen);
+void eval_result_free(EvalResult *r);
+
+/* Reports: a CSV of the mean curve with its 95% interval per step, and one of the
+ * runs' finals; a one-line JSON object (see `hamc run --json`). */
+int eval_write_curve_csv(const EvalResult *r, const char *path, char *err, size_t errlen);
+int eval_write_finals_csv(const EvalResult *r, const char *path, char *err, size_t errlen);
+void eval_print_json(FILE *out, const EvalResult *r, const char *optimizer, const char *task, uint64_t seed);
+
+#endif

@@ -1,0 +1,264 @@
+/* meta_train.c: the meta-training loop, its evaluation schedule and checkpoints. */
+#include "meta_train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "checkpoint.h"
+#include "meta_opt.h"
+#include "progress.h"
+#include "rng.h"
+
+void train_default_config(TrainConfig *c)
+{
+    memset(c, 0, sizeof *c);
+    task_default_config(&c->task, TASK_QUADRATIC);
+    c->eval_task = c->task;
+    c->steps = 100;
+    c->unroll = 20;
+    c->epochs = 100;
+    c->runs_per_epoch = 20;
+    c->meta_batch = 1;
+    c->meta_lr = 0.01;
+    c->clip = 0;
+    c->meta_opt = "adam";
+    c->eval_every = 1;
+    c->eval_runs = 20;
+    c->seed = 1;
+}
+
+typedef struct Trainer {
+    const HamKernel *k;
+    const TrainConfig *c;
+    int P;
+    double *params, *best, best_loss, *grad;
+    MetaOpt opt;
+    Rng rng;
+    long epoch, meta_step;
+    Task **tasks;
+    Batch batch;
+    Unroll unroll;
+    Progress progress;
+} Trainer;
+
+static double task_callback(void *ctx, int run, const void *theta, void *grad)
+{
+    Task **tasks = ctx;
+    return task_loss_grad(tasks[run], theta, grad);
+}
+
+/* ---- checkpoints ---- */
+
+static int save(Trainer *t, const double *hypers, char *err, size_t errlen)
+{
+    const TrainConfig *c = t->c;
+    if (!c->out) return 0;
+    Checkpoint ck = {0};
+    int rc = 0;
+    ck.opt_name = strdup(t->k->info.name);
+    ck.spec_hash = t->k->info.spec_hash;
+    ck.spec_text = strdup(c->spec_text ? c->spec_text : "");
+    rc |= ckpt_set_params(&ck, (size_t)t->P, t->params, isfinite(t->best_loss) ? t->best : NULL, t->best_loss);
+    ck.meta_opt = strdup(meta_opt_name(&t->opt));
+    rc |= ckpt_add_state(&ck, "step", 1, &t->opt.step);
+    rc |= ckpt_add_state(&ck, "m", (size_t)t->P, t->opt.m);
+    rc |= ckpt_add_state(&ck, "v", (size_t)t->P, t->opt.v);
+    ck.n_rng = 1;
+    ck.rng = malloc(sizeof *ck.rng);
+    ck.rng[0] = t->rng.state;
+    ck.epoch = (uint64_t)t->epoch;
+    ck.meta_step = (uint64_t)t->meta_step;
+    for (int h = 0; h < t->k->info.nhyper; h++) rc |= ckpt_add_hyper(&ck, t->k->info.hyper_names[h], hypers[h]);
+    ck.task = strdup(c->task_text ? c->task_text : "");
+    if (rc == 0) rc = ckpt_write(c->out, &ck, err, errlen);
+    else snprintf(err, errlen, "out of memory building the checkpoint");
+    ckpt_free(&ck);
+    return rc;
+}
+
+static int restore(Trainer *t, char *err, size_t errlen)
+{
+    Checkpoint ck;
+    if (ckpt_read(t->c->resume, &ck, err, errlen) != 0) return -1;
+    int rc = ckpt_check_spec(&ck, t->k->info.spec_hash, t->k->info.name, err, errlen);
+    if (rc == 0 && ck.n_params != (size_t)t->P) {
+        snprintf(err, errlen, "%s: has %zu params, the optimizer %d", t->c->resume, ck.n_params, t->P);
+        rc = -1;
+    }
+    if (rc == 0) {
+        memcpy(t->params, ck.params, (size_t)t->P * sizeof *t->params);
+        if (ck.best) memcpy(t->best, ck.best, (size_t)t->P * sizeof *t->best), t->best_loss = ck.best_loss;
+        for (size_t i = 0; i < ck.n_state; i++) {
+            CkptArray *a = &ck.state[i];
+            if (strcmp(a->name, "step") == 0 && a->n == 1) t->opt.step = a->v[0];
+            if (strcmp(a->name, "m") == 0 && a->n == (size_t)t->P) memcpy(t->opt.m, a->v, a->n * sizeof(double));
+            if (strcmp(a->name, "v") == 0 && a->n == (size_t)t->P) memcpy(t->opt.v, a->v, a->n * sizeof(double));
+        }
+        if (ck.n_rng > 0) t->rng.state = ck.rng[0];
+        t->epoch = (long)ck.epoch;
+        t->meta_step = (long)ck.meta_step;
+    }
+    ckpt_free(&ck);
+    return rc;
+}
+
+/* ---- one optimizee run: steps / unroll meta-steps ---- */
+
+static double clip_norm(double *g, int n, double max)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) s += g[i] * g[i];
+    double norm = sqrt(s);
+    if (max > 0 && norm > max)
+        for (int i = 0; i < n; i++) g[i] *= max / norm;
+    return norm;
+}
+
+static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, int *unrolls, TrainResult *r)
+{
+    const TrainConfig *c = t->c;
+    Batch *b = &t->batch;
+    float *th = malloc((size_t)b->dim * sizeof *th);
+    for (int i = 0; i < b->nruns; i++) {
+        task_reset(t->tasks[i], rng_next(&t->rng), th);
+        memcpy((float *)b->theta + i * b->dim, th, (size_t)b->dim * sizeof *th);
+    }
+    free(th);
+    batch_set_params(b, t->params, hypers);
+    batch_reset_state(b);
+    int n_unrolls = (c->steps + c->unroll - 1) / c->unroll;
+    for (int u = 0; u < n_unrolls; u++) {
+        if (c->stop && *c->stop) return;
+        double L = unroll_forward(&t->unroll, b);
+        if (!isfinite(L) || !batch_finite(b)) {
+            progress_note(&t->progress, "epoch %ld, meta-step %ld: the optimizee diverged (non-finite loss at "
+                          "step %d of %d, %lld coordinates); step skipped, run abandoned",
+                          t->epoch + 1, t->meta_step, (u + 1) * c->unroll, c->steps, (long long)b->n);
+            r->skipped++;
+            return;
+        }
+        memset(t->grad, 0, (size_t)t->P * sizeof *t->grad);
+        unroll_backward(&t->unroll, b, t->grad);
+        double norm = clip_norm(t->grad, t->P, c->clip);
+        if (!isfinite(norm)) {
+            progress_note(&t->progress, "epoch %ld, meta-step %ld: non-finite meta-gradient; step skipped",
+                          t->epoch + 1, t->meta_step);
+            r->skipped++;
+            return;
+        }
+        meta_opt_step(&t->opt, t->params, t->grad);
+        batch_set_params(b, t->params, hypers);
+        t->meta_step++;
+        *loss_sum += L / c->unroll;
+        (*unrolls)++;
+    }
+}
+
+static double evaluate(Trainer *t, const double *hypers, HamPool *pool, char *err, size_t errlen)
+{
+    EvalConfig ec;
+    eval_default_config(&ec);
+    ec.task = t->c->eval_task;
+    ec.runs = t->c->eval_runs;
+    ec.steps = t->c->steps;
+    ec.seed = t->c->seed ^ 0xE7A1E7A1E7A1ull;   // held-out instances: a stream of their own
+    ec.quiet = 1;
+    EvalResult er;
+    if (eval_optimizer(t->k, t->params, hypers, &ec, pool, &er, err, errlen) != 0) return NAN;
+    double loss = er.final.n == er.runs ? er.final.mean : INFINITY;   // a diverged run disqualifies
+    eval_result_free(&er);
+    return loss;
+}
+
+static void trainer_free(Trainer *t)
+{
+    unroll_free(&t->unroll);
+    batch_free(&t->batch);
+    if (t->tasks)
+        for (int i = 0; i < t->c->meta_batch; i++) task_destroy(t->tasks[i]);
+    free(t->tasks);
+    free(t->best);
+    free(t->grad);
+    meta_opt_free(&t->opt);
+}
+
+int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const double *hypers,
+               HamPool *pool, TrainResult *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    if (c->steps < 1 || c->unroll < 1 || c->epochs < 0 || c->runs_per_epoch < 1 || c->meta_batch < 1 ||
+        c->eval_runs < 1 || c->eval_every < 1) {
+        snprintf(err, errlen, "steps, unroll, runs per epoch, meta-batch, eval runs and eval interval must be positive");
+        return -1;
+    }
+    Trainer t = {.k = k, .c = c, .P = k->info.nparam, .params = params, .best_loss = INFINITY};
+    t.rng = rng_split(c->seed, 0x7121);
+    t.best = malloc((size_t)(t.P + 1) * sizeof *t.best);
+    t.grad = calloc((size_t)t.P + 1, sizeof *t.grad);
+    memcpy(t.best, params, (size_t)t.P * sizeof *params);
+    if (meta_opt_init(&t.opt, c->meta_opt, t.P, c->meta_lr) != 0) {
+        snprintf(err, errlen, "unknown meta-optimizer '%s' (adam or sgd)", c->meta_opt);
+        trainer_free(&t);
+        return -1;
+    }
+    if (c->resume && restore(&t, err, errlen) != 0) {
+        trainer_free(&t);
+        return -1;
+    }
+    t.tasks = calloc((size_t)c->meta_batch, sizeof *t.tasks);
+    for (int i = 0; i < c->meta_batch; i++)
+        if (!(t.tasks[i] = task_create(&c->task, err, errlen))) {
+            trainer_free(&t);
+            return -1;
+        }
+    if (batch_init(&t.batch, k, HAM_F32, c->meta_batch, task_dim(t.tasks[0]), task_callback, t.tasks, pool) != 0 ||
+        unroll_init(&t.unroll, &t.batch, c->unroll) != 0) {
+        snprintf(err, errlen, "out of memory for an unroll of %d steps over %lld coordinates", c->unroll,
+                 (long long)c->meta_batch * task_dim(t.tasks[0]));
+        trainer_free(&t);
+        return -1;
+    }
+    progress_start(&t.progress, c->epochs, "epoch");
+    t.progress.tty &= !c->quiet;
+    double t0 = progress_now();
+    int rc = 0;
+    for (; t.epoch < c->epochs && rc == 0; ) {
+        double loss_sum = 0;
+        int unrolls = 0;
+        for (int run = 0; run < c->runs_per_epoch; run++) {
+            optimizee_run(&t, hypers, &loss_sum, &unrolls, r);
+            if (c->stop && *c->stop) break;
+            progress_update(&t.progress, t.epoch, "run %d/%d  meta-loss %.4g  best eval %.4g", run + 1,
+                            c->runs_per_epoch, unrolls ? loss_sum / unrolls : NAN, t.best_loss);
+        }
+        if (c->stop && *c->stop) {
+            r->stopped = 1;
+            break;   // the checkpoint on disk holds the last whole epoch
+        }
+        t.epoch++;
+        r->last_meta_loss = unrolls ? loss_sum / unrolls : NAN;
+        if (t.epoch % c->eval_every == 0 || t.epoch == c->epochs) {
+            double e = evaluate(&t, hypers, pool, err, errlen);
+            if (isnan(e)) rc = -1;
+            else if (e < t.best_loss) {
+                t.best_loss = e;
+                memcpy(t.best, t.params, (size_t)t.P * sizeof *t.best);
+            }
+        }
+        if (rc == 0) rc = save(&t, hypers, err, errlen);
+        if (!t.progress.tty && !c->quiet)
+            fprintf(stderr, "epoch %ld/%d  meta-loss %.5g  best eval %.5g\n", t.epoch, c->epochs,
+                    r->last_meta_loss, t.best_loss);
+        progress_update(&t.progress, t.epoch, "meta-loss %.4g  best eval %.4g", r->last_meta_loss, t.best_loss);
+    }
+    progress_end(&t.progress);
+    r->epochs_done = (int)t.epoch;
+    r->best_loss = t.best_loss;
+    r->meta_steps = t.meta_step;
+    r->seconds = progress_now() - t0;
+    if (isfinite(t.best_loss)) memcpy(params, t.best, (size_t)t.P * sizeof *params);
+    trainer_free(&t);
+    return rc;
+}

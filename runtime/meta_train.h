@@ -1,0 +1,50 @@
+/* meta_train.h: learning to learn by gradient descent by gradient descent.
+ *
+ * Each epoch runs `runs_per_epoch` optimizee trainings of `steps` steps on fresh task
+ * instances (a meta-batch of B instances stepped together), cut into unrolls of
+ * `unroll` steps.  After each unroll the meta-gradient (batch.h) updates phi with the
+ * meta-optimizer; the optimizee's theta and the optimizer state carry over to the next
+ * unroll without gradient.  A non-finite meta-loss or meta-gradient skips the step
+ * and abandons that optimizee run, with a note saying where.  After every `eval_every`
+ * epochs phi is evaluated on held-out instances (MNIST: the other half of the training
+ * set) and the best phi is kept; a checkpoint is written atomically after each epoch,
+ * so a killed run resumes from its last epoch and reaches the same result. */
+#ifndef HAM_META_TRAIN_H
+#define HAM_META_TRAIN_H
+
+#include "eval.h"
+
+typedef struct TrainConfig {
+    TaskConfig task;          // meta-training instances (MNIST: the meta-train half)
+    TaskConfig eval_task;     // held-out instances (MNIST: the meta-eval half)
+    int steps, unroll, epochs, runs_per_epoch, meta_batch;
+    double meta_lr, clip;     // clip: max norm of the meta-gradient (0: none)
+    const char *meta_opt;     // "adam" or "sgd"
+    int eval_every, eval_runs;
+    uint64_t seed;
+    const char *out;          // checkpoint path, or NULL
+    const char *resume;       // checkpoint to resume, or NULL
+    const char *spec_text;    // stored in checkpoints
+    const char *task_text;    // "quadratic dim=10", stored in checkpoints
+    volatile int *stop;       // Ctrl-C: stop at the next unroll boundary
+    int quiet;
+} TrainConfig;
+
+typedef struct TrainResult {
+    int epochs_done;
+    double best_loss;         // best evaluation loss (mean final loss)
+    double last_meta_loss;
+    int skipped;              // meta-steps skipped for non-finite values
+    long meta_steps;
+    double seconds;
+    int stopped;              // interrupted
+} TrainResult;
+
+void train_default_config(TrainConfig *c);
+
+/* meta_train: params[P] holds the initial phi (ignored when resuming) and receives
+ * the best phi.  hypers[H] are the hyper values in force. */
+int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const double *hypers,
+               HamPool *pool, TrainResult *r, char *err, size_t errlen);
+
+#endif

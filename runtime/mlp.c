@@ -1,0 +1,256 @@
+/* mlp.c: forward and backward passes of the MLP classifier in mlp.h.
+ *
+ * Fast path, for a batch of n rows (A_l is n x size[l], row-major, like x):
+ *   forward    Z = A_l W_l^T  (sgemm NoTrans x Trans), + b_l, A_{l+1} = act(Z)
+ *   output     P = softmax(Z_{L-1}) row by row (in double), loss = mean -log P[label]
+ *   backward   dZ_{L-1} = (P - onehot(label)) / n
+ *              dW_l = dZ_l^T A_l (Trans x NoTrans),  db_l = column sums of dZ_l
+ *              dA_l = dZ_l W_l   (NoTrans x NoTrans),  dZ_{l-1} = dA_l * act'(A_l)
+ * where act' is written in terms of the activation's output a: sigmoid a (1 - a),
+ * tanh 1 - a^2, relu [a > 0] (0 at 0, as PyTorch).  The reference path does the same
+ * arithmetic in double with plain loops. */
+#include "mlp.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct MlpWork {
+    int maxbatch;                       // rows the buffers hold
+    float *a[TASK_MAX_LAYERS + 2];      // a[l], 1 <= l <= L: layer outputs (a[L]: P, then dZ)
+    float *d[TASK_MAX_LAYERS + 1];      // d[l], 1 <= l < L: dA_l, then dZ_l in place
+};
+
+void mlp_init(Mlp *m, int in, const int *hidden, int nhidden, int out, Activation act)
+{
+    memset(m, 0, sizeof *m);
+    m->nlayers = nhidden + 1;
+    m->act = act;
+    m->size[0] = in;
+    for (int l = 0; l < nhidden; l++) m->size[l + 1] = hidden[l];
+    m->size[m->nlayers] = out;
+    int64_t off = 0;
+    for (int l = 0; l < m->nlayers; l++) {
+        m->offset[l] = off;
+        off += (int64_t)m->size[l + 1] * (m->size[l] + 1);   // W_l then b_l
+    }
+    m->nparams = off;
+}
+
+void mlp_init_params(const Mlp *m, Rng *r, float *theta)
+{
+    for (int l = 0; l < m->nlayers; l++) {
+        double bound = 1 / sqrt((double)m->size[l]);
+        int64_t count = (int64_t)m->size[l + 1] * (m->size[l] + 1);
+        float *p = theta + m->offset[l];
+        for (int64_t i = 0; i < count; i++) p[i] = (float)rng_draw(r, 0, -bound, bound);
+    }
+}
+
+MlpWork *mlp_work_create(const Mlp *m, int maxbatch)
+{
+    MlpWork *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->maxbatch = maxbatch;
+    int ok = 1;
+    for (int l = 1; l <= m->nlayers; l++) {
+        size_t count = (size_t)maxbatch * (size_t)m->size[l];
+        ok &= (w->a[l] = malloc(count * sizeof(float))) != NULL;
+        if (l < m->nlayers) ok &= (w->d[l] = malloc(count * sizeof(float))) != NULL;
+    }
+    if (!ok) {
+        mlp_work_destroy(w);
+        return NULL;
+    }
+    return w;
+}
+
+void mlp_work_destroy(MlpWork *w)
+{
+    if (!w) return;
+    for (int l = 0; l < TASK_MAX_LAYERS + 2; l++) free(w->a[l]);
+    for (int l = 0; l < TASK_MAX_LAYERS + 1; l++) free(w->d[l]);
+    free(w);
+}
+
+static float act_f(Activation act, float z)
+{
+    switch (act) {
+    case ACT_SIGMOID: return 1.0f / (1.0f + expf(-z));
+    case ACT_RELU:    return z > 0 ? z : 0.0f;
+    case ACT_TANH:    return tanhf(z);
+    }
+    return z;
+}
+
+/* act'(z) from a = act(z). */
+static float act_grad_f(Activation act, float a)
+{
+    switch (act) {
+    case ACT_SIGMOID: return a * (1.0f - a);
+    case ACT_RELU:    return a > 0 ? 1.0f : 0.0f;
+    case ACT_TANH:    return 1.0f - a * a;
+    }
+    return 1.0f;
+}
+
+/* Z = A W^T + b for n rows, then act unless it is the last layer. */
+static void forward_layer(const Mlp *m, int l, const float *theta, const float *A,
+                          float *Z, int n)
+{
+    int in = m->size[l], out = m->size[l + 1];
+    const float *W = theta + m->offset[l], *b = W + (int64_t)out * in;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in,
+                1.0f, A, in, W, in, 0.0f, Z, out);
+    int hidden = l + 1 < m->nlayers;
+    for (int i = 0; i < n; i++) {
+        float *z = Z + (size_t)i * out;
+        for (int j = 0; j < out; j++) {
+            z[j] += b[j];
+            if (hidden) z[j] = act_f(m->act, z[j]);
+        }
+    }
+}
+
+/* The rows of Z become dZ = (softmax(Z) - onehot) / n; returns the summed NLL. */
+static double softmax_nll(float *Z, int n, int k, const uint8_t *labels, int *ncorrect)
+{
+    double nll = 0;
+    int correct = 0;
+    for (int i = 0; i < n; i++) {
+        float *z = Z + (size_t)i * k;
+        int best = 0;
+        for (int j = 1; j < k; j++)
+            if (z[j] > z[best]) best = j;
+        correct += best == labels[i];
+        double zmax = z[best], sum = 0;
+        for (int j = 0; j < k; j++) sum += exp((double)z[j] - zmax);
+        double logsum = zmax + log(sum);
+        nll += logsum - z[labels[i]];
+        for (int j = 0; j < k; j++)
+            z[j] = (float)((exp((double)z[j] - logsum) - (j == labels[i])) / n);
+    }
+    if (ncorrect) *ncorrect = correct;
+    return nll;
+}
+
+/* From dZ_l (n x size[l+1]): dW_l, db_l into grad and, for l > 0, dZ_{l-1} into d[l]. */
+static void backward_layer(const Mlp *m, MlpWork *w, int l, const float *theta,
+                           const float *A, const float *dZ, float *grad, int n)
+{
+    int in = m->size[l], out = m->size[l + 1];
+    const float *W = theta + m->offset[l];
+    float *dW = grad + m->offset[l], *db = dW + (int64_t)out * in;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n,
+                1.0f, dZ, out, A, in, 0.0f, dW, in);
+    for (int j = 0; j < out; j++) db[j] = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < out; j++) db[j] += dZ[(size_t)i * out + j];
+    if (l == 0) return;   // no gradient for the input
+    float *dA = w->d[l];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out,
+                1.0f, dZ, out, W, in, 0.0f, dA, in);
+    for (size_t i = 0; i < (size_t)n * in; i++) dA[i] *= act_grad_f(m->act, A[i]);
+}
+
+double mlp_loss_grad(const Mlp *m, MlpWork *w, const float *theta, const float *x,
+                     const uint8_t *labels, int n, float *grad, int *ncorrect)
+{
+    int L = m->nlayers;
+    for (int l = 0; l < L; l++) forward_layer(m, l, theta, l ? w->a[l] : x, w->a[l + 1], n);
+    double nll = softmax_nll(w->a[L], n, m->size[L], labels, ncorrect);
+    if (grad)
+        for (int l = L - 1; l >= 0; l--)
+            backward_layer(m, w, l, theta, l ? w->a[l] : x, l == L - 1 ? w->a[L] : w->d[l + 1],
+                           grad, n);
+    return nll / n;
+}
+
+/* ---- the double-precision reference: one example at a time, plain loops ---- */
+
+static double act_d(Activation act, double z)
+{
+    switch (act) {
+    case ACT_SIGMOID: return 1 / (1 + exp(-z));
+    case ACT_RELU:    return z > 0 ? z : 0;
+    case ACT_TANH:    return tanh(z);
+    }
+    return z;
+}
+
+static double act_grad_d(Activation act, double a)
+{
+    switch (act) {
+    case ACT_SIGMOID: return a * (1 - a);
+    case ACT_RELU:    return a > 0 ? 1 : 0;
+    case ACT_TANH:    return 1 - a * a;
+    }
+    return 1;
+}
+
+/* Forward one example: acts[l] (size[l] doubles each, acts[0] = x); returns its NLL
+ * and leaves dZ = softmax - onehot in acts[L]. */
+static double ref_forward(const Mlp *m, const double *theta, double **acts, int label)
+{
+    int L = m->nlayers;
+    for (int l = 0; l < L; l++) {
+        int in = m->size[l], out = m->size[l + 1];
+        const double *W = theta + m->offset[l], *b = W + (int64_t)out * in;
+        for (int j = 0; j < out; j++) {
+            double z = b[j];
+            for (int k = 0; k < in; k++) z += W[(int64_t)j * in + k] * acts[l][k];
+            acts[l + 1][j] = l + 1 < L ? act_d(m->act, z) : z;
+        }
+    }
+    double *z = acts[L], zmax = z[0], sum = 0;
+    int k = m->size[L];
+    for (int j = 1; j < k; j++) zmax = fmax(zmax, z[j]);
+    for (int j = 0; j < k; j++) sum += exp(z[j] - zmax);
+    double logsum = zmax + log(sum), nll = logsum - z[label];
+    for (int j = 0; j < k; j++) z[j] = exp(z[j] - logsum) - (j == label);
+    return nll;
+}
+
+/* Backward one example from dZ in acts[L], adding (1/n) d nll / d theta into grad. */
+static void ref_backward(const Mlp *m, const double *theta, double **acts, double *dz,
+                         double *dprev, double *grad, int n)
+{
+    int L = m->nlayers;
+    memcpy(dz, acts[L], (size_t)m->size[L] * sizeof *dz);
+    for (int l = L - 1; l >= 0; l--) {
+        int in = m->size[l], out = m->size[l + 1];
+        const double *W = theta + m->offset[l];
+        double *dW = grad + m->offset[l], *db = dW + (int64_t)out * in;
+        for (int j = 0; j < out; j++) {
+            db[j] += dz[j] / n;
+            for (int k = 0; k < in; k++) dW[(int64_t)j * in + k] += dz[j] * acts[l][k] / n;
+        }
+        if (l == 0) break;
+        for (int k = 0; k < in; k++) {
+            double s = 0;
+            for (int j = 0; j < out; j++) s += dz[j] * W[(int64_t)j * in + k];
+            dprev[k] = s * act_grad_d(m->act, acts[l][k]);
+        }
+        memcpy(dz, dprev, (size_t)in * sizeof *dz);
+    }
+}
+
+double mlp_loss_grad_ref(const Mlp *m, const double *theta, const double *x,
+                         const uint8_t *labels, int n, double *grad)
+{
+    int L = m->nlayers, widest = 0;
+    for (int l = 0; l <= L; l++) widest = m->size[l] > widest ? m->size[l] : widest;
+    double *buf = malloc((size_t)(L + 3) * (size_t)widest * sizeof *buf), *acts[TASK_MAX_LAYERS + 2];
+    if (!buf) return NAN;
+    for (int l = 1; l <= L; l++) acts[l] = buf + (size_t)l * widest;
+    double *dz = buf + (size_t)(L + 1) * widest, *dprev = dz + widest, nll = 0;
+    if (grad) memset(grad, 0, (size_t)m->nparams * sizeof *grad);
+    for (int i = 0; i < n; i++) {
+        acts[0] = (double *)(x + (size_t)i * m->size[0]);   // read only
+        nll += ref_forward(m, theta, acts, labels[i]);
+        if (grad) ref_backward(m, theta, acts, dz, dprev, grad, n);
+    }
+    free(buf);
+    return nll / n;
+}

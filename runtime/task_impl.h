@@ -1,0 +1,41 @@
+/* task_impl.h: the private side of task.h, shared by task.c and the task_*.c files.
+ *
+ * Every task is a struct whose first member is a Task (so a Task * is also a pointer
+ * to the concrete struct) holding its TaskVTable; task.c's public functions only
+ * forward through the table.  A new task is one file with a *_create function that
+ * fills in a table, and one case in task_create.
+ *
+ * Seeds: an instance's random numbers all come from rng_split(seed, stream) with the
+ * stream numbers below, so that, say, the MLP weights of instance s do not depend on
+ * how many minibatches instance s - 1 drew. */
+#ifndef HAM_TASK_IMPL_H
+#define HAM_TASK_IMPL_H
+
+#include "task.h"
+
+enum {
+    TASK_STREAM_INSTANCE = 0,  // what defines the instance: quadratic W and y, MLP weights
+    TASK_STREAM_BATCHES = 1,   // the minibatch indices of a stochastic task
+};
+
+typedef struct TaskVTable {
+    const char *name;                                          // task_name()
+    int64_t (*dim)(const Task *t);                             // task_dim()
+    void (*reset)(Task *t, uint64_t seed, float *theta);       // task_reset()
+    double (*loss_grad)(Task *t, const float *theta, float *grad);
+    double (*test)(Task *t, const float *theta, double *accuracy);
+    void (*destroy)(Task *t);                                  // frees t itself too
+} TaskVTable;
+
+struct Task {
+    const TaskVTable *vt;   // the concrete task's operations
+};
+
+Task *task_quadratic_create(const TaskConfig *c, char *err, size_t errlen);
+Task *task_mnist_create(const TaskConfig *c, char *err, size_t errlen);
+
+/* task_mnist_pool: the training-set indices an mnist task draws its minibatches from
+ * (its split); for the tests, which check that the two splits are disjoint. */
+int task_mnist_pool(const Task *t, const int32_t **indices);
+
+#endif

@@ -1,0 +1,208 @@
+/* task_mnist.c: the L2L paper's MNIST task (Andrychowicz et al. 2016, section 3.2): train
+ * an MLP 784 -> hidden... -> 10 (mlp.h: layout, loss, gradient) on minibatches.
+ *
+ * Data.  The four idx files are read once per process and directory and kept for the
+ * life of the process, shared read-only by every instance (a cache under a mutex, since
+ * instances may be created from several threads; the first creator loads, the others
+ * wait).  MNIST's 60000 training images are split in two by a permutation with a seed
+ * fixed here (MNIST_SPLIT_SEED): positions 0..29999 of the permutation are
+ * SPLIT_META_TRAIN, 30000..59999 SPLIT_META_EVAL, so optimizers are meta-trained and
+ * meta-evaluated on disjoint images.  task_test uses the separate 10000 t10k images.
+ *
+ * Instances.  task_reset(seed) draws the weights as nn.Linear does by default from
+ * rng_split(seed, TASK_STREAM_INSTANCE) and restarts the minibatch stream at
+ * rng_split(seed, TASK_STREAM_BATCHES).  Each task_loss_grad draws `batch` examples
+ * uniformly WITH replacement from the split (independent indices, as the L2L reference
+ * code's tf.random_uniform), so the stream has no epoch state: a run is its seed.
+ *
+ * Threads.  A Task owns all its mutable state (weights are the caller's theta; the
+ * minibatch buffers and MlpWork are per instance), so instances run in parallel threads.
+ * We call openblas_set_num_threads(1) once, at the first task_mnist_create: the gemms
+ * are small (128 x 784 x 20), BLAS threads would only add sync overhead, and the
+ * parallelism belongs at our level (one run per thread).  This setting is process-wide. */
+#include "idx.h"
+#include "mlp.h"
+#include "task_impl.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// The seed of the train/eval split permutation.  Fixed forever: changing it changes
+// which images every saved experiment was meta-trained on.  (The L2L arXiv number.)
+#define MNIST_SPLIT_SEED 160604474ull
+
+// task_test evaluates the test set this many rows at a time: the MlpWork is sized
+// for max(batch, this), which bounds its memory for wide networks.
+enum { MNIST_EVAL_CHUNK = 500 };
+
+typedef struct MnistData {
+    struct MnistData *next;   // the cache is a list, one entry per data dir
+    char *dir;                // as given (not canonicalized)
+    Mnist set;                // float images in [0,1], labels
+    int32_t *perm;            // train.n indices: the first half META_TRAIN, the rest META_EVAL
+} MnistData;
+
+static MnistData *cache;
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct MnistTask {
+    Task base;               // first: a Task * is a MnistTask *
+    const MnistData *data;   // shared, read-only
+    Mlp mlp;                 // the network's shape
+    MlpWork *work;           // activations for one batch or one test chunk
+    int batch;               // examples per task_loss_grad
+    const int32_t *pool;     // indices into data->set.train of this task's split
+    int npool;               // their count
+    float *x;                // batch x MNIST_PIXELS: the gathered minibatch
+    uint8_t *y;              // batch labels
+    Rng batches;             // the minibatch stream
+} MnistTask;
+
+/* Fisher-Yates with the fixed seed: the split never depends on anything else. */
+static int32_t *split_permutation(size_t n)
+{
+    int32_t *p = malloc(n * sizeof *p);
+    if (!p) return NULL;
+    Rng r = rng_split(MNIST_SPLIT_SEED, 0);
+    for (size_t i = 0; i < n; i++) p[i] = (int32_t)i;
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = rng_next(&r) % (i + 1);   // bias < 6e4 / 2^64: nil
+        int32_t t = p[i];
+        p[i] = p[j];
+        p[j] = t;
+    }
+    return p;
+}
+
+/* mnist_data_get: the cached data of dir, loading it on first use; NULL with err. */
+static const MnistData *mnist_data_get(const char *dir, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&cache_lock);
+    MnistData *d = cache;
+    while (d && strcmp(d->dir, dir) != 0) d = d->next;
+    if (!d && (d = calloc(1, sizeof *d))) {
+        if (mnist_load(dir, &d->set, err, errlen) != 0) {
+            free(d);
+            d = NULL;
+        } else if (!(d->dir = strdup(dir)) || !(d->perm = split_permutation(d->set.train.n))) {
+            snprintf(err, errlen, "mnist: out of memory");
+            mnist_free(&d->set);
+            free(d->dir);
+            free(d);
+            d = NULL;
+        } else {
+            d->next = cache;
+            cache = d;
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return d;
+}
+
+static int64_t mnist_dim(const Task *t) { return ((const MnistTask *)t)->mlp.nparams; }
+
+static void mnist_reset(Task *t, uint64_t seed, float *theta)
+{
+    MnistTask *m = (MnistTask *)t;
+    Rng init = rng_split(seed, TASK_STREAM_INSTANCE);
+    if (theta) mlp_init_params(&m->mlp, &init, theta);
+    m->batches = rng_split(seed, TASK_STREAM_BATCHES);
+}
+
+/* Draw the next minibatch (with replacement) and evaluate on it. */
+static double mnist_loss_grad(Task *t, const float *theta, float *grad)
+{
+    MnistTask *m = (MnistTask *)t;
+    const MnistSplit *train = &m->data->set.train;
+    for (int i = 0; i < m->batch; i++) {
+        size_t k = (size_t)m->pool[rng_next(&m->batches) % (uint64_t)m->npool];
+        memcpy(m->x + (size_t)i * MNIST_PIXELS, train->images + k * MNIST_PIXELS,
+               MNIST_PIXELS * sizeof(float));
+        m->y[i] = train->labels[k];
+    }
+    return mlp_loss_grad(&m->mlp, m->work, theta, m->x, m->y, m->batch, grad, NULL);
+}
+
+/* Mean NLL and accuracy over the whole test set, a chunk at a time. */
+static double mnist_test(Task *t, const float *theta, double *accuracy)
+{
+    MnistTask *m = (MnistTask *)t;
+    const MnistSplit *test = &m->data->set.test;
+    double nll = 0;
+    long correct = 0;
+    for (size_t i = 0; i < test->n; i += MNIST_EVAL_CHUNK) {
+        int n = (int)(test->n - i < MNIST_EVAL_CHUNK ? test->n - i : MNIST_EVAL_CHUNK), c;
+        nll += n * mlp_loss_grad(&m->mlp, m->work, theta, test->images + i * MNIST_PIXELS,
+                                 test->labels + i, n, NULL, &c);
+        correct += c;
+    }
+    if (accuracy) *accuracy = (double)correct / (double)test->n;
+    return nll / (double)test->n;
+}
+
+static void mnist_destroy(Task *t)
+{
+    MnistTask *m = (MnistTask *)t;
+    mlp_work_destroy(m->work);
+    free(m->x);
+    free(m->y);
+    free(m);
+}
+
+int task_mnist_pool(const Task *t, const int32_t **indices)
+{
+    const MnistTask *m = (const MnistTask *)t;
+    *indices = m->pool;
+    return m->npool;
+}
+
+static const TaskVTable mnist_vt = {
+    "mnist", mnist_dim, mnist_reset, mnist_loss_grad, mnist_test, mnist_destroy,
+};
+
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
+/* A fresh task holds instance 0, so it is usable before the first task_reset. */
+Task *task_mnist_create(const TaskConfig *c, char *err, size_t errlen)
+{
+    static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+    pthread_once(&blas_once, blas_single_thread);
+    if (c->nhidden < 0 || c->nhidden > TASK_MAX_LAYERS || c->batch < 1) {
+        snprintf(err, errlen, "mnist: bad config (nhidden=%d, batch=%d)", c->nhidden, c->batch);
+        return NULL;
+    }
+    for (int l = 0; l < c->nhidden; l++)
+        if (c->hidden[l] < 1) {
+            snprintf(err, errlen, "mnist: hidden layer %d has %d units", l + 1, c->hidden[l]);
+            return NULL;
+        }
+    const char *dir = c->data_dir ? c->data_dir : "data/mnist";
+    const MnistData *d = mnist_data_get(dir, err, errlen);
+    if (!d) return NULL;
+    if (d->set.train.n < 2 || d->set.test.n < 1) {
+        snprintf(err, errlen, "%s: error: too few images to split; run `make data`", dir);
+        return NULL;
+    }
+    MnistTask *m = calloc(1, sizeof *m);
+    if (!m) goto oom;
+    m->base.vt = &mnist_vt;
+    m->data = d;
+    mlp_init(&m->mlp, MNIST_PIXELS, c->hidden, c->nhidden, MNIST_CLASSES, c->activation);
+    m->batch = c->batch;
+    size_t half = d->set.train.n / 2;
+    m->pool = d->perm + (c->split == SPLIT_META_TRAIN ? 0 : half);
+    m->npool = (int)(c->split == SPLIT_META_TRAIN ? half : d->set.train.n - half);
+    m->work = mlp_work_create(&m->mlp, c->batch > MNIST_EVAL_CHUNK ? c->batch : MNIST_EVAL_CHUNK);
+    m->x = malloc((size_t)c->batch * MNIST_PIXELS * sizeof *m->x);
+    m->y = malloc((size_t)c->batch);
+    if (!m->work || !m->x || !m->y) goto oom;
+    mnist_reset(&m->base, 0, NULL);
+    return &m->base;
+oom:
+    if (m) mnist_destroy(&m->base);
+    snprintf(err, errlen, "mnist: out of memory for the network or its buffers");
+    return NULL;
+}

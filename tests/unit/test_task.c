@@ -1,0 +1,513 @@
+/* test_task.c: unit tests for runtime/task*.c and runtime/mlp.c.
+ *
+ *   - task_config_set: defaults, every key, and one-line errors;
+ *   - quadratic: loss at theta_0 = 0 is ||y||^2, gradient against central differences
+ *     (exact for a quadratic, so the tolerance is rounding only), determinism by seed;
+ *   - MLP, for each activation: the double reference gradient against central
+ *     differences, the float BLAS path against the reference, PyTorch's init ranges;
+ *   - MNIST on the real data (skipped with a note when data/mnist is absent): loss at
+ *     init ~ log 10, plain SGD gets below 1.0 and above 80% test accuracy, determinism,
+ *     disjoint splits, parallel instances equal serial ones, the missing-data error,
+ *     and the time of one loss_grad (a note on stderr, not a check).
+ *
+ * With $HAM_TORCH_DUMP set, the MLP cases are also written there for
+ * tests/oracle/torch_mlp.py to recompute with PyTorch (tests/cli/torch_mlp.sh).
+ * Dump format, little-endian: "HAMMLP1\0", int32 count, then per case int32 act,
+ * int32 nlayers, int32 size[nlayers + 1], int32 n, int64 nparams, float theta[nparams],
+ * float x[n * size[0]], int32 labels[n], double loss, float grad[nparams]. */
+#include "mlp.h"
+#include "rng.h"
+#include "task.h"
+#include "task_impl.h"
+#include "test.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static char err[512];
+static FILE *dump;       // $HAM_TORCH_DUMP, or NULL
+static int32_t ndumped;  // cases written so far
+
+static int one_line(const char *s) { return s[0] && !strchr(s, '\n'); }
+
+/* ---- configuration ---- */
+
+static void config_ok(TaskConfig *c, const char *kv)
+{
+    int rc = task_config_set(c, kv, err, sizeof err);
+    test_record(rc == 0, __FILE__, __LINE__, kv);
+    if (rc) fprintf(stderr, "    %s\n", err);
+}
+
+static void config_bad(const char *kv, const char *want)
+{
+    TaskConfig c;
+    task_default_config(&c, TASK_MNIST);
+    err[0] = 0;
+    ASSERT_EQ(-1, task_config_set(&c, kv, err, sizeof err));
+    int ok = one_line(err) && strstr(err, want);
+    test_record(ok, __FILE__, __LINE__, kv);
+    if (!ok) fprintf(stderr, "    error was \"%s\", wanted \"%s\"\n", err, want);
+}
+
+static void test_config(void)
+{
+    TaskConfig c;
+    task_default_config(&c, TASK_MNIST);
+    ASSERT_EQ(TASK_MNIST, c.kind);
+    ASSERT_EQ(10, c.dim);
+    ASSERT_EQ(1, c.nhidden);
+    ASSERT_EQ(20, c.hidden[0]);
+    ASSERT_EQ(ACT_SIGMOID, c.activation);
+    ASSERT_EQ(128, c.batch);
+    ASSERT_EQ(SPLIT_META_TRAIN, c.split);
+    ASSERT_STR("data/mnist", c.data_dir);
+
+    config_ok(&c, "hidden=40,30");
+    ASSERT_EQ(2, c.nhidden);
+    ASSERT(c.hidden[0] == 40 && c.hidden[1] == 30);
+    config_ok(&c, "hidden=50");              // one size: all layers, count kept
+    ASSERT(c.nhidden == 2 && c.hidden[0] == 50 && c.hidden[1] == 50);
+    config_ok(&c, "layers=3");
+    ASSERT(c.nhidden == 3 && c.hidden[2] == 50);
+    task_default_config(&c, TASK_MNIST);
+    config_ok(&c, "layers=2");
+    config_ok(&c, "hidden=64");
+    ASSERT(c.nhidden == 2 && c.hidden[0] == 64 && c.hidden[1] == 64);
+    config_ok(&c, "activation=relu");
+    ASSERT_EQ(ACT_RELU, c.activation);
+    config_ok(&c, "activation=tanh");
+    ASSERT_EQ(ACT_TANH, c.activation);
+    config_ok(&c, "batch=32");
+    ASSERT_EQ(32, c.batch);
+    config_ok(&c, "split=eval");
+    ASSERT_EQ(SPLIT_META_EVAL, c.split);
+    config_ok(&c, "dim=7");
+    ASSERT_EQ(7, c.dim);
+    char kv[16] = "data=/x/y";
+    config_ok(&c, kv);
+    strcpy(kv, "data=/q");                   // the config keeps its own copy
+    ASSERT_STR("/x/y", c.data_dir);
+
+    config_bad("speed=3", "unknown task option 'speed'");
+    config_bad("dim=0", "dim=0: expected an integer in 1..");
+    config_bad("dim=ten", "dim=ten: expected an integer");
+    config_bad("dim=-3", "expected an integer");
+    config_bad("batch=", "batch=: expected an integer");
+    config_bad("layers=9", "layers=9: expected an integer in 0..8");
+    config_bad("hidden=", "expected unit counts");
+    config_bad("hidden=10,,10", "expected unit counts");
+    config_bad("hidden=1,2,3,4,5,6,7,8,9", "at most 8 hidden layers");
+    config_bad("activation=softplus", "expected activation=sigmoid|relu|tanh");
+    config_bad("split=test", "expected split=train|eval");
+    config_bad("data=", "expected data=DIR");
+    config_bad("dim", "expected key=value");
+    config_bad("=3", "expected key=value");
+}
+
+/* ---- quadratic ---- */
+
+static Task *make_quadratic(int dim)
+{
+    TaskConfig c;
+    task_default_config(&c, TASK_QUADRATIC);
+    c.dim = dim;
+    Task *t = task_create(&c, err, sizeof err);
+    if (!t) fprintf(stderr, "task_create(quadratic): %s\n", err);
+    return t;
+}
+
+static void test_quadratic(void)
+{
+    enum { N = 10 };
+    Task *t = make_quadratic(N), *u = make_quadratic(N);
+    if (!t || !u) return ASSERT(0);
+    ASSERT_EQ(N, task_dim(t));
+    ASSERT_STR("quadratic", task_name(t));
+
+    // theta_0 = 0 and f(0) = ||y||^2, y drawn after W from the instance stream.
+    float theta[N], grad[N];
+    task_reset(t, 3, theta);
+    Rng r = rng_split(3, TASK_STREAM_INSTANCE);
+    for (int i = 0; i < N * N; i++) rng_normal(&r);
+    double yy = 0;
+    for (int i = 0; i < N; i++) {
+        double y = rng_normal(&r);
+        yy += y * y;
+        ASSERT(theta[i] == 0.0f);
+    }
+    ASSERT_CLOSE(yy, task_loss_grad(t, theta, grad), 1e-14);
+
+    // Central differences at a random point; the step is the float one actually taken.
+    Rng pr = rng_split(99, 0);
+    for (int i = 0; i < N; i++) theta[i] = (float)rng_normal(&pr);
+    double f0 = task_loss_grad(t, theta, grad), worst = 0;
+    for (int i = 0; i < N; i++) {
+        float keep = theta[i], hi = keep + 1e-2f, lo = keep - 1e-2f;
+        theta[i] = hi;
+        double fp = task_loss_grad(t, theta, NULL);
+        theta[i] = lo;
+        double fm = task_loss_grad(t, theta, NULL);
+        theta[i] = keep;
+        double fd = (fp - fm) / ((double)hi - (double)lo);
+        worst = fmax(worst, fabs(fd - grad[i]) / fmax(1, fabs(fd)));
+    }
+    ASSERT(worst < 1e-6);
+    double acc = 0;
+    ASSERT(task_test(t, theta, &acc) == f0);
+    ASSERT(isnan(acc));
+
+    // Same seed, same problem; another seed, another problem.
+    float th2[N];
+    task_reset(u, 3, th2);
+    ASSERT(task_loss_grad(u, theta, NULL) == f0);
+    task_reset(u, 4, th2);
+    ASSERT(task_loss_grad(u, theta, NULL) != f0);
+    task_destroy(t);
+    task_destroy(u);
+
+    TaskConfig c;
+    task_default_config(&c, TASK_QUADRATIC);
+    c.dim = 0;
+    ASSERT(task_create(&c, err, sizeof err) == NULL && one_line(err));
+}
+
+/* ---- MLP ---- */
+
+/* A batch of n random inputs in [0,1] and labels, for an Mlp m. */
+static void synthetic_batch(const Mlp *m, uint64_t seed, int n, float *x, uint8_t *y)
+{
+    Rng r = rng_split(seed, 7);
+    for (int i = 0; i < n * m->size[0]; i++) x[i] = (float)rng_uniform01(&r);
+    for (int i = 0; i < n; i++) y[i] = (uint8_t)(rng_next(&r) % (uint64_t)m->size[m->nlayers]);
+}
+
+/* Largest |a - b| over n entries, relative to the largest |b|. */
+static double max_rel(const double *a, const double *b, int64_t n)
+{
+    double diff = 0, scale = 1e-30;
+    for (int64_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs(a[i] - b[i]));
+        scale = fmax(scale, fabs(b[i]));
+    }
+    return diff / scale;
+}
+
+static void dump_case(const Mlp *m, const float *theta, const float *x, const uint8_t *y,
+                      int n, double loss, const float *grad)
+{
+    int32_t head[3 + TASK_MAX_LAYERS + 2], k = 0, nl = m->nlayers;
+    head[k++] = (int32_t)m->act;
+    head[k++] = nl;
+    for (int l = 0; l <= nl; l++) head[k++] = m->size[l];
+    head[k++] = n;
+    int64_t np = m->nparams;
+    fwrite(head, sizeof head[0], (size_t)k, dump);
+    fwrite(&np, sizeof np, 1, dump);
+    fwrite(theta, sizeof *theta, (size_t)np, dump);
+    fwrite(x, sizeof *x, (size_t)n * m->size[0], dump);
+    for (int i = 0; i < n; i++) {
+        int32_t label = y[i];
+        fwrite(&label, sizeof label, 1, dump);
+    }
+    fwrite(&loss, sizeof loss, 1, dump);
+    fwrite(grad, sizeof *grad, (size_t)np, dump);
+    ndumped++;
+}
+
+/* One shape and activation: reference vs differences, float path vs reference. */
+static void mlp_case(Activation act, int in, const int *hidden, int nhidden, int out, int n)
+{
+    Mlp m;
+    mlp_init(&m, in, hidden, nhidden, out, act);
+    int64_t np = m.nparams;
+    float *theta = malloc((size_t)np * sizeof *theta), *gf = malloc((size_t)np * sizeof *gf);
+    float *x = malloc((size_t)n * in * sizeof *x);
+    double *td = malloc((size_t)np * sizeof *td), *gd = malloc((size_t)np * sizeof *gd);
+    double *xd = malloc((size_t)n * in * sizeof *xd), *gfd = malloc((size_t)np * sizeof *gfd);
+    uint8_t *y = malloc((size_t)n);
+    Rng r = rng_split(1000 + (uint64_t)act, (uint64_t)in);
+    mlp_init_params(&m, &r, theta);
+    for (int64_t i = 0; i < np; i++) theta[i] *= 3;   // larger weights: less linear
+    synthetic_batch(&m, (uint64_t)in * 31 + (uint64_t)act, n, x, y);
+    for (int64_t i = 0; i < np; i++) td[i] = theta[i];
+    for (int64_t i = 0; i < (int64_t)n * in; i++) xd[i] = x[i];
+
+    // The double reference against central differences, on every parameter (or a
+    // stride of them for the larger nets).
+    double ld = mlp_loss_grad_ref(&m, td, xd, y, n, gd), worst = 0, h = 1e-6;
+    int64_t stride = np > 400 ? np / 397 : 1;
+    for (int64_t i = 0; i < np; i += stride) {
+        double keep = td[i];
+        td[i] = keep + h;
+        double fp = mlp_loss_grad_ref(&m, td, xd, y, n, NULL);
+        td[i] = keep - h;
+        double fm = mlp_loss_grad_ref(&m, td, xd, y, n, NULL);
+        td[i] = keep;
+        worst = fmax(worst, fabs((fp - fm) / (2 * h) - gd[i]));
+    }
+    test_record(worst < 1e-7, __FILE__, __LINE__, "reference gradient ~= central differences");
+    if (worst >= 1e-7) fprintf(stderr, "    act %d in %d: worst %.3g\n", act, in, worst);
+
+    // The float BLAS path against the reference.
+    MlpWork *w = mlp_work_create(&m, n);
+    int correct;
+    double lf = mlp_loss_grad(&m, w, theta, x, y, n, gf, &correct);
+    for (int64_t i = 0; i < np; i++) gfd[i] = gf[i];
+    ASSERT_CLOSE(ld, lf, 1e-6);
+    double rel = max_rel(gfd, gd, np);
+    test_record(rel < 1e-5, __FILE__, __LINE__, "float gradient ~= double reference");
+    if (rel >= 1e-5) fprintf(stderr, "    act %d in %d: rel %.3g\n", act, in, rel);
+    ASSERT(mlp_loss_grad(&m, w, theta, x, y, n, NULL, NULL) == lf);   // loss only: same
+    ASSERT(correct >= 0 && correct <= n);
+    if (dump) dump_case(&m, theta, x, y, n, lf, gf);
+    mlp_work_destroy(w);
+    free(theta), free(gf), free(x), free(td), free(gd), free(xd), free(gfd), free(y);
+}
+
+static void test_mlp_gradients(void)
+{
+    static const int tiny[] = {4, 3}, mnist[] = {20}, none[] = {0};
+    for (Activation a = ACT_SIGMOID; a <= ACT_TANH; a++) {
+        mlp_case(a, 5, tiny, 2, 3, 6);
+        mlp_case(a, 784, mnist, 1, 10, 16);
+    }
+    mlp_case(ACT_SIGMOID, 6, none, 0, 4, 5);   // no hidden layer: softmax regression
+}
+
+/* nn.Linear's default: every W_l and b_l in [-1/sqrt(fan_in), 1/sqrt(fan_in)], and
+ * filling that range (so the bound is not, say, the next layer's). */
+static void test_init_ranges(void)
+{
+    static const int hidden[] = {20, 30};
+    Mlp m;
+    mlp_init(&m, 784, hidden, 2, 10, ACT_RELU);
+    ASSERT_EQ(784 * 20 + 20 + 20 * 30 + 30 + 30 * 10 + 10, m.nparams);
+    ASSERT_EQ(0, m.offset[0]);
+    ASSERT_EQ(784 * 20 + 20, m.offset[1]);
+    float *theta = malloc((size_t)m.nparams * sizeof *theta);
+    Rng r = rng_split(5, 0);
+    mlp_init_params(&m, &r, theta);
+    for (int l = 0; l < m.nlayers; l++) {
+        double bound = 1 / sqrt((double)m.size[l]), lo = 0, hi = 0, sum = 0;
+        int64_t count = (int64_t)m.size[l + 1] * (m.size[l] + 1);
+        for (int64_t i = 0; i < count; i++) {
+            double v = theta[m.offset[l] + i];
+            lo = fmin(lo, v), hi = fmax(hi, v), sum += v;
+        }
+        ASSERT(lo >= -bound && hi <= bound);
+        ASSERT(lo < -0.9 * bound && hi > 0.9 * bound);
+        ASSERT(fabs(sum / count) < 0.1 * bound);
+    }
+    free(theta);
+}
+
+/* ---- MNIST ---- */
+
+static const char *mnist_dir = "data/mnist";
+
+static Task *make_mnist(const char *extra1, const char *extra2)
+{
+    TaskConfig c;
+    task_default_config(&c, TASK_MNIST);
+    c.data_dir = mnist_dir;
+    if (extra1) config_ok(&c, extra1);
+    if (extra2) config_ok(&c, extra2);
+    Task *t = task_create(&c, err, sizeof err);
+    if (!t) fprintf(stderr, "task_create(mnist): %s\n", err);
+    return t;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Plain SGD from instance 1: the loss falls below 1.0, the test accuracy above 80%. */
+static void test_mnist_sgd(void)
+{
+    Task *t = make_mnist(NULL, NULL);
+    if (!t) return ASSERT(0);
+    int64_t n = task_dim(t);
+    ASSERT_EQ(784 * 20 + 20 + 20 * 10 + 10, n);
+    ASSERT_STR("mnist", task_name(t));
+    float *theta = malloc((size_t)n * sizeof *theta), *g = malloc((size_t)n * sizeof *g);
+    task_reset(t, 1, theta);
+    double l0 = task_loss_grad(t, theta, g), acc0;
+    ASSERT_CLOSE(log(10), l0, 0.15 / log(10));
+    double tl0 = task_test(t, theta, &acc0);
+    ASSERT(fabs(tl0 - log(10)) < 0.15 && acc0 < 0.3);
+    double recent = 0;
+    for (int step = 0; step < 400; step++) {
+        double l = task_loss_grad(t, theta, g);
+        for (int64_t i = 0; i < n; i++) theta[i] -= 0.5f * g[i];
+        if (step >= 380) recent += l / 20;
+    }
+    ASSERT(recent < 1.0);
+    double acc, tl = task_test(t, theta, &acc);
+    ASSERT(acc > 0.8);
+    ASSERT(tl < 1.0);
+    fprintf(stderr, "note: mnist sgd lr 0.5, 400 steps: train loss %.3f, test loss %.3f, "
+            "accuracy %.4f\n", recent, tl, acc);
+
+    // The time of one loss_grad (784-20-10, batch 128): a note, not a check.
+    int reps = 2000;
+    double t0 = now();
+    for (int i = 0; i < reps; i++) task_loss_grad(t, theta, g);
+    double t1 = now();
+    for (int i = 0; i < reps; i++) task_loss_grad(t, theta, NULL);
+    double t2 = now();
+    fprintf(stderr, "note: mnist 784-20-10 batch 128: loss_grad %.1f us, loss only %.1f us\n",
+            1e6 * (t1 - t0) / reps, 1e6 * (t2 - t1) / reps);
+    free(theta), free(g);
+    task_destroy(t);
+}
+
+/* The other activations start at ~log 10 too, and take a few SGD steps down. */
+static void test_mnist_activations(void)
+{
+    const char *acts[] = {"activation=relu", "activation=tanh"};
+    for (int a = 0; a < 2; a++) {
+        Task *t = make_mnist(acts[a], "hidden=32,16");
+        if (!t) return ASSERT(0);
+        int64_t n = task_dim(t);
+        float *theta = malloc((size_t)n * sizeof *theta), *g = malloc((size_t)n * sizeof *g);
+        task_reset(t, 2, theta);
+        ASSERT(fabs(task_loss_grad(t, theta, g) - log(10)) < 0.15);
+        double l = 0;
+        for (int step = 0; step < 200; step++) {
+            l = task_loss_grad(t, theta, g);
+            for (int64_t i = 0; i < n; i++) theta[i] -= 0.1f * g[i];
+        }
+        ASSERT(l < 1.0);
+        free(theta), free(g);
+        task_destroy(t);
+    }
+}
+
+/* k steps of SGD from seed; the losses into out[k]. */
+static void run_steps(Task *t, uint64_t seed, int k, double *out, int interleave_test)
+{
+    int64_t n = task_dim(t);
+    float *theta = malloc((size_t)n * sizeof *theta), *g = malloc((size_t)n * sizeof *g);
+    task_reset(t, seed, theta);
+    for (int s = 0; s < k; s++) {
+        if (interleave_test) task_test(t, theta, NULL);
+        out[s] = task_loss_grad(t, theta, g);
+        for (int64_t i = 0; i < n; i++) theta[i] -= 0.3f * g[i];
+    }
+    free(theta), free(g);
+}
+
+typedef struct { uint64_t seed; double losses[8]; int ok; } RunJob;
+
+static void *run_thread(void *p)
+{
+    RunJob *j = p;
+    Task *t = make_mnist("batch=64", NULL);
+    if (!t) return NULL;
+    run_steps(t, j->seed, 8, j->losses, 0);
+    task_destroy(t);
+    j->ok = 1;
+    return NULL;
+}
+
+static void test_mnist_determinism(void)
+{
+    enum { K = 8, THREADS = 4 };
+    Task *t = make_mnist("batch=64", NULL), *u = make_mnist("batch=64", NULL);
+    if (!t || !u) return ASSERT(0);
+    double a[K], b[K], c[K], d[K];
+    run_steps(t, 11, K, a, 0);
+    run_steps(u, 11, K, b, 1);          // task_test does not move the stream
+    run_steps(t, 12, K, c, 0);
+    ASSERT(memcmp(a, b, sizeof a) == 0);
+    ASSERT(memcmp(a, c, sizeof a) != 0);
+    run_steps(u, 11, K, d, 0);          // a reset restarts the stream
+    ASSERT(memcmp(a, d, sizeof a) == 0);
+
+    // Instances in parallel threads (created there too) match serial runs exactly.
+    RunJob jobs[THREADS];
+    pthread_t tid[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        jobs[i] = (RunJob){.seed = 20 + (uint64_t)i};
+        pthread_create(&tid[i], NULL, run_thread, &jobs[i]);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(tid[i], NULL);
+        run_steps(t, 20 + (uint64_t)i, K, a, 0);
+        ASSERT(jobs[i].ok && memcmp(a, jobs[i].losses, sizeof a) == 0);
+    }
+    task_destroy(t);
+    task_destroy(u);
+}
+
+/* META_TRAIN and META_EVAL: 30000 indices each, together every training image once. */
+static void test_mnist_splits(void)
+{
+    Task *t = make_mnist("split=train", NULL), *u = make_mnist("split=eval", NULL);
+    if (!t || !u) return ASSERT(0);
+    const int32_t *pt, *pu;
+    int nt = task_mnist_pool(t, &pt), nu = task_mnist_pool(u, &pu);
+    ASSERT_EQ(30000, nt);
+    ASSERT_EQ(30000, nu);
+    static unsigned char seen[60000];
+    int bad = 0;
+    for (int i = 0; i < nt; i++) bad += pt[i] < 0 || pt[i] >= 60000 || seen[pt[i]]++;
+    for (int i = 0; i < nu; i++) bad += pu[i] < 0 || pu[i] >= 60000 || seen[pu[i]]++;
+    ASSERT_EQ(0, bad);
+    // A permutation, not the identity: each half holds images from the whole file.
+    int low = 0;
+    for (int i = 0; i < nt; i++) low += pt[i] < 30000;
+    ASSERT(low > 14000 && low < 16000);
+    task_destroy(t);
+    task_destroy(u);
+}
+
+static void test_mnist_errors(void)
+{
+    TaskConfig c;
+    task_default_config(&c, TASK_MNIST);
+    c.data_dir = "/nonexistent/ham-mnist";
+    err[0] = 0;
+    ASSERT(task_create(&c, err, sizeof err) == NULL);
+    ASSERT(one_line(err));
+    ASSERT(strstr(err, "/nonexistent/ham-mnist/train-images-idx3-ubyte") != NULL);
+    ASSERT(strstr(err, "make data") != NULL);
+}
+
+int main(void)
+{
+    const char *dump_path = getenv("HAM_TORCH_DUMP");
+    if (dump_path && *dump_path) {
+        if (!(dump = fopen(dump_path, "wb"))) {
+            fprintf(stderr, "test_task: cannot write %s\n", dump_path);
+            return 1;
+        }
+        fwrite("HAMMLP1", 1, 8, dump);
+        fwrite(&ndumped, sizeof ndumped, 1, dump);   // patched at the end
+    }
+    test_config();
+    test_quadratic();
+    test_mlp_gradients();
+    test_init_ranges();
+    test_mnist_errors();
+    if (access("data/mnist/train-images-idx3-ubyte", R_OK) == 0) {
+        test_mnist_sgd();
+        test_mnist_activations();
+        test_mnist_determinism();
+        test_mnist_splits();
+    } else {
+        fprintf(stderr, "skipped: MNIST task tests (no data/mnist; run `make data`)\n");
+    }
+    if (dump) {
+        fseek(dump, 8, SEEK_SET);
+        fwrite(&ndumped, sizeof ndumped, 1, dump);
+        ASSERT(fclose(dump) == 0);
+    }
+    return test_summary();
+}
