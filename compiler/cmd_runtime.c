@@ -151,7 +151,7 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
 }
 
 /* "mnist activation=relu hidden=40" -> a TaskConfig. */
-static int parse_task(const char *text, TaskConfig *t, char *err, size_t errlen)
+int cmd_parse_task(const char *text, TaskConfig *t, char *err, size_t errlen)
 {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", text);
@@ -171,7 +171,7 @@ static int parse_task(const char *text, TaskConfig *t, char *err, size_t errlen)
     return 0;
 }
 
-static void setup_params(const HamKernelInfo *info, uint64_t seed, double *params)
+void cmd_setup_params(const HamKernelInfo *info, uint64_t seed, double *params)
 {
     Rng rng = rng_split(seed, 0x1417);
     for (int a = 0; a < info->nparam_arrays; a++) {
@@ -182,7 +182,7 @@ static void setup_params(const HamKernelInfo *info, uint64_t seed, double *param
     }
 }
 
-static int load_params(const char *path, const Compiled *c, double *params, char *err, size_t errlen)
+int cmd_load_params(const char *path, const Compiled *c, double *params, char *err, size_t errlen)
 {
     Checkpoint ck;
     if (ckpt_read(path, &ck, err, errlen) != 0) return -1;
@@ -201,12 +201,12 @@ static int prepare(const char *cmd, RunArgs *a, Jit **jit, Compiled *c, int adjo
 {
     *jit = jit_create(err, errlen);
     if (!*jit) return -1;
-    CompileRequest req = {a->spec, NULL, a->opt, a->set_names, a->set_values, a->nset, adjoint};
+    CompileRequest req = {a->spec, NULL, a->opt, a->set_names, a->set_values, a->nset, adjoint, 0};
     (void)cmd;
     return compile_optimizer(*jit, &req, stderr, c, err, errlen);
 }
 
-static void print_table(const EvalResult *r)
+void cmd_print_table(const EvalResult *r)
 {
     int marks[] = {0, r->steps / 4, r->steps / 2, 3 * r->steps / 4, r->steps};
     printf("%8s %12s %25s %12s\n", "step", "mean loss", "95% interval", "median");
@@ -239,7 +239,7 @@ int cmd_run(int argc, char **argv)
     char err[1024];
     EvalConfig ec;
     eval_default_config(&ec);
-    if (parse_task(a.task, &ec.task, err, sizeof err) != 0) return usage("run", "%s", err);
+    if (cmd_parse_task(a.task, &ec.task, err, sizeof err) != 0) return usage("run", "%s", err);
     ec.runs = a.runs;
     ec.steps = a.steps;
     ec.seed = a.seed;
@@ -251,14 +251,14 @@ int cmd_run(int argc, char **argv)
     int status = 1;
     if (prepare("run", &a, &jit, &c, 0, err, sizeof err) == 0) {
         double *params = calloc((size_t)c.kernel.info.nparam + 1, sizeof *params);
-        setup_params(&c.kernel.info, a.seed, params);
-        if (a.params && load_params(a.params, &c, params, err, sizeof err) != 0) goto done_params;
+        cmd_setup_params(&c.kernel.info, a.seed, params);
+        if (a.params && cmd_load_params(a.params, &c, params, err, sizeof err) != 0) goto done_params;
         HamPool *pool = ham_pool_create(a.threads);
         EvalResult r;
         ham_catch_interrupt(1);
         if (eval_optimizer(&c.kernel, params, c.hypers, &ec, pool, &r, err, sizeof err) == 0) {
             if (ham_interrupted) fprintf(stderr, "hamc run: interrupted after %d runs\n", r.runs);
-            print_table(&r);
+            cmd_print_table(&r);
             status = 0;
             if (a.csv && eval_write_curve_csv(&r, a.csv, err, sizeof err) != 0) status = 1;
             if (a.finals && eval_write_finals_csv(&r, a.finals, err, sizeof err) != 0) status = 1;
@@ -284,7 +284,7 @@ int cmd_train(int argc, char **argv)
     char err[1024];
     TrainConfig tc;
     train_default_config(&tc);
-    if (parse_task(a.task, &tc.task, err, sizeof err) != 0) return usage("train", "%s", err);
+    if (cmd_parse_task(a.task, &tc.task, err, sizeof err) != 0) return usage("train", "%s", err);
     tc.task.split = SPLIT_META_TRAIN;
     tc.eval_task = tc.task;
     tc.eval_task.split = SPLIT_META_EVAL;
@@ -313,7 +313,7 @@ int cmd_train(int argc, char **argv)
             snprintf(err, sizeof err, "optimizer '%s' has no params to learn", c.kernel.info.name);
         } else {
             double *params = calloc((size_t)P, sizeof *params);
-            setup_params(&c.kernel.info, a.seed, params);
+            cmd_setup_params(&c.kernel.info, a.seed, params);
             HamPool *pool = ham_pool_create(a.threads);
             TrainResult r;
             ham_catch_interrupt(1);

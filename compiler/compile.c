@@ -1,6 +1,8 @@
 /* compile.c: load + sema + step_build + jit_compile, with the errors of each stage. */
 #include "compile.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int compile_optimizer(Jit *jit, const CompileRequest *req, FILE *diag_out, Compiled *c, char *err, size_t errlen)
@@ -49,7 +51,12 @@ int compile_optimizer(Jit *jit, const CompileRequest *req, FILE *diag_out, Compi
     JitOptions jo;
     jit_default_options(&jo);
     jo.with_adjoint = req->with_adjoint;
+    jo.precisions = req->precisions ? req->precisions : 1 << HAM_F32;
     if (jit_compile(jit, c->step, &jo, a, &c->kernel, &c->stats, err, errlen) != 0) return -1;
+    if (getenv("HAM_VERBOSE"))
+        fprintf(stderr, "hamc: compiled %s: %d IR instructions; build %.0f ms, passes %.0f ms, "
+                "machine code %.0f ms%s\n", o->name, c->stats.ir_instructions, c->stats.build_ms,
+                c->stats.optimize_ms, c->stats.codegen_ms, c->stats.cached ? " (cached)" : "");
     c->hypers = arena_alloc(a, (size_t)(c->step->nhyper + 1) * sizeof(double));
     memcpy(c->hypers, c->step->hyper_values, (size_t)c->step->nhyper * sizeof(double));
     return 0;

@@ -27,6 +27,7 @@ typedef struct CompileRequest {
     const double *set_values;
     int nset;
     int with_adjoint;
+    int precisions;          // JitOptions.precisions; 0 means f32 only
 } CompileRequest;
 
 /* compile_optimizer: 0, or -1 with diagnostics printed to `diag_out` and a one-line

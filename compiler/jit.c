@@ -63,6 +63,7 @@ void jit_default_options(JitOptions *o)
     o->opt_level = 2;
     o->contract = 0;
     o->with_adjoint = 1;
+    o->precisions = 1 << HAM_F32 | 1 << HAM_F64;
 }
 
 static LLVMTargetMachineRef host_machine(Jit *j, char *err, size_t errlen)
@@ -74,8 +75,13 @@ static LLVMTargetMachineRef host_machine(Jit *j, char *err, size_t errlen)
         LLVMDisposeMessage(msg);
         return NULL;
     }
-    return LLVMCreateTargetMachine(target, j->triple, j->cpu, j->features, LLVMCodeGenLevelAggressive,
-                                   LLVMRelocPIC, LLVMCodeModelJITDefault);
+    const char *lvl = getenv("HAM_CODEGEN_LEVEL");
+    LLVMCodeGenOptLevel level = LLVMCodeGenLevelAggressive;
+    if (lvl && *lvl == '1') level = LLVMCodeGenLevelLess;
+    if (lvl && *lvl == '2') level = LLVMCodeGenLevelDefault;
+    if (lvl && *lvl == '0') level = LLVMCodeGenLevelNone;
+    return LLVMCreateTargetMachine(target, j->triple, j->cpu, j->features, level, LLVMRelocPIC,
+                                   LLVMCodeModelJITDefault);
 }
 
 Jit *jit_create(char *err, size_t errlen)
@@ -267,6 +273,7 @@ static LLVMModuleRef build_module(Jit *j, LLVMContextRef ctx, const StepProgram 
         KernelPlan plan;
         codegen_plan(s, adjoint, &plan);
         for (int prec = HAM_F32; prec <= HAM_F64; prec++) {
+            if (!(o->precisions & 1 << prec)) continue;
             LlvmGenOptions go = {(HamPrecision)prec, 1, 0, prec == HAM_F32 && o->contract};
             if (j->avx2 && !o->scalar) go.width = prec == HAM_F32 ? 8 : 4, go.vector_isa = 'd';
             char name[256];
@@ -286,8 +293,14 @@ static LLVMModuleRef build_module(Jit *j, LLVMContextRef ctx, const StepProgram 
     double t1 = now_ms();
     if (st) st->build_ms = t1 - t0, st->ir_instructions = count_instructions(mod);
     if (o->opt_level > 0) {
-        char pipeline[32];
-        snprintf(pipeline, sizeof pipeline, "default<O%d>", o->opt_level > 3 ? 3 : o->opt_level);
+        /* The kernels arrive vectorized and with common subexpressions shared (the
+         * DAG is hash-consed), so the IR passes have little left to find; LLVM's
+         * default<O2> also runs passes that are superlinear in the size of a basic
+         * block (the SLP vectorizer, GVN), which on the LSTM's 10^4-op bodies take
+         * minutes.  This pipeline promotes the accumulators (sroa), folds and
+         * cleans up, all linear; the code generator does the rest. */
+        const char *pipeline = getenv("HAM_PASSES");
+        if (!pipeline) pipeline = o->opt_level >= 3 ? "default<O3>" : "function(sroa,early-cse,instcombine,simplifycfg)";
         LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
         LLVMErrorRef e = LLVMRunPasses(mod, pipeline, j->tm, po);
         LLVMDisposePassBuilderOptions(po);
@@ -308,7 +321,8 @@ int jit_compile(Jit *j, const StepProgram *s, const JitOptions *o, Arena *arena,
     memset(st, 0, sizeof *st);
     memset(out, 0, sizeof *out);
     codegen_kernel_info(s, arena, &out->info);
-    uint64_t hash = out->info.spec_hash ^ (uint64_t)(o->contract * 2 + o->scalar * 4 + o->opt_level * 16);
+    uint64_t hash = out->info.spec_hash ^ (uint64_t)(o->contract * 2 + o->scalar * 4 + o->opt_level * 16 +
+                                                     o->precisions * 256);
     int want_adjoint = o->with_adjoint && s->adj_state;
     for (CacheEntry *c = j->cache; c; c = c->next) {
         if (c->hash != hash || c->with_adjoint < want_adjoint) continue;
@@ -334,6 +348,7 @@ int jit_compile(Jit *j, const StepProgram *s, const JitOptions *o, Arena *arena,
     }
     for (int adjoint = 0; adjoint <= want_adjoint; adjoint++) {
         for (int prec = HAM_F32; prec <= HAM_F64; prec++) {
+            if (!(o->precisions & 1 << prec)) continue;
             char name[256];
             kernel_name(name, sizeof name, s, serial, adjoint, (HamPrecision)prec);
             LLVMOrcExecutorAddress addr = 0;

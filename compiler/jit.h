@@ -17,6 +17,7 @@ typedef struct JitOptions {
     int contract;        // fuse a*b+c in f32 kernels (f64 kernels never fuse)
     int with_adjoint;    // also compile the adjoint kernels
     int scalar;          // no explicit vectors (for tests of the remainder path)
+    int precisions;      // bit 1 << HAM_F32, 1 << HAM_F64: which kernels to make (default both)
 } JitOptions;
 
 typedef struct JitStats {

@@ -25,6 +25,11 @@
 enum { F_BEGIN, F_END, F_STRIDE, F_STATE, F_G, F_THETA, F_T, F_PARAMS, F_HYPERS, F_NEXT,
        F_UPDATE, F_NEXT_BAR, F_UPDATE_BAR, F_STATE_BAR, F_PARAM_BAR, F_COUNT };
 
+/* Param accumulators past this many stay in memory (volatile, so SROA leaves them):
+ * promoted to registers, thousands of them (the LSTM's 5221) only make the register
+ * allocator and the pass pipeline superlinearly slow, and spill anyway. */
+#define ACC_IN_REGISTERS 64
+
 typedef struct Gen {
     LLVMModuleRef mod;
     LLVMContextRef ctx;
@@ -293,8 +298,9 @@ static void emit_body(Gen *g, LLVMValueRef i, int width)
             LLVMTypeRef at = ty(g, width);
             LLVMValueRef idx = LLVMConstInt(g->i64, (unsigned long long)g->acc_of_out[o], 0);
             LLVMValueRef p = LLVMBuildGEP2(g->b, at, acc, &idx, 1, "");
-            LLVMValueRef sum = LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, at, p, ""), v, "");
-            LLVMBuildStore(g->b, sum, p);
+            LLVMValueRef old = LLVMBuildLoad2(g->b, at, p, "");
+            LLVMValueRef st = LLVMBuildStore(g->b, LLVMBuildFAdd(g->b, old, v, ""), p);
+            if (g->plan->nparam_bar > ACC_IN_REGISTERS) LLVMSetVolatile(old, 1), LLVMSetVolatile(st, 1);
             break;
         }
         }
@@ -345,43 +351,78 @@ static void emit_entry(Gen *g, LLVMValueRef args, LLVMTypeRef st)
     int nacc = plan->nparam_bar;
     if (nacc > 0) {
         LLVMTypeRef vt = ty(g, g->o->width);
-        g->acc_vec = LLVMBuildArrayAlloca(g->b, vt, LLVMConstInt(g->i64, (unsigned long long)nacc, 0), "acc");
-        g->acc_scalar = LLVMBuildArrayAlloca(g->b, g->T, LLVMConstInt(g->i64, (unsigned long long)nacc, 0), "acc1");
-        for (int a = 0; a < nacc; a++) {
-            LLVMValueRef idx = LLVMConstInt(g->i64, (unsigned long long)a, 0);
-            LLVMBuildStore(g->b, LLVMConstNull(vt), LLVMBuildGEP2(g->b, vt, g->acc_vec, &idx, 1, ""));
-            LLVMBuildStore(g->b, LLVMConstNull(g->T), LLVMBuildGEP2(g->b, g->T, g->acc_scalar, &idx, 1, ""));
-        }
+        LLVMValueRef count = LLVMConstInt(g->i64, (unsigned long long)nacc, 0);
+        g->acc_vec = LLVMBuildArrayAlloca(g->b, vt, count, "acc");
+        g->acc_scalar = LLVMBuildArrayAlloca(g->b, g->T, count, "acc1");
+        unsigned es = g->o->prec == HAM_F32 ? 4 : 8;
+        LLVMValueRef zero8 = LLVMConstInt(LLVMInt8TypeInContext(g->ctx), 0, 0);
+        LLVMBuildMemSet(g->b, g->acc_vec, zero8,
+                        LLVMConstInt(g->i64, (unsigned long long)nacc * es * (unsigned)g->o->width, 0), es);
+        LLVMBuildMemSet(g->b, g->acc_scalar, zero8, LLVMConstInt(g->i64, (unsigned long long)nacc * es, 0), es);
     }
 }
 
-/* param_bar[j] = lanes in order, then the remainder; 0 for params without adjoint. */
-static void emit_exit(Gen *g)
+/* The sum of accumulator a: lanes in order, then the scalar remainder. */
+static LLVMValueRef lane_sum(Gen *g, LLVMValueRef a)
+{
+    int W = g->o->width;
+    LLVMTypeRef vt = ty(g, W);
+    LLVMValueRef v = LLVMBuildLoad2(g->b, vt, LLVMBuildGEP2(g->b, vt, g->acc_vec, &a, 1, ""), "");
+    LLVMValueRef sum = W == 1 ? v : LLVMBuildExtractElement(g->b, v, LLVMConstInt(g->i64, 0, 0), "");
+    for (int lane = 1; lane < W; lane++)
+        sum = LLVMBuildFAdd(g->b, sum, LLVMBuildExtractElement(g->b, v, LLVMConstInt(g->i64, (unsigned long long)lane, 0), ""), "");
+    LLVMValueRef rem = LLVMBuildLoad2(g->b, g->T, LLVMBuildGEP2(g->b, g->T, g->acc_scalar, &a, 1, ""), "");
+    return LLVMBuildFAdd(g->b, sum, rem, "");
+}
+
+/* param_bar[j] = lane_sum(accumulator of j), 0 for params without adjoint.  Many
+ * accumulators are summed in a loop over a table of their params' indices. */
+static void emit_exit(Gen *g, LLVMValueRef fn)
 {
     const KernelPlan *plan = g->plan;
     if (!plan->adjoint) return;
-    char *has = calloc((size_t)plan->nparam + 1, 1);
-    int W = g->o->width;
-    LLVMTypeRef vt = ty(g, W);
-    for (int o = 0; o < plan->nout; o++) {
-        if (plan->outs[o].kind != OUT_PARAM_BAR) continue;
-        LLVMValueRef idx = LLVMConstInt(g->i64, (unsigned long long)g->acc_of_out[o], 0);
-        LLVMValueRef v = LLVMBuildLoad2(g->b, vt, LLVMBuildGEP2(g->b, vt, g->acc_vec, &idx, 1, ""), "");
-        LLVMValueRef sum = W == 1 ? v : LLVMBuildExtractElement(g->b, v, LLVMConstInt(g->i64, 0, 0), "");
-        for (int lane = 1; lane < W; lane++)
-            sum = LLVMBuildFAdd(g->b, sum, LLVMBuildExtractElement(g->b, v, LLVMConstInt(g->i64, (unsigned long long)lane, 0), ""), "");
-        LLVMValueRef rem = LLVMBuildLoad2(g->b, g->T, LLVMBuildGEP2(g->b, g->T, g->acc_scalar, &idx, 1, ""), "");
-        sum = LLVMBuildFAdd(g->b, sum, rem, "");
-        LLVMValueRef j = LLVMConstInt(g->i64, (unsigned long long)plan->outs[o].index, 0);
-        LLVMBuildStore(g->b, sum, LLVMBuildGEP2(g->b, g->T, g->field[F_PARAM_BAR], &j, 1, ""));
-        has[plan->outs[o].index] = 1;
+    unsigned es = g->o->prec == HAM_F32 ? 4 : 8;
+    LLVMBuildMemSet(g->b, g->field[F_PARAM_BAR], LLVMConstInt(LLVMInt8TypeInContext(g->ctx), 0, 0),
+                    LLVMConstInt(g->i64, (unsigned long long)plan->nparam * es, 0), es);
+    int nacc = plan->nparam_bar;
+    if (nacc == 0) return;
+    if (nacc <= ACC_IN_REGISTERS) {
+        for (int o = 0; o < plan->nout; o++) {
+            if (plan->outs[o].kind != OUT_PARAM_BAR) continue;
+            LLVMValueRef sum = lane_sum(g, LLVMConstInt(g->i64, (unsigned long long)g->acc_of_out[o], 0));
+            LLVMValueRef j = LLVMConstInt(g->i64, (unsigned long long)plan->outs[o].index, 0);
+            LLVMBuildStore(g->b, sum, LLVMBuildGEP2(g->b, g->T, g->field[F_PARAM_BAR], &j, 1, ""));
+        }
+        return;
     }
-    for (int j = 0; j < plan->nparam; j++) {
-        if (has[j]) continue;
-        LLVMValueRef idx = LLVMConstInt(g->i64, (unsigned long long)j, 0);
-        LLVMBuildStore(g->b, LLVMConstNull(g->T), LLVMBuildGEP2(g->b, g->T, g->field[F_PARAM_BAR], &idx, 1, ""));
-    }
-    free(has);
+    LLVMTypeRef i32 = LLVMInt32TypeInContext(g->ctx);
+    LLVMValueRef *idx = malloc((size_t)nacc * sizeof *idx);
+    for (int o = 0; o < plan->nout; o++)
+        if (plan->outs[o].kind == OUT_PARAM_BAR)
+            idx[g->acc_of_out[o]] = LLVMConstInt(i32, (unsigned long long)plan->outs[o].index, 0);
+    LLVMTypeRef table_t = LLVMArrayType(i32, (unsigned)nacc);
+    LLVMValueRef table = LLVMAddGlobal(g->mod, table_t, "param_index");
+    LLVMSetInitializer(table, LLVMConstArray(i32, idx, (unsigned)nacc));
+    LLVMSetGlobalConstant(table, 1);
+    LLVMSetLinkage(table, LLVMPrivateLinkage);
+    free(idx);
+    LLVMBasicBlockRef entry = LLVMGetInsertBlock(g->b);
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, fn, "sum");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, fn, "done");
+    LLVMBuildBr(g->b, body);
+    LLVMPositionBuilderAtEnd(g->b, body);
+    LLVMValueRef a = LLVMBuildPhi(g->b, g->i64, "a");
+    g->width = g->o->width;
+    LLVMValueRef sum = lane_sum(g, a);
+    LLVMValueRef gi[2] = {LLVMConstInt(g->i64, 0, 0), a};
+    LLVMValueRef j = LLVMBuildZExt(g->b, LLVMBuildLoad2(g->b, i32, LLVMBuildGEP2(g->b, table_t, table, gi, 2, ""), ""), g->i64, "");
+    LLVMBuildStore(g->b, sum, LLVMBuildGEP2(g->b, g->T, g->field[F_PARAM_BAR], &j, 1, ""));
+    LLVMValueRef next = LLVMBuildAdd(g->b, a, LLVMConstInt(g->i64, 1, 0), "");
+    LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, next, LLVMConstInt(g->i64, (unsigned long long)nacc, 0), ""), body, done);
+    LLVMValueRef in[2] = {LLVMConstInt(g->i64, 0, 0), next};
+    LLVMBasicBlockRef from[2] = {entry, body};
+    LLVMAddIncoming(a, in, from, 2);
+    LLVMPositionBuilderAtEnd(g->b, done);
 }
 
 LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const char *name,
@@ -449,7 +490,7 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     LLVMAddIncoming(si, sin_, sfrom, 2);
 
     LLVMPositionBuilderAtEnd(g.b, exit);
-    emit_exit(&g);
+    emit_exit(&g, fn);
     LLVMBuildRetVoid(g.b);
 
     LLVMDisposeBuilder(g.b);

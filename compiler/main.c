@@ -4,6 +4,8 @@
  *   hamc fmt [-i] FILE        print a spec back in canonical form (-i: rewrite it)
  *   hamc derive FILE          print the derived dynamics, step and adjoint
  *   hamc gradcheck FILE       check the adjoint against finite differences
+ *   hamc repl                 the interactive session (also: hamc alone)
+ *   hamc run-script FILE      a file of REPL commands
  *   hamc help [COMMAND]
  *
  * Exit status: 0 success, 1 errors in the input, 2 bad usage. */
@@ -18,6 +20,7 @@
 #include "fmt.h"
 #include "jit.h"
 #include "parse.h"
+#include "repl.h"
 #include "sema.h"
 
 #define HAMC_VERSION "0.1.0"
@@ -381,6 +384,9 @@ static const Command commands[] = {
     {"train", cmd_train,
      "hamc train SPEC --task T --out CKPT [--unroll 20] [--epochs E] [--meta-lr X] [--resume CKPT]",
      "meta-train a learned optimizer by truncated backpropagation through its unrolled steps"},
+    {"repl", repl_command, "hamc repl", "the interactive session: define, run, compare, train, plot (also: hamc alone)"},
+    {"run-script", repl_script_command, "hamc run-script FILE [--keep-going]",
+     "run a file of REPL commands; stop at the first error (exit 1) unless --keep-going"},
     {"help", cmd_help, "hamc help [COMMAND]", "show help"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
@@ -406,7 +412,7 @@ static int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) return cmd_help(1, argv);
+    if (argc < 2) return repl_command(1, argv);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) return cmd_help(1, argv);
     if (strcmp(argv[1], "--version") == 0) {
         printf("hamc %s\n", HAMC_VERSION);

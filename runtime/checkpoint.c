@@ -114,6 +114,19 @@ static const char *tag_text(uint32_t tag, char out[5])
     return out;
 }
 
+/* A name from a file, fit for a one-line message: at most 40 bytes, and bytes outside
+ * ' '..'~' (a newline, say) shown as '?'.  Found by fuzzing: a hyper named "1\n}" made
+ * a NaN message span three lines. */
+enum { QUOTE_MAX = 40 };
+
+static const char *quote(const char *s, char out[QUOTE_MAX + 4])
+{
+    size_t i = 0;
+    for (; s && s[i] && i < QUOTE_MAX; i++) out[i] = s[i] >= ' ' && s[i] <= '~' ? s[i] : '?';
+    strcpy(out + i, s && s[i] ? "..." : "");
+    return out;
+}
+
 /* ---- encoding ---------------------------------------------------------------------- */
 
 typedef struct Buf {
@@ -189,6 +202,7 @@ static void end_section(Buf *b, size_t at)
 static int check_values(const Checkpoint *c, const char *name, char *err, size_t errlen)
 {
     const char *why = "refusing to write";
+    char q[QUOTE_MAX + 4];
     if ((c->n_params && !c->params) || (c->n_rng && !c->rng) || (c->n_state && !c->state) ||
         (c->n_hypers && !c->hypers) || (c->n_kv && !c->kv))
         return fail(err, errlen, name, "%s: a list with a count but no array", why);
@@ -208,11 +222,10 @@ static int check_values(const Checkpoint *c, const char *name, char *err, size_t
         for (size_t i = 0; i < c->state[k].n; i++)
             if (isnan(c->state[k].v[i]))
                 return fail(err, errlen, name, "%s: meta-optimizer state '%s'[%zu] is NaN", why,
-                            c->state[k].name ? c->state[k].name : "", i);
+                            quote(c->state[k].name, q), i);
     for (size_t k = 0; k < c->n_hypers; k++)
         if (isnan(c->hypers[k].value))
-            return fail(err, errlen, name, "%s: hyper '%s' is NaN", why,
-                        c->hypers[k].name ? c->hypers[k].name : "");
+            return fail(err, errlen, name, "%s: hyper '%s' is NaN", why, quote(c->hypers[k].name, q));
     return 0;
 }
 
@@ -377,7 +390,11 @@ int ckpt_write(const char *path, const Checkpoint *c, char *err, size_t errlen)
 
 /* ---- decoding ---------------------------------------------------------------------- */
 
-enum { FAULT_NONE, FAULT_CORRUPT, FAULT_OOM };
+enum {
+    FAULT_NONE,     // all well so far
+    FAULT_CORRUPT,  // the bytes break the format: "corrupt (...)"
+    FAULT_OOM,      // a (bounded) allocation failed: "cannot load (...)"
+};
 
 typedef struct Reader {
     const uint8_t *p;   // payload of the current section
@@ -521,6 +538,7 @@ static void rd_best(Reader *r, Checkpoint *c)
 /* MOPT: str name; u32 count; count x (str name; u64 n; n f64).  An entry is >= 12 bytes. */
 static void rd_mopt(Reader *r, Checkpoint *c)
 {
+    char q[QUOTE_MAX + 4];
     c->meta_opt = rd_str(r);
     size_t n = rd_count(r, 12);
     c->state = n ? rd_alloc(r, n * sizeof *c->state) : NULL;
@@ -533,7 +551,8 @@ static void rd_mopt(Reader *r, Checkpoint *c)
         a->v = rd_f64s(r, m);
         if (a->v) a->n = (size_t)m;
         for (size_t i = 0; a->v && i < a->n && !r->bad; i++)
-            if (isnan(a->v[i])) bad(r, FAULT_CORRUPT, "meta-optimizer state '%s'[%zu] is NaN", a->name, i);
+            if (isnan(a->v[i]))
+                bad(r, FAULT_CORRUPT, "meta-optimizer state '%s'[%zu] is NaN", quote(a->name, q), i);
     }
 }
 
@@ -555,6 +574,7 @@ static void rd_step(Reader *r, Checkpoint *c)
 /* HYPR: u32 count; count x (str name; f64 value).  An entry is >= 12 bytes. */
 static void rd_hypr(Reader *r, Checkpoint *c)
 {
+    char q[QUOTE_MAX + 4];
     size_t n = rd_count(r, 12);
     c->hypers = n ? rd_alloc(r, n * sizeof *c->hypers) : NULL;
     if (!c->hypers) return;
@@ -563,7 +583,7 @@ static void rd_hypr(Reader *r, Checkpoint *c)
         c->hypers[k].name = rd_str(r);
         c->hypers[k].value = rd_f64(r);
         if (!r->bad && isnan(c->hypers[k].value))
-            bad(r, FAULT_CORRUPT, "hyper '%s' is NaN", c->hypers[k].name);
+            bad(r, FAULT_CORRUPT, "hyper '%s' is NaN", quote(c->hypers[k].name, q));
     }
 }
 
@@ -644,6 +664,7 @@ static int read_sections(const uint8_t *b, size_t len, const char *name, Checkpo
             if (r->bad)
                 return fail(err, errlen, name, "%s (section '%s': %s)",
                             r->bad == FAULT_OOM ? "cannot load" : "corrupt", tag_text(tag, t), r->why);
+            break;
         }
         pos += n;
     }
@@ -722,18 +743,20 @@ int ckpt_read(const char *path, Checkpoint *c, char *err, size_t errlen)
 int ckpt_check_spec(const Checkpoint *c, uint64_t spec_hash, const char *opt_name,
                     char *err, size_t errlen)
 {
+    char q[QUOTE_MAX + 4], q2[QUOTE_MAX + 4];
     const char *made = c->opt_name ? c->opt_name : "";
     if (opt_name && strcmp(made, opt_name) != 0)
         return fail(err, errlen, "checkpoint",
                     "made for optimizer '%s' (spec hash %016llx), not '%s' (spec hash %016llx): "
                     "resume with the spec it was made for (the checkpoint holds its text), or start a fresh run",
-                    made, (unsigned long long)c->spec_hash, opt_name, (unsigned long long)spec_hash);
+                    quote(made, q), (unsigned long long)c->spec_hash, quote(opt_name, q2),
+                    (unsigned long long)spec_hash);
     if (c->spec_hash != spec_hash)
         return fail(err, errlen, "checkpoint",
                     "made for optimizer '%s' from spec hash %016llx, but this spec hashes to %016llx "
                     "(the spec changed): resume with the original spec (the checkpoint holds its text), "
                     "or start a fresh run",
-                    made, (unsigned long long)c->spec_hash, (unsigned long long)spec_hash);
+                    quote(made, q), (unsigned long long)c->spec_hash, (unsigned long long)spec_hash);
     return 0;
 }
 

@@ -241,7 +241,8 @@ double mlp_loss_grad_ref(const Mlp *m, const double *theta, const double *x,
 {
     int L = m->nlayers, widest = 0;
     for (int l = 0; l <= L; l++) widest = m->size[l] > widest ? m->size[l] : widest;
-    double *buf = malloc((size_t)(L + 3) * (size_t)widest * sizeof *buf), *acts[TASK_MAX_LAYERS + 2];
+    double *acts[TASK_MAX_LAYERS + 2];   // acts[1..L], then dz and dprev, widest each
+    double *buf = malloc((size_t)(L + 3) * (size_t)widest * sizeof *buf);
     if (!buf) return NAN;
     for (int l = 1; l <= L; l++) acts[l] = buf + (size_t)l * widest;
     double *dz = buf + (size_t)(L + 1) * widest, *dprev = dz + widest, nll = 0;

@@ -38,6 +38,10 @@
 // for max(batch, this), which bounds its memory for wide networks.
 enum { MNIST_EVAL_CHUNK = 500 };
 
+// The minibatch gather is bound by memory latency (random 3 KB rows of a 188 MB array);
+// prefetching the row this many ahead overlaps the misses with the copies.
+enum { MNIST_PREFETCH = 4 };
+
 typedef struct MnistData {
     struct MnistData *next;   // the cache is a list, one entry per data dir
     char *dir;                // as given (not canonicalized)
@@ -58,6 +62,7 @@ typedef struct MnistTask {
     int npool;               // their count
     float *x;                // batch x MNIST_PIXELS: the gathered minibatch
     uint8_t *y;              // batch labels
+    size_t *rows;            // batch: the drawn training-set rows
     Rng batches;             // the minibatch stream
 } MnistTask;
 
@@ -117,11 +122,19 @@ static double mnist_loss_grad(Task *t, const float *theta, float *grad)
 {
     MnistTask *m = (MnistTask *)t;
     const MnistSplit *train = &m->data->set.train;
+    size_t *rows = m->rows;
+    for (int i = 0; i < m->batch; i++)
+        rows[i] = (size_t)m->pool[rng_next(&m->batches) % (uint64_t)m->npool];
     for (int i = 0; i < m->batch; i++) {
-        size_t k = (size_t)m->pool[rng_next(&m->batches) % (uint64_t)m->npool];
-        memcpy(m->x + (size_t)i * MNIST_PIXELS, train->images + k * MNIST_PIXELS,
+        if (i + MNIST_PREFETCH < m->batch) {   // 64-byte cache lines
+            const float *row = train->images + rows[i + MNIST_PREFETCH] * MNIST_PIXELS;
+            const char *ahead = (const char *)row;
+            for (size_t b = 0; b < MNIST_PIXELS * sizeof(float); b += 64)
+                __builtin_prefetch(ahead + b);
+        }
+        memcpy(m->x + (size_t)i * MNIST_PIXELS, train->images + rows[i] * MNIST_PIXELS,
                MNIST_PIXELS * sizeof(float));
-        m->y[i] = train->labels[k];
+        m->y[i] = train->labels[rows[i]];
     }
     return mlp_loss_grad(&m->mlp, m->work, theta, m->x, m->y, m->batch, grad, NULL);
 }
@@ -149,6 +162,7 @@ static void mnist_destroy(Task *t)
     mlp_work_destroy(m->work);
     free(m->x);
     free(m->y);
+    free(m->rows);
     free(m);
 }
 
@@ -198,7 +212,8 @@ Task *task_mnist_create(const TaskConfig *c, char *err, size_t errlen)
     m->work = mlp_work_create(&m->mlp, c->batch > MNIST_EVAL_CHUNK ? c->batch : MNIST_EVAL_CHUNK);
     m->x = malloc((size_t)c->batch * MNIST_PIXELS * sizeof *m->x);
     m->y = malloc((size_t)c->batch);
-    if (!m->work || !m->x || !m->y) goto oom;
+    m->rows = malloc((size_t)c->batch * sizeof *m->rows);
+    if (!m->work || !m->x || !m->y || !m->rows) goto oom;
     mnist_reset(&m->base, 0, NULL);
     return &m->base;
 oom:

@@ -134,9 +134,13 @@ static void check_size(Case *c, int64_t n, HamPrecision prec, HamPool *pool, con
             bad += b1;
         }
     }
-    double sum_rel = prec == HAM_F32 ? 1e-5 : 1e-12;
+    // f32 adjoints lose digits to cancellation like the outputs above: the floor is
+    // 1% of the largest param's sum of |terms|.
+    double sum_rel = prec == HAM_F32 ? 1e-5 : 1e-12, big = 0;
+    for (int j = 0; j < P; j++) big = fmax(big, abs_sum[j]);
     for (int j = 0; j < P; j++) {
-        int b1 = !(fabs(want_sum[j] - gradsum[j]) <= sum_rel * fmax(abs_sum[j], 1e-300));
+        double floor_j = prec == HAM_F32 ? fmax(abs_sum[j], 1e-2 * big) : abs_sum[j];
+        int b1 = !(fabs(want_sum[j] - gradsum[j]) <= sum_rel * fmax(floor_j, 1e-300));
         if (b1 && getenv("TEST_VERBOSE")) fprintf(stderr, "sum[%d] want %.17g got %.17g\n", j, want_sum[j], gradsum[j]);
         bad += b1;
     }
@@ -172,6 +176,14 @@ static void check_file(const char *path, HamPool *pool)
         c.s = step_build(p, p->optimizers[i]->info, &c.arena, &c.diag, NULL);
         ASSERT(c.s != NULL);
         if (!c.s) continue;
+        /* The LSTM (10^4 ops forward, 2.5 10^4 with the adjoint) takes ~40 s to
+         * compile in both precisions and the interpreter minutes to check; it runs
+         * with HAM_TEST_LARGE=1 (its derivatives are checked by the sympy oracle). */
+        if (c.s->nparam > 1000 && !getenv("HAM_TEST_LARGE")) {
+            fprintf(stderr, "skipped: %s (large; set HAM_TEST_LARGE=1)\n", p->optimizers[i]->name);
+            step_free(c.s);
+            continue;
+        }
         JitOptions o;
         jit_default_options(&o);
         char err[512];
