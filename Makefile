@@ -10,6 +10,7 @@
 #   make fuzz    the libFuzzer targets, SECONDS each (default 60)
 #   make demo    the main job, see README.md
 #   make bench   benchmarks (ratios, not tests)
+#   make reproduce  the experiment scripts of examples/
 
 LLVM_CONFIG ?= llvm-config-14
 CC          ?= cc
@@ -32,7 +33,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_C:%.c=%.o)
 LIB     := $(BUILD)/libham.a
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps data test check-tests asan fuzz demo bench install clean
+.PHONY: all deps data test check-tests asan fuzz demo bench reproduce install clean
 all: $(BIN)/hamc $(TESTS)
 
 deps:
@@ -88,6 +89,10 @@ demo: deps all
 
 bench: deps all
 	@tools/bench.sh
+
+# The REPL scripts of examples/, each an experiment.
+reproduce: deps data all
+	@for f in examples/*.repl; do echo "== $$f"; $(BIN)/hamc run-script $$f || exit 1; done
 
 install: $(BIN)/hamc
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ham/stdlib
