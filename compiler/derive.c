@@ -16,14 +16,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int latex;                 // derive_set_latex
+static const char *last_section;  // the title a LaTeX group is filed under
+
+void derive_set_latex(int on)
+{
+    latex = on;
+}
+
 static void section(FILE *out, const char *title)
 {
-    fprintf(out, "\n== %s\n", title);
+    last_section = title;
+    fprintf(out, latex ? "\n%% == %s\n" : "\n== %s\n", title);
 }
 
 static void print_group(FILE *out, int n, const DagNode *const *roots, const char *const *names)
 {
-    if (n > 0) dag_print_roots(out, n, roots, names);
+    if (n <= 0) return;
+    if (latex) derive_latex_group(out, last_section ? last_section : "", n, roots, names);
+    else dag_print_roots(out, n, roots, names);
 }
 
 static const char **prefixed(StepProgram *s, const char *fmt, const char *const *names, int n)
@@ -43,7 +54,7 @@ static void print_field(FILE *out, StepProgram *s)
     section(out, "gradient dH/dx (derived from H)");
     print_group(out, n, s->dHdx, prefixed(s, "dH/d%s", dyn_names, n));
     section(out, "vector field  dx/dt = (J - R) dH/dx + G u");
-    fprintf(out, "x = (");
+    fprintf(out, latex ? "%% x = (" : "x = (");
     for (int i = 0; i < n; i++) fprintf(out, "%s%s", i ? ", " : "", dyn_names[i]);
     fprintf(out, ")\n");
     const char **un = arena_alloc(s->arena, (size_t)(m + 1) * sizeof *un);
@@ -58,9 +69,11 @@ static void print_field(FILE *out, StepProgram *s)
         for (int k = 0; k < m; k++) yn[k] = m == 1 ? "y" : arena_printf(s->arena, "y[%d]", k);
         print_group(out, m, s->y, yn);
     }
+    if (latex) fputs("% ", out);
     if (s->info->passive)
         fprintf(out, "passive by construction: J is skew-symmetric and R is positive semidefinite,\n"
-                     "so dH/dt <= y^T u: the optimizer's state never gains energy but through its port.\n");
+                     "%sso dH/dt <= y^T u: the optimizer's state never gains energy but through its port.\n",
+                latex ? "% " : "");
     else
         fprintf(out, "not shown passive: J or R is not of a by-construction form.\n");
 }
@@ -68,7 +81,8 @@ static void print_field(FILE *out, StepProgram *s)
 void derive_print(FILE *out, StepProgram *s, int dump, int nodes_unsimplified)
 {
     OptInfo *info = s->info;
-    fprintf(out, "optimizer %s: %d state scalar%s (%d dynamic), %d param%s, %d hyper%s\n",
+    fprintf(out, latex ? "%% optimizer %s: %d state scalar%s (%d dynamic), %d param%s, %d hyper%s\n"
+                       : "optimizer %s: %d state scalar%s (%d dynamic), %d param%s, %d hyper%s\n",
             info->opt->name, s->nstate, s->nstate == 1 ? "" : "s", s->ndyn, s->nparam,
             s->nparam == 1 ? "" : "s", s->nhyper, s->nhyper == 1 ? "" : "s");
     if ((dump & DUMP_FIELD) && info->hamiltonian) print_field(out, s);
@@ -98,8 +112,26 @@ void derive_print(FILE *out, StepProgram *s, int dump, int nodes_unsimplified)
     memcpy(all, s->next, (size_t)s->nstate * sizeof *all);
     all[s->nstate] = s->update;
     if (s->adj_state) memcpy(all + s->nstate + 1, s->adj_state, (size_t)(s->nstate + s->nparam) * sizeof *all);
+    if (dump & DUMP_DAG) {   // the nodes themselves, one per line, by id (a topological order)
+        section(out, "dag (step, update and adjoint)");
+        int count;
+        const DagNode **list = dag_topo(nroots, all, &count);
+        for (int i = 0; i < count; i++) {
+            const DagNode *x = list[i];
+            const char *c = latex ? "% " : "";
+            if (x->op == OP_CONST) fprintf(out, "%sn%d = %.17g\n", c, x->id, x->value);
+            else if (x->op == OP_SYM) fprintf(out, "%sn%d = %s\n", c, x->id, x->name ? x->name : "?");
+            else {
+                fprintf(out, "%sn%d = %s(", c, x->id, dag_op_info[x->op].name);
+                for (int k = 0; k < dag_op_info[x->op].arity; k++) fprintf(out, "%sn%d", k ? ", " : "", x->kid[k]->id);
+                fputs(")\n", out);
+            }
+        }
+        dag_realloc(list, 0);
+    }
     section(out, "size");
     int fwd = dag_count(s->nstate + 1, all);
+    if (latex) fputs("% ", out);
     fprintf(out, "forward step: %d operations; with the adjoint: %d", fwd, dag_count(nroots, all));
     if (nodes_unsimplified > 0) fprintf(out, "; without simplification: %d", nodes_unsimplified);
     fputc('\n', out);

@@ -14,6 +14,12 @@ enum { DUMP_FIELD = 1, DUMP_STEP = 2, DUMP_ADJOINT = 4, DUMP_DAG = 8, DUMP_ALL =
  * after simplification, from a second build without rules). */
 void derive_print(FILE *out, StepProgram *s, int dump, int nodes_unsimplified);
 
+/* derive_set_latex: print the equation groups of derive_print as LaTeX align*
+ * environments instead of text (derive_latex.c). */
+void derive_set_latex(int on);
+void derive_latex_group(FILE *out, const char *title, int n, const DagNode *const *roots,
+                        const char *const *names);
+
 /* derive_dump_python: every derived program as Python for tests/oracle: a function
  * build(sym, C, F) that makes each node with sym(name), C(value) and F[opname](...),
  * and returns the named lists (next, update, adj_state, adj_param, H, dHdx, J, R, G,

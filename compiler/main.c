@@ -81,6 +81,7 @@ static int parse_dump(const char *list)
         if (strcmp(tok, "field") == 0) dump |= DUMP_FIELD;
         else if (strcmp(tok, "step") == 0) dump |= DUMP_STEP;
         else if (strcmp(tok, "adjoint") == 0) dump |= DUMP_ADJOINT;
+        else if (strcmp(tok, "dag") == 0) dump |= DUMP_DAG;
         else if (strcmp(tok, "all") == 0) dump |= DUMP_ALL;
         else return -1;
     }
@@ -117,9 +118,10 @@ static int parse_compile_args(const char *cmd, int argc, char **argv, CompileArg
         if (strncmp(arg, "--dump=", 7) == 0) {
             if ((a->dump = parse_dump(arg + 7)) < 0) return usage_error(cmd, "bad --dump list '%s'", arg + 7);
         } else if (strcmp(arg, "--format") == 0 && val) {
-            if (strcmp(val, "sympy") != 0 && strcmp(val, "text") != 0)
-                return usage_error(cmd, "--format is text or sympy, not '%s'", val);
-            a->sympy = strcmp(argv[++i], "sympy") == 0;
+            if (strcmp(val, "sympy") != 0 && strcmp(val, "text") != 0 && strcmp(val, "latex") != 0)
+                return usage_error(cmd, "--format is text, latex or sympy, not '%s'", val);
+            a->sympy = strcmp(val, "sympy") == 0;
+            derive_set_latex(strcmp(argv[++i], "latex") == 0);
         } else if (strcmp(arg, "--algebraic") == 0) {
             a->step.rules = DAG_RULES_ALGEBRAIC;
         } else if (strcmp(arg, "--opt") == 0 && val) {
@@ -367,7 +369,7 @@ static const Command commands[] = {
     {"fmt", cmd_fmt, "hamc fmt [-i] FILE",
      "print a spec in canonical form (comments kept); -i rewrites the file"},
     {"derive", cmd_derive,
-     "hamc derive FILE [--opt NAME] [--dump=field,step,adjoint] [--format text|sympy]\n"
+     "hamc derive FILE [--opt NAME] [--dump=dag,field,step,adjoint] [--format text|latex|sympy]\n"
      "                [--integrator NAME] [--dt X] [--algebraic]",
      "print the derived vector field, energy balance, discrete step and adjoint"},
     {"gradcheck", cmd_gradcheck,
