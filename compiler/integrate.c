@@ -125,7 +125,9 @@ int integrate(StepProgram *s, const DagNode **next, const char **why)
     double dt = s->dt;
     const DagNode **out = NULL;
     if (s->integrator != INT_EULER && s->integrator != INT_RK4 && (!q || !p)) {
-        *why = "this integrator needs a canonical (q, p) pair";
+        *why = s->integrator == INT_SYMPLECTIC_EULER ? "integrator symplectic_euler needs a canonical (q, p) pair"
+               : s->integrator == INT_LEAPFROG       ? "integrator leapfrog needs a canonical (q, p) pair"
+                                                     : "integrator conformal_symplectic needs a canonical (q, p) pair";
         return -2;
     }
     switch (s->integrator) {

@@ -167,8 +167,8 @@ static int cmd_derive(int argc, char **argv)
         for (int i = 0; i < n; i++) {
             StepOptions plain = a.step;
             plain.rules = DAG_RULES_NONE;
-            StepProgram *raw = step_build(l.prog, opts[i]->info, &l.arena, &l.diag, &plain);
             StepProgram *s = step_build(l.prog, opts[i]->info, &l.arena, &l.diag, &a.step);
+            StepProgram *raw = s ? step_build(l.prog, opts[i]->info, &l.arena, &l.diag, &plain) : NULL;
             if (!s || !raw) {
                 status = 1;
                 step_free(raw);
