@@ -20,6 +20,9 @@
  * plan reads is declared, so the file compiles with -Wall -Wextra -pedantic clean. */
 #include "c_emit.h"
 
+#include "checkpoint.h"
+#include "jit.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
@@ -636,12 +639,12 @@ static int emit_usage(const char *fmt, const char *arg)
     fprintf(stderr, "hamc emit-c: ");
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nusage: hamc emit-c FILE [--opt NAME] [--float|--double] [--adjoint] [--header]"
-                    " [--seed N] [-o OUT]\n");
+                    " [--seed N] [--params CKPT] [-o OUT]\n");
     return 2;
 }
 
 typedef struct EmitArgs {
-    const char *path, *opt, *out;
+    const char *path, *opt, *out, *params;
     CEmitOptions o;
 } EmitArgs;
 
@@ -658,6 +661,7 @@ static int parse_emit_args(int argc, char **argv, EmitArgs *a)
         else if (strcmp(arg, "--header") == 0) a->o.header = 1;
         else if (strcmp(arg, "--opt") == 0 && val) a->opt = argv[++i];
         else if (strcmp(arg, "-o") == 0 && val) a->out = argv[++i];
+        else if (strcmp(arg, "--params") == 0 && val) a->params = argv[++i];
         else if (strcmp(arg, "--seed") == 0 && val) {
             a->o.seed = strtoull(argv[++i], &end, 10);
             if (*end) return emit_usage("--seed needs an integer, not '%s'", val);
@@ -705,6 +709,38 @@ static int emit_to_path(const StepProgram *s, const CEmitOptions *o, const char 
     return rc;
 }
 
+/* --params CKPT: bake in the checkpoint's best params (or its last ones) and its
+ * hyper values, after checking it was made for this spec. */
+static int load_checkpoint(EmitArgs *a, const StepProgram *s, double **params, double **hypers)
+{
+    Checkpoint ck;
+    char err[512];
+    int rc = ckpt_read(a->params, &ck, err, sizeof err);
+    if (rc == 0) rc = ckpt_check_spec(&ck, codegen_hash(s), s->info->opt->name, err, sizeof err);
+    if (rc == 0 && ck.n_params != (size_t)s->nparam) {
+        snprintf(err, sizeof err, "%s: %zu params, but '%s' has %d", a->params, ck.n_params,
+                 s->info->opt->name, s->nparam);
+        rc = -1;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "hamc emit-c: %s\n", err);
+        ckpt_free(&ck);
+        return -1;
+    }
+    *params = malloc((ck.n_params + 1) * sizeof **params);
+    memcpy(*params, ck.best ? ck.best : ck.params, ck.n_params * sizeof **params);
+    *hypers = malloc((size_t)(s->nhyper + 1) * sizeof **hypers);
+    memcpy(*hypers, s->hyper_values, (size_t)s->nhyper * sizeof **hypers);
+    for (size_t i = 0; i < ck.n_hypers; i++)
+        for (int h = 0; h < s->nhyper; h++)
+            if (strcmp(ck.hypers[i].name, s->hyper_names[h]) == 0) (*hypers)[h] = ck.hypers[i].value;
+    a->o.params = *params;
+    a->o.hypers = *hypers;
+    a->o.checkpoint_path = a->params;
+    ckpt_free(&ck);
+    return 0;
+}
+
 int c_emit_command(int argc, char **argv)
 {
     EmitArgs a;
@@ -724,7 +760,14 @@ int c_emit_command(int argc, char **argv)
         step_default_options(&so);
         so.no_adjoint = !a.o.with_adjoint;
         StepProgram *s = step_build(prog, opt->info, &arena, &diag, &so);
+        double *params = NULL, *hypers = NULL;
+        if (s && a.params && load_checkpoint(&a, s, &params, &hypers) != 0) {
+            step_free(s);
+            s = NULL;
+        }
         if (s && emit_to_path(s, &a.o, a.out) == 0) status = 0;
+        free(params);
+        free(hypers);
         step_free(s);
     }
     arena_free(&arena);

@@ -146,13 +146,14 @@ static uint64_t mix(uint64_t h, uint64_t v)
     return h * 0x100000001B3ull;
 }
 
+/* The hash covers the forward step only: the adjoint is a function of it, and a
+ * checkpoint must match whether or not its user compiled the adjoint. */
 uint64_t codegen_hash(const StepProgram *s)
 {
-    int n = s->nstate + 1 + (s->adj_state ? s->nstate + s->nparam : 0);
+    int n = s->nstate + 1;
     const DagNode **roots = malloc((size_t)(n + 1) * sizeof *roots);
     memcpy(roots, s->next, (size_t)s->nstate * sizeof *roots);
     roots[s->nstate] = s->update;
-    if (s->adj_state) memcpy(roots + s->nstate + 1, s->adj_state, (size_t)(s->nstate + s->nparam) * sizeof *roots);
     int count;
     const DagNode **list = dag_topo(n, roots, &count);
     uint64_t h = mix(1469598103934665603ull, (uint64_t)s->nstate * 1000003u + (uint64_t)s->nparam);

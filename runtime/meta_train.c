@@ -248,9 +248,6 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
             }
         }
         if (rc == 0) rc = save(&t, hypers, err, errlen);
-        if (!t.progress.tty && !c->quiet)
-            fprintf(stderr, "epoch %ld/%d  meta-loss %.5g  best eval %.5g\n", t.epoch, c->epochs,
-                    r->last_meta_loss, t.best_loss);
         progress_update(&t.progress, t.epoch, "meta-loss %.4g  best eval %.4g", r->last_meta_loss, t.best_loss);
     }
     progress_end(&t.progress);
