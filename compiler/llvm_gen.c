@@ -41,6 +41,7 @@ typedef struct Gen {
     LLVMValueRef *scalar_leaf;    // [count]: params/hypers/t loaded once (scalars)
     LLVMValueRef *vector_leaf;    // [count]: their splats
     LLVMValueRef *val;            // [count]: values in the body being emitted
+    char *uniform;                // [count]: the same for every coordinate (computed once)
     LLVMValueRef acc_vec, acc_scalar;   // param-adjoint accumulators (allocas)
     int *acc_of_out;              // [nout]: accumulator slot of an OUT_PARAM_BAR output
     int width;                    // lanes of the body being emitted
@@ -282,6 +283,10 @@ static void emit_body(Gen *g, LLVMValueRef i, int width)
             g->val[k] = leaf(g, n, k, i);
             continue;
         }
+        if (g->uniform[k]) {
+            g->val[k] = width == 1 ? g->scalar_leaf[k] : g->vector_leaf[k];
+            continue;
+        }
         LLVMValueRef x[3] = {NULL, NULL, NULL};
         for (int j = 0; j < dag_op_info[n->op].arity; j++) x[j] = g->val[plan->kid[k][j]];
         g->val[k] = emit_op(g, n->op, x[0], x[1], x[2]);
@@ -347,6 +352,34 @@ static void emit_entry(Gen *g, LLVMValueRef args, LLVMTypeRef st)
         if (!s) continue;
         g->scalar_leaf[k] = s;
         g->vector_leaf[k] = splat(g, s, g->o->width);
+    }
+    /* Nodes that depend only on params, hypers, t and constants (Adam's 1 - b1^t,
+     * phnn's softplus(r)) are computed once here, as scalars, and splat: inside the
+     * loop they would cost a libm call per vector of coordinates. */
+    g->width = 1;
+    for (int k = 0; k < plan->count; k++) {
+        const DagNode *n = plan->nodes[k];
+        if (n->op == OP_SYM) {
+            g->uniform[k] = n->cls == SYM_PARAM || n->cls == SYM_HYPER || (n->cls == SYM_INPUT && n->index == INPUT_T);
+            continue;
+        }
+        if (n->op == OP_CONST) continue;   // constants fold wherever they are used
+        int uni = 1, any_leaf_only = 1;
+        for (int j = 0; j < dag_op_info[n->op].arity; j++) {
+            int kid = plan->kid[k][j];
+            const DagNode *kn = plan->nodes[kid];
+            uni &= g->uniform[kid] || kn->op == OP_CONST;
+            any_leaf_only &= kn->op == OP_CONST;
+        }
+        if (!uni || any_leaf_only) continue;
+        LLVMValueRef x[3] = {NULL, NULL, NULL};
+        for (int j = 0; j < dag_op_info[n->op].arity; j++) {
+            int kid = plan->kid[k][j];
+            x[j] = plan->nodes[kid]->op == OP_CONST ? const_real(g, plan->nodes[kid]->value, 1) : g->scalar_leaf[kid];
+        }
+        g->uniform[k] = 1;
+        g->scalar_leaf[k] = emit_op(g, n->op, x[0], x[1], x[2]);
+        g->vector_leaf[k] = splat(g, g->scalar_leaf[k], g->o->width);
     }
     int nacc = plan->nparam_bar;
     if (nacc > 0) {
@@ -442,6 +475,7 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     g.scalar_leaf = calloc(n, sizeof *g.scalar_leaf);
     g.vector_leaf = calloc(n, sizeof *g.vector_leaf);
     g.val = calloc(n, sizeof *g.val);
+    g.uniform = calloc(n, 1);
     g.acc_of_out = calloc((size_t)plan->nout + 1, sizeof *g.acc_of_out);
     for (int k = 0, a = 0; k < plan->nout; k++)
         if (plan->outs[k].kind == OUT_PARAM_BAR) g.acc_of_out[k] = a++;
@@ -497,6 +531,7 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     free(g.scalar_leaf);
     free(g.vector_leaf);
     free(g.val);
+    free(g.uniform);
     free(g.acc_of_out);
     return fn;
 }
