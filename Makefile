@@ -77,7 +77,7 @@ test: deps data
 	@$(MAKE) --no-print-directory check-tests
 
 asan: deps data
-	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
+	@HAM_SANITIZED=1 $(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
 	  SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  CFLAGS="-O1 -g" check-tests
 
