@@ -97,13 +97,14 @@ static int eval_chunk(const HamKernel *k, const double *params, const double *hy
             else ((double *)b.theta)[i * rs.dim + j] = th32[j];
         }
     }
-    int T = c->steps;
-    for (int t = 0; t <= T; t++) {
+    int T = c->steps, stopped = 0;
+    for (int t = 0; t <= T && !stopped; t++) {
         batch_eval_grad(&b);
         for (int i = 0; i < count; i++) r->curve[(size_t)(first + i) * (T + 1) + t] = b.loss[i];
         if (t < T) batch_step(&b);
+        stopped = c->stop && *c->stop;   // Ctrl-C: this chunk's runs are dropped
     }
-    if (c->test) {
+    if (c->test && !stopped) {
         for (int i = 0; i < count; i++) {
             for (int64_t j = 0; j < rs.dim; j++)
                 th32[j] = c->prec == HAM_F32 ? ((float *)b.theta)[i * rs.dim + j] : (float)((double *)b.theta)[i * rs.dim + j];
@@ -116,7 +117,7 @@ static int eval_chunk(const HamKernel *k, const double *params, const double *hy
         for (int i = 0; i < count; i++) free(rs.fbuf[i]);
         free(rs.fbuf);
     }
-    return 0;
+    return stopped ? 1 : 0;
 }
 
 int eval_optimizer(const HamKernel *k, const double *params, const double *hypers, const EvalConfig *c,
@@ -162,11 +163,19 @@ int eval_optimizer(const HamKernel *k, const double *params, const double *hyper
         if (c->stop && *c->stop) break;
         int count = c->runs - first < chunk ? c->runs - first : chunk;
         rc = eval_chunk(k, params, hypers, c, pool, r, first, count, tasks, err, errlen);
+        if (rc == 1) {   // interrupted inside the chunk: report the runs before it
+            rc = 0;
+            break;
+        }
         r->runs = first + count;
         progress_update(&pr, r->runs, "last final loss %.4g", r->curve[(size_t)(r->runs - 1) * (T + 1) + T]);
     }
     progress_end(&pr);
     r->seconds = progress_now() - t0;
+    if (r->runs == 0 && rc == 0) {
+        snprintf(err, errlen, "interrupted before any run finished");
+        rc = -1;
+    }
     for (int i = 0; i < chunk; i++) task_destroy(tasks[i]);
     free(tasks);
     if (rc == 0) summarize(r);
