@@ -133,9 +133,14 @@ static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, in
         if (c->stop && *c->stop) return;
         double L = unroll_forward(&t->unroll, b);
         if (!isfinite(L) || !batch_finite(b)) {
+            int first = c->unroll;   // the first step of this unroll with a non-finite loss
+            for (int j = 0; j <= c->unroll && first == c->unroll; j++)
+                for (int run = 0; run < b->nruns; run++)
+                    if (!isfinite(t->unroll.losses[(size_t)j * b->nruns + run])) first = j;
             progress_note(&t->progress, "epoch %ld, meta-step %ld: the optimizee diverged (non-finite loss at "
-                          "step %d of %d, %lld coordinates); step skipped, run abandoned",
-                          t->epoch + 1, t->meta_step, (u + 1) * c->unroll, c->steps, (long long)b->n);
+                          "step %d of %d, task %s, %lld coordinates); meta-step skipped, run abandoned",
+                          t->epoch + 1, t->meta_step, u * c->unroll + first, c->steps,
+                          c->task_text ? c->task_text : "?", (long long)b->n);
             r->skipped++;
             return;
         }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# numerical_faults.sh: optimizers that explode or produce NaN.  Meta-training reports
+# where (epoch, meta-step, step, task, coordinates), skips the meta-step, goes on, and
+# writes a checkpoint without a NaN; evaluation counts diverged runs and keeps them out
+# of the statistics (JSON null, not NaN).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+HAMC=${HAMC:-$root/bin/hamc}
+export HAM_STDLIB=$root/stdlib
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+cat > "$tmp/explode.ham" <<'HAM'
+optimizer explode {
+    hyper out_mul = 1e30
+    input g
+    param a = 1
+    update = -out_mul * a * g
+}
+HAM
+cat > "$tmp/nan.ham" <<'HAM'
+optimizer nan_param {
+    input g
+    param p = 1
+    update = -0.01 * g * sqrt(p - 10)
+}
+HAM
+out=$("$HAMC" train "$tmp/explode.ham" --task quadratic --epochs 2 --runs-per-epoch 3 --out "$tmp/e.ckpt" 2>&1)
+[ $? -eq 0 ] && ok || bad "exploding optimizer: train failed: $out"
+echo "$out" | grep -q "diverged (non-finite loss at step [0-9]* of 100, task quadratic, 10 coordinates); meta-step skipped" \
+    && ok || bad "no note saying where it diverged: $out"
+echo "$out" | grep -q "6 meta-steps skipped" && ok || bad "skipped count: $out"
+"$HAMC" run "$tmp/explode.ham" --task quadratic --runs 3 --params "$tmp/e.ckpt" >/dev/null 2>&1 && ok || bad "its checkpoint does not load"
+
+out=$("$HAMC" train "$tmp/nan.ham" --task quadratic --epochs 1 --runs-per-epoch 2 --out "$tmp/n.ckpt" 2>&1)
+[ $? -eq 0 ] && echo "$out" | grep -q "skipped" && ok || bad "NaN optimizer: $out"
+"$HAMC" run "$tmp/nan.ham" --task quadratic --runs 3 --params "$tmp/n.ckpt" >/dev/null 2>&1 && ok || bad "NaN run: checkpoint does not load"
+
+json=$("$HAMC" run "$tmp/explode.ham" --task quadratic --runs 20 --json 2>/dev/null | tail -1)
+echo "$json" | grep -q '"diverged": 20' && ok || bad "diverged runs not counted: $json"
+echo "$json" | grep -qi 'nan' && bad "NaN in JSON: $json" || ok
+/usr/bin/python3 -c 'import json,sys; json.loads(sys.argv[1])' "$json" 2>/dev/null && ok || bad "JSON does not parse"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
