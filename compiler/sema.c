@@ -605,13 +605,7 @@ static void check_def_body(Sema *s, Def *def, Expr *e)
         int lo = callee ? callee->nparams : id >= 0 ? sema_builtins[id].min_args : 0;
         int hi = callee ? callee->nparams : id >= 0 ? sema_builtins[id].max_args : 0;
         if (!callee && id < 0) {
-            const char **names = arena_alloc(s->a, (size_t)(B_COUNT + s->prog->ndefs) * sizeof *names);
-            int n = 0;
-            for (int i = 0; i < B_COUNT; i++) names[n++] = sema_builtins[i].name;
-            for (int i = 0; i < s->prog->ndefs; i++) names[n++] = s->prog->defs[i]->name;
-            diag_error(s->d, e->name_loc, "unknown function '%s'", e->name);
-            const char *near = closest_name(e->name, names, n);
-            if (near) diag_hint(s->d, "did you mean '%s'?", near);
+            sema_unknown_function(s, e);
         } else if (e->nargs < lo || e->nargs > hi) {
             diag_error(s->d, e->loc, "'%s' takes %d argument%s, got %d", e->name, lo,
                        lo == 1 ? "" : "s", e->nargs);

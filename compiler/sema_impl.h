@@ -82,6 +82,8 @@ typedef struct Sema {
 } Sema;
 
 Shape sema_type(Sema *s, Expr *e);
+/* "unknown function 'f'" (or "'x' is not a function"), with a did-you-mean hint. */
+void sema_unknown_function(Sema *s, Expr *e);
 Shape sema_type_sym(Sema *s, Sym *sym, SrcLoc use);
 
 /* sema_const: the value of a constant expression (numbers, hypers, arithmetic,

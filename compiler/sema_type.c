@@ -310,7 +310,7 @@ static Shape type_def_call(Sema *s, Expr *e, Def *def)
     return out;
 }
 
-static void unknown_function(Sema *s, Expr *e)
+void sema_unknown_function(Sema *s, Expr *e)
 {
     Sym *local = s->info && !s->frame ? sema_lookup(s->info, e->name) : NULL;
     if (local) {
@@ -333,7 +333,7 @@ static Shape type_call(Sema *s, Expr *e)
     if (def) return type_def_call(s, e, def);
     int id = sema_builtin_id(e->name);
     if (id >= 0) return type_builtin(s, e, id);
-    unknown_function(s, e);
+    sema_unknown_function(s, e);
     for (int i = 0; i < e->nargs; i++) sema_type(s, e->args[i]);   // errors inside, too
     return SHAPE_ERROR;
 }
