@@ -231,6 +231,25 @@ void cmd_print_table(const EvalResult *r)
     if (tested) printf("test set: loss %.5g, accuracy %.2f%% (mean of %d runs)\n", tl / tested, 100 * acc / tested, tested);
 }
 
+/* A checkpoint's hyper values (--out-mul at training time) apply when its params are
+ * used, unless --set names the hyper again: they join the overrides before the spec
+ * is compiled, so that the structure checks see them too. */
+static int adopt_checkpoint_hypers(RunArgs *a, char *err, size_t errlen)
+{
+    Checkpoint ck;
+    if (ckpt_read(a->params, &ck, err, errlen) != 0) return -1;
+    for (size_t i = 0; i < ck.n_hypers; i++) {
+        int given = 0;
+        for (int k = 0; k < a->nset; k++) given |= strcmp(a->set_names[k], ck.hypers[i].name) == 0;
+        if (given) continue;
+        if (a->nset == MAX_SET) break;
+        a->set_names[a->nset] = strdup(ck.hypers[i].name);
+        a->set_values[a->nset++] = ck.hypers[i].value;
+    }
+    ckpt_free(&ck);
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
     RunArgs a;
@@ -249,6 +268,10 @@ int cmd_run(int argc, char **argv)
     Jit *jit = NULL;
     Compiled c;
     int status = 1;
+    if (a.params && adopt_checkpoint_hypers(&a, err, sizeof err) != 0) {
+        fprintf(stderr, "hamc run: %s\n", err);
+        return 1;
+    }
     if (prepare("run", &a, &jit, &c, 0, err, sizeof err) == 0) {
         double *params = calloc((size_t)c.kernel.info.nparam + 1, sizeof *params);
         cmd_setup_params(&c.kernel.info, a.seed, params);

@@ -49,5 +49,11 @@ fresh=$("$HAMC" run "$spec" --task quadratic --runs 200 --json | tail -1)
 t=$(echo "$trained" | sed 's/.*"final_mean": \([^,]*\),.*/\1/')
 f=$(echo "$fresh" | sed 's/.*"final_mean": \([^,]*\),.*/\1/')
 awk -v t="$t" -v f="$f" 'BEGIN { exit !(t < f) }' && ok || bad "trained final loss $t is not below untrained $f"
+# Hyper values given at training time travel with the checkpoint.
+train --epochs 1 --out-mul 0.5 --out "$tmp/mul.ckpt" && ok || bad "training with --out-mul"
+a=$("$HAMC" run "$spec" --task quadratic --runs 20 --params "$tmp/mul.ckpt" --json 2>/dev/null | tail -1)
+b=$("$HAMC" run "$spec" --task quadratic --runs 20 --params "$tmp/mul.ckpt" --set out_mul=0.5 --json 2>/dev/null | tail -1)
+c=$("$HAMC" run "$spec" --task quadratic --runs 20 --params "$tmp/mul.ckpt" --set out_mul=0.001 --json 2>/dev/null | tail -1)
+[ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ] && ok || bad "the checkpoint's out_mul is not applied (or --set does not win)"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
