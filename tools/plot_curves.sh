@@ -23,6 +23,7 @@ all=$(IFS=,; echo "${plots[*]},${lines[*]}")
 gnuplot <<GP
 set terminal $term
 set output '$out'
+set termoption noenhanced
 set title '$title'
 set xlabel 'step'
 set ylabel 'mean loss (95% band)'
