@@ -90,6 +90,19 @@ Jit *jit_create(char *err, size_t errlen)
         snprintf(err, errlen, "LLVM cannot generate code for this host");
         return NULL;
     }
+    /* LLVM's own options, for experiments (process-global, so set once): e.g.
+     * HAM_LLVM_ARGS="-enable-misched=false". */
+    static int parsed;
+    const char *llvm_args = getenv("HAM_LLVM_ARGS");
+    if (llvm_args && !parsed) {
+        static char buf[512];
+        static const char *argv[16] = {"hamc"};
+        int argc = 1;
+        snprintf(buf, sizeof buf, "%s", llvm_args);
+        for (char *t = strtok(buf, " "); t && argc < 16; t = strtok(NULL, " ")) argv[argc++] = t;
+        LLVMParseCommandLineOptions(argc, argv, NULL);
+        parsed = 1;
+    }
     Jit *j = calloc(1, sizeof *j);
     j->triple = LLVMGetDefaultTargetTriple();
     j->cpu = LLVMGetHostCPUName();
