@@ -42,6 +42,15 @@ typedef struct Gen {
     LLVMValueRef *vector_leaf;    // [count]: their splats
     LLVMValueRef *val;            // [count]: values in the body being emitted
     char *uniform;                // [count]: the same for every coordinate (computed once)
+    /* Segmented bodies (plans past SEGMENT_THRESHOLD nodes, see emit_segments). */
+    int nseg;
+    int *seg_of;                  // [count]: segment computing a node, -1 for leaves/uniform
+    int *spill_slot;              // [count]: slot of a value other segments read, or -1
+    int *uni_slot;                // [count]: slot of a uniform value in the uniform area
+    int *out_seg;                 // [nout]: segment that writes output o
+    int *stamp;                   // [count]: segment serial for which val[] holds the node
+    int serial;
+    LLVMValueRef spill, uni_area; // inside a segment function: its pointers
     LLVMValueRef acc_vec, acc_scalar;   // param-adjoint accumulators (allocas)
     int *acc_of_out;              // [nout]: accumulator slot of an OUT_PARAM_BAR output
     int width;                    // lanes of the body being emitted
@@ -273,6 +282,8 @@ static LLVMValueRef leaf(Gen *g, const DagNode *n, int k, LLVMValueRef i)
 
 /* ---- the body, for `width` lanes at coordinate i ---- */
 
+static void emit_output(Gen *g, int o, LLVMValueRef v, LLVMValueRef i);
+
 static void emit_body(Gen *g, LLVMValueRef i, int width)
 {
     const KernelPlan *plan = g->plan;
@@ -291,9 +302,15 @@ static void emit_body(Gen *g, LLVMValueRef i, int width)
         for (int j = 0; j < dag_op_info[n->op].arity; j++) x[j] = g->val[plan->kid[k][j]];
         g->val[k] = emit_op(g, n->op, x[0], x[1], x[2]);
     }
-    for (int o = 0; o < plan->nout; o++) {
+    for (int o = 0; o < plan->nout; o++) emit_output(g, o, g->val[plan->out_pos[o]], i);
+}
+
+static void emit_output(Gen *g, int o, LLVMValueRef v, LLVMValueRef i)
+{
+    const KernelPlan *plan = g->plan;
+    int width = g->width;
+    {
         const KernelOut *out = &plan->outs[o];
-        LLVMValueRef v = g->val[plan->out_pos[o]];
         switch (out->kind) {
         case OUT_NEXT: store_at(g, v, g->field[F_NEXT], out->index, i); break;
         case OUT_UPDATE: store_at(g, v, g->field[F_UPDATE], 0, i); break;
@@ -327,7 +344,7 @@ static LLVMTypeRef args_type(Gen *g)
     return st;
 }
 
-static void emit_entry(Gen *g, LLVMValueRef args, LLVMTypeRef st)
+static void load_fields(Gen *g, LLVMValueRef args, LLVMTypeRef st)
 {
     for (int f = 0; f < F_COUNT; f++) {
         LLVMValueRef p = LLVMBuildStructGEP2(g->b, st, args, (unsigned)f, "");
@@ -337,6 +354,11 @@ static void emit_entry(Gen *g, LLVMValueRef args, LLVMTypeRef st)
         if (f == F_T && g->o->prec == HAM_F32) v = LLVMBuildFPTrunc(g->b, v, g->T, "");
         g->field[f] = v;
     }
+}
+
+static void emit_entry(Gen *g, LLVMValueRef args, LLVMTypeRef st)
+{
+    load_fields(g, args, st);
     const KernelPlan *plan = g->plan;
     for (int k = 0; k < plan->count; k++) {
         const DagNode *n = plan->nodes[k];
@@ -458,6 +480,307 @@ static void emit_exit(Gen *g, LLVMValueRef fn)
     LLVMPositionBuilderAtEnd(g->b, done);
 }
 
+/* ---- segmented bodies ----
+ *
+ * A plan of tens of thousands of nodes (the LSTM and its adjoint) in one basic block
+ * makes LLVM's instruction scheduler and register allocator superlinearly slow.  Past
+ * SEGMENT_THRESHOLD nodes the body is cut, in topological order, into functions of
+ * SEGMENT_SIZE computed nodes each, called one after another for every vector of
+ * coordinates.  A value that a later segment reads goes through a spill area (an
+ * alloca of the kernel, passed by pointer); uniform values through a uniform area;
+ * leaves are loaded again where they are used.  The arithmetic is the same, in the
+ * same order, so results do not change. */
+#define SEGMENT_THRESHOLD 6000
+#define SEGMENT_SIZE 1500
+
+/* Tests shrink both ($HAM_SEGMENT=threshold,size) to run every spec segmented. */
+static int segment_param(int which)
+{
+    const char *env = getenv("HAM_SEGMENT");
+    int t = SEGMENT_THRESHOLD, z = SEGMENT_SIZE;
+    if (env) sscanf(env, "%d,%d", &t, &z);
+    if (z < 1) z = 1;
+    return which ? z : t;
+}
+
+static LLVMValueRef seg_value(Gen *g, int k, LLVMValueRef i)
+{
+    const KernelPlan *plan = g->plan;
+    const DagNode *n = plan->nodes[k];
+    if (g->stamp[k] == g->serial) return g->val[k];
+    LLVMValueRef v;
+    if (n->op == OP_CONST) {
+        v = const_real(g, n->value, g->width);
+    } else if (g->uniform[k]) {
+        LLVMValueRef idx = LLVMConstInt(g->i64, (unsigned long long)g->uni_slot[k], 0);
+        v = LLVMBuildLoad2(g->b, g->T, LLVMBuildGEP2(g->b, g->T, g->uni_area, &idx, 1, ""), "");
+        v = splat(g, v, g->width);
+    } else if (n->op == OP_SYM) {
+        v = leaf(g, n, k, i);
+    } else {   // computed by an earlier segment
+        LLVMTypeRef t = ty(g, g->width);
+        LLVMValueRef idx = LLVMConstInt(g->i64, (unsigned long long)g->spill_slot[k], 0);
+        v = LLVMBuildLoad2(g->b, t, LLVMBuildGEP2(g->b, t, g->spill, &idx, 1, ""), "");
+    }
+    g->val[k] = v;
+    g->stamp[k] = g->serial;
+    return v;
+}
+
+/* Partition the plan and give slots to the values that cross segments. */
+static void plan_segments(Gen *g, int *nspill, int *nuni)
+{
+    const KernelPlan *plan = g->plan;
+    int work = 0;
+    *nspill = *nuni = 0;
+    for (int k = 0; k < plan->count; k++) {
+        const DagNode *n = plan->nodes[k];
+        g->spill_slot[k] = g->uni_slot[k] = -1;
+        g->seg_of[k] = -1;
+        if (g->uniform[k]) g->uni_slot[k] = (*nuni)++;
+        else if (n->op != OP_CONST && n->op != OP_SYM) g->seg_of[k] = work++ / segment_param(1);
+    }
+    g->nseg = work / segment_param(1) + 1;
+    for (int o = 0; o < plan->nout; o++) {
+        int p = plan->out_pos[o];
+        g->out_seg[o] = g->seg_of[p] >= 0 ? g->seg_of[p] : g->nseg - 1;
+    }
+    for (int k = 0; k < plan->count; k++) {
+        int s = g->seg_of[k];
+        for (int j = 0; s >= 0 && j < dag_op_info[plan->nodes[k]->op].arity; j++) {
+            int kid = plan->kid[k][j];
+            if (g->seg_of[kid] >= 0 && g->seg_of[kid] != s && g->spill_slot[kid] < 0) g->spill_slot[kid] = (*nspill)++;
+        }
+    }
+    for (int o = 0; o < plan->nout; o++) {
+        int p = plan->out_pos[o];
+        if (g->seg_of[p] >= 0 && g->seg_of[p] != g->out_seg[o] && g->spill_slot[p] < 0) g->spill_slot[p] = (*nspill)++;
+    }
+}
+
+/* One segment function for `width` lanes: void seg(args, i, spill, uniforms, acc). */
+static LLVMValueRef emit_segment(Gen *g, const char *name, int s, int width, LLVMTypeRef st)
+{
+    const KernelPlan *plan = g->plan;
+    LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(g->ctx), 0);
+    LLVMTypeRef params[5] = {LLVMPointerType(st, 0), g->i64, i8p, i8p, i8p};
+    char fname[300];
+    snprintf(fname, sizeof fname, "%s.seg%d.%d", name, width, s);
+    LLVMValueRef fn = LLVMAddFunction(g->mod, fname, LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), params, 5, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    const char *attrs[] = {"noinline", "nounwind"};
+    for (int a = 0; a < 2; a++)
+        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                                LLVMCreateEnumAttribute(g->ctx, LLVMGetEnumAttributeKindForName(attrs[a], strlen(attrs[a])), 0));
+    LLVMBasicBlockRef saved = LLVMGetInsertBlock(g->b);
+    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, fn, "entry"));
+    LLVMValueRef saved_field[F_COUNT];
+    memcpy(saved_field, g->field, sizeof saved_field);
+    LLVMValueRef saved_acc_v = g->acc_vec, saved_acc_s = g->acc_scalar;
+    load_fields(g, LLVMGetParam(fn, 0), st);
+    LLVMTypeRef t = ty(g, width);
+    g->width = width;
+    g->serial++;
+    g->spill = LLVMBuildBitCast(g->b, LLVMGetParam(fn, 2), LLVMPointerType(t, 0), "");
+    g->uni_area = LLVMBuildBitCast(g->b, LLVMGetParam(fn, 3), g->TP, "");
+    LLVMValueRef acc = LLVMBuildBitCast(g->b, LLVMGetParam(fn, 4), LLVMPointerType(t, 0), "");
+    if (width == 1) g->acc_scalar = acc;
+    else g->acc_vec = acc;
+    LLVMValueRef i = LLVMGetParam(fn, 1);
+    for (int k = 0; k < plan->count; k++) {
+        if (g->seg_of[k] != s) continue;
+        const DagNode *n = plan->nodes[k];
+        LLVMValueRef x[3] = {NULL, NULL, NULL};
+        for (int j = 0; j < dag_op_info[n->op].arity; j++) x[j] = seg_value(g, plan->kid[k][j], i);
+        g->val[k] = emit_op(g, n->op, x[0], x[1], x[2]);
+        g->stamp[k] = g->serial;
+        if (g->spill_slot[k] >= 0) {
+            LLVMValueRef idx = LLVMConstInt(g->i64, (unsigned long long)g->spill_slot[k], 0);
+            LLVMBuildStore(g->b, g->val[k], LLVMBuildGEP2(g->b, t, g->spill, &idx, 1, ""));
+        }
+    }
+    for (int o = 0; o < plan->nout; o++)
+        if (g->out_seg[o] == s) emit_output(g, o, seg_value(g, plan->out_pos[o], i), i);
+    LLVMBuildRetVoid(g->b);
+    LLVMPositionBuilderAtEnd(g->b, saved);
+    memcpy(g->field, saved_field, sizeof saved_field);
+    g->acc_vec = saved_acc_v;
+    g->acc_scalar = saved_acc_s;
+    return fn;
+}
+
+/* In the kernel: the areas, and the calls of every segment for one vector. */
+typedef struct Segments {
+    LLVMValueRef *fn[2];          // [0]: vector width, [1]: scalar
+    LLVMValueRef spill[2], uni, args;
+} Segments;
+
+static void call_segments(Gen *g, Segments *sg, int scalar, LLVMValueRef i, LLVMValueRef args_ptr)
+{
+    LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(g->ctx), 0);
+    LLVMValueRef acc = scalar ? g->acc_scalar : g->acc_vec;
+    LLVMValueRef accp = acc ? LLVMBuildBitCast(g->b, acc, i8p, "") : LLVMConstNull(i8p);
+    for (int s = 0; s < g->nseg; s++) {
+        LLVMValueRef args[5] = {args_ptr ? args_ptr : sg->args, i, sg->spill[scalar], sg->uni, accp};
+        LLVMValueRef fn = sg->fn[scalar][s];
+        LLVMBuildCall2(g->b, LLVMGlobalGetValueType(fn), fn, args, 5, "");
+    }
+}
+
+static void setup_segments(Gen *g, Segments *sg, const char *name, LLVMTypeRef st, LLVMValueRef args)
+{
+    const KernelPlan *plan = g->plan;
+    size_t n = (size_t)plan->count + 1;
+    g->seg_of = calloc(n, sizeof(int)), g->spill_slot = calloc(n, sizeof(int));
+    g->uni_slot = calloc(n, sizeof(int)), g->stamp = calloc(n, sizeof(int));
+    g->out_seg = calloc((size_t)plan->nout + 1, sizeof(int));
+    int nspill, nuni;
+    plan_segments(g, &nspill, &nuni);
+    LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(g->ctx), 0);
+    int W = g->o->width;
+    sg->args = args;
+    sg->uni = LLVMBuildArrayAlloca(g->b, g->T, LLVMConstInt(g->i64, (unsigned long long)nuni + 1, 0), "uniforms");
+    for (int k = 0; k < plan->count; k++) {
+        if (g->uni_slot[k] < 0) continue;
+        LLVMValueRef idx = LLVMConstInt(g->i64, (unsigned long long)g->uni_slot[k], 0);
+        LLVMBuildStore(g->b, g->scalar_leaf[k], LLVMBuildGEP2(g->b, g->T, sg->uni, &idx, 1, ""));
+    }
+    sg->uni = LLVMBuildBitCast(g->b, sg->uni, i8p, "");
+    for (int scalar = 0; scalar < 2; scalar++) {
+        LLVMTypeRef t = ty(g, scalar ? 1 : W);
+        LLVMValueRef area = LLVMBuildArrayAlloca(g->b, t, LLVMConstInt(g->i64, (unsigned long long)nspill + 1, 0), "spill");
+        sg->spill[scalar] = LLVMBuildBitCast(g->b, area, i8p, "");
+        sg->fn[scalar] = calloc((size_t)g->nseg, sizeof(LLVMValueRef));
+        if ((!scalar && W == 1) || (scalar && W > 1)) continue;   // W > 1: the remainder is padded
+        for (int s = 0; s < g->nseg; s++) sg->fn[scalar][s] = emit_segment(g, name, s, scalar ? 1 : W, st);
+    }
+}
+
+static void free_segments(Gen *g, Segments *sg)
+{
+    free(g->seg_of), free(g->spill_slot), free(g->uni_slot), free(g->stamp), free(g->out_seg);
+    free(sg->fn[0]), free(sg->fn[1]);
+}
+
+
+/* ---- the remainder of a segmented kernel, through the vector body ----
+ *
+ * Compiling a second, scalar copy of a huge body doubles its compile time.  Instead
+ * the last end - i < W coordinates are copied into W-wide scratch arrays, padded by
+ * repeating the last real coordinate (so the padding computes finite values whenever
+ * the real ones are finite), with zero seeds in the padding (so it adds exactly 0 to
+ * the param sums), run through the vector segments, and the real lanes copied back. */
+typedef struct Pad {
+    LLVMValueRef args;              // a HamStepArgs of the scratch arrays
+    LLVMValueRef in_state, in_g, in_theta, in_nbar, in_ubar, out_next, out_update, out_bar;
+} Pad;
+
+static LLVMValueRef scratch(Gen *g, int n, const char *name)
+{
+    return LLVMBuildArrayAlloca(g->b, g->T, LLVMConstInt(g->i64, (unsigned long long)(n > 0 ? n : 1), 0), name);
+}
+
+static void setup_pad(Gen *g, Pad *pd, LLVMTypeRef st, LLVMValueRef args)
+{
+    int S = g->plan->nstate, W = g->o->width;
+    pd->in_state = scratch(g, S * W, "pad.state");
+    pd->in_g = scratch(g, W, "pad.g");
+    pd->in_theta = scratch(g, W, "pad.theta");
+    pd->in_nbar = scratch(g, S * W, "pad.nbar");
+    pd->in_ubar = scratch(g, W, "pad.ubar");
+    pd->out_next = scratch(g, S * W, "pad.next");
+    pd->out_update = scratch(g, W, "pad.update");
+    pd->out_bar = scratch(g, S * W, "pad.bar");
+    pd->args = LLVMBuildAlloca(g->b, st, "pad.args");
+    LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, st, args, ""), pd->args);
+    LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(g->ctx), 0);
+    struct { int field; LLVMValueRef v; } set[] = {
+        {F_BEGIN, LLVMConstInt(g->i64, 0, 0)}, {F_END, LLVMConstInt(g->i64, (unsigned long long)W, 0)},
+        {F_STRIDE, LLVMConstInt(g->i64, (unsigned long long)W, 0)},
+        {F_STATE, pd->in_state}, {F_G, pd->in_g}, {F_THETA, pd->in_theta}, {F_NEXT, pd->out_next},
+        {F_UPDATE, pd->out_update}, {F_NEXT_BAR, pd->in_nbar}, {F_UPDATE_BAR, pd->in_ubar},
+        {F_STATE_BAR, pd->out_bar}};
+    for (size_t k = 0; k < sizeof set / sizeof *set; k++) {
+        LLVMValueRef v = set[k].field <= F_STRIDE ? set[k].v : LLVMBuildBitCast(g->b, set[k].v, i8p, "");
+        LLVMBuildStore(g->b, v, LLVMBuildStructGEP2(g->b, st, pd->args, (unsigned)set[k].field, ""));
+    }
+}
+
+static LLVMValueRef gep(Gen *g, LLVMValueRef base, LLVMValueRef idx)
+{
+    return LLVMBuildGEP2(g->b, g->T, base, &idx, 1, "");
+}
+
+/* dst[s * dstride + dl] = src[s * sstride + sl] for s < S (S = 1 for the 1-array case). */
+static void copy_lane(Gen *g, int S, LLVMValueRef dst, LLVMValueRef dstride, LLVMValueRef dl, LLVMValueRef src,
+                      LLVMValueRef sstride, LLVMValueRef sl, LLVMValueRef keep)
+{
+    for (int s = 0; s < S; s++) {
+        LLVMValueRef ks = LLVMConstInt(g->i64, (unsigned long long)s, 0);
+        LLVMValueRef si = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, ks, sstride, ""), sl, "");
+        LLVMValueRef di = LLVMBuildAdd(g->b, LLVMBuildMul(g->b, ks, dstride, ""), dl, "");
+        LLVMValueRef v = LLVMBuildLoad2(g->b, g->T, gep(g, src, si), "");
+        if (keep) v = LLVMBuildSelect(g->b, keep, v, LLVMConstNull(g->T), "");
+        LLVMBuildStore(g->b, v, gep(g, dst, di));
+    }
+}
+
+/* One loop: for l in [0, n): body(l).  Returns the block after it. */
+static LLVMValueRef begin_loop(Gen *g, LLVMValueRef fn, LLVMBasicBlockRef *body, LLVMBasicBlockRef *done,
+                               LLVMBasicBlockRef *from)
+{
+    *from = LLVMGetInsertBlock(g->b);
+    *body = LLVMAppendBasicBlockInContext(g->ctx, fn, "pad.loop");
+    *done = LLVMAppendBasicBlockInContext(g->ctx, fn, "pad.done");
+    LLVMBuildBr(g->b, *body);
+    LLVMPositionBuilderAtEnd(g->b, *body);
+    return LLVMBuildPhi(g->b, g->i64, "l");
+}
+
+static void end_loop(Gen *g, LLVMValueRef l, LLVMValueRef n, LLVMBasicBlockRef body, LLVMBasicBlockRef done,
+                     LLVMBasicBlockRef from)
+{
+    LLVMValueRef next = LLVMBuildAdd(g->b, l, LLVMConstInt(g->i64, 1, 0), "");
+    LLVMBasicBlockRef last = LLVMGetInsertBlock(g->b);
+    LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, next, n, ""), body, done);
+    LLVMValueRef in[2] = {LLVMConstInt(g->i64, 0, 0), next};
+    LLVMBasicBlockRef bb[2] = {from, last};
+    LLVMAddIncoming(l, in, bb, 2);
+    LLVMPositionBuilderAtEnd(g->b, done);
+}
+
+static void emit_padded_remainder(Gen *g, Segments *sg, Pad *pd, LLVMValueRef fn, LLVMValueRef i)
+{
+    int S = g->plan->nstate, W = g->o->width;
+    LLVMValueRef rem = LLVMBuildSub(g->b, g->field[F_END], i, "rem");
+    LLVMValueRef Wc = LLVMConstInt(g->i64, (unsigned long long)W, 0), one = LLVMConstInt(g->i64, 1, 0);
+    LLVMValueRef stride = g->field[F_STRIDE];
+    LLVMBasicBlockRef body, done, from;
+    // copy in: lane l reads coordinate i + min(l, rem - 1); seeds are 0 past rem
+    LLVMValueRef l = begin_loop(g, fn, &body, &done, &from);
+    LLVMValueRef real = LLVMBuildICmp(g->b, LLVMIntSLT, l, rem, "");
+    LLVMValueRef src = LLVMBuildAdd(g->b, i, LLVMBuildSelect(g->b, real, l, LLVMBuildSub(g->b, rem, one, ""), ""), "");
+    copy_lane(g, S, pd->in_state, Wc, l, g->field[F_STATE], stride, src, NULL);
+    copy_lane(g, 1, pd->in_g, Wc, l, g->field[F_G], stride, src, NULL);
+    copy_lane(g, 1, pd->in_theta, Wc, l, g->field[F_THETA], stride, src, NULL);
+    if (g->plan->adjoint) {
+        copy_lane(g, S, pd->in_nbar, Wc, l, g->field[F_NEXT_BAR], stride, src, real);
+        copy_lane(g, 1, pd->in_ubar, Wc, l, g->field[F_UPDATE_BAR], stride, src, real);
+    }
+    end_loop(g, l, Wc, body, done, from);
+    call_segments(g, sg, 0, LLVMConstInt(g->i64, 0, 0), pd->args);
+    // copy out the real lanes
+    l = begin_loop(g, fn, &body, &done, &from);
+    LLVMValueRef dst = LLVMBuildAdd(g->b, i, l, "");
+    if (g->plan->adjoint) {
+        copy_lane(g, S, g->field[F_STATE_BAR], stride, dst, pd->out_bar, Wc, l, NULL);
+    } else {
+        copy_lane(g, S, g->field[F_NEXT], stride, dst, pd->out_next, Wc, l, NULL);
+        copy_lane(g, 1, g->field[F_UPDATE], stride, dst, pd->out_update, Wc, l, NULL);
+    }
+    end_loop(g, l, rem, body, done, from);
+}
+
 LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const char *name,
                              const LlvmGenOptions *o)
 {
@@ -494,6 +817,9 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
 
     LLVMPositionBuilderAtEnd(g.b, entry);
     emit_entry(&g, LLVMGetParam(fn, 0), st);
+    Segments sg = {{NULL, NULL}, {NULL, NULL}, NULL, NULL};
+    int segmented = plan->count > segment_param(0);
+    if (segmented) setup_segments(&g, &sg, name, st, LLVMGetParam(fn, 0));
     LLVMBuildBr(g.b, vhead);
 
     // for (i = begin; i + W <= end; i += W)
@@ -504,29 +830,51 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     LLVMValueRef vlimit = LLVMBuildAdd(g.b, vi, LLVMConstInt(g.i64, (unsigned long long)W, 0), "");
     LLVMBuildCondBr(g.b, LLVMBuildICmp(g.b, LLVMIntSLE, vlimit, g.field[F_END], ""), W > 1 ? vbody : shead, shead);
     LLVMPositionBuilderAtEnd(g.b, vbody);
-    if (W > 1) emit_body(&g, vi, W);
+    if (W > 1 && segmented) call_segments(&g, &sg, 0, vi, NULL);
+    else if (W > 1) emit_body(&g, vi, W);
     vnext_i = vlimit;
     LLVMBuildBr(g.b, vhead);
     LLVMValueRef vin[2] = {g.field[F_BEGIN], vnext_i};
     LLVMBasicBlockRef vfrom[2] = {entry, vbody};
     LLVMAddIncoming(vi, vin, vfrom, 2);
 
+    Pad pad;
+    int padded = segmented && W > 1;
+    if (padded) {   // the remainder through the vector segments (after vhead's exit)
+        LLVMBasicBlockRef here = LLVMGetInsertBlock(g.b);
+        LLVMPositionBuilderBefore(g.b, LLVMGetBasicBlockTerminator(entry));
+        setup_pad(&g, &pad, st, LLVMGetParam(fn, 0));
+        LLVMPositionBuilderAtEnd(g.b, here);
+        LLVMPositionBuilderAtEnd(g.b, shead);
+        LLVMBasicBlockRef rem_block = LLVMAppendBasicBlockInContext(g.ctx, fn, "remainder");
+        LLVMBuildCondBr(g.b, LLVMBuildICmp(g.b, LLVMIntSLT, vi, g.field[F_END], ""), rem_block, exit);
+        LLVMPositionBuilderAtEnd(g.b, rem_block);
+        emit_padded_remainder(&g, &sg, &pad, fn, vi);
+        LLVMBuildBr(g.b, exit);
+        LLVMPositionBuilderAtEnd(g.b, sbody);
+        LLVMBuildUnreachable(g.b);
+    }
+
     // for (; i < end; i++)
+    if (!padded) {
     LLVMPositionBuilderAtEnd(g.b, shead);
     LLVMValueRef si = LLVMBuildPhi(g.b, g.i64, "j");
     LLVMBuildCondBr(g.b, LLVMBuildICmp(g.b, LLVMIntSLT, si, g.field[F_END], ""), sbody, exit);
     LLVMPositionBuilderAtEnd(g.b, sbody);
-    emit_body(&g, si, 1);
+    if (segmented) call_segments(&g, &sg, 1, si, NULL);
+    else emit_body(&g, si, 1);
     LLVMValueRef snext = LLVMBuildAdd(g.b, si, LLVMConstInt(g.i64, 1, 0), "");
     LLVMBuildBr(g.b, shead);
     LLVMValueRef sin_[2] = {vi, snext};
     LLVMBasicBlockRef sfrom[2] = {vhead, sbody};
     LLVMAddIncoming(si, sin_, sfrom, 2);
+    }
 
     LLVMPositionBuilderAtEnd(g.b, exit);
     emit_exit(&g, fn);
     LLVMBuildRetVoid(g.b);
 
+    if (segmented) free_segments(&g, &sg);
     LLVMDisposeBuilder(g.b);
     free(g.scalar_leaf);
     free(g.vector_leaf);
