@@ -343,6 +343,22 @@ int repl_command(int argc, char **argv)
     return session(stdin, isatty(0) && isatty(1), 0);
 }
 
+int repl_script_text(const char *text, size_t len, int restricted)
+{
+    FILE *in = fmemopen((void *)text, len, "r");
+    if (!in) return 1;
+    ReplSession *s = repl_session_new(0);
+    if (restricted) repl_session_restrict(s);
+    Reader r = {in, 0, s, 0};
+    active = &r;
+    int quit;
+    int failed = run_loop(&r, s, 0, &quit);
+    repl_session_free(s);
+    active = NULL;
+    fclose(in);
+    return failed;
+}
+
 int repl_script_command(int argc, char **argv)
 {
     const char *path = NULL;

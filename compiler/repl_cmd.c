@@ -94,6 +94,7 @@ struct ReplSession {
     ReplCurve *curves;
     int ncurves;
     int timing, interactive;
+    int restricted;       // fuzzing mode: commands that run jobs or touch files refused
 };
 
 volatile int repl_sigint;
@@ -136,6 +137,11 @@ ReplSession *repl_session_new(int interactive)
     task_default_config(&s->task, TASK_QUADRATIC);
     snprintf(s->task_text, sizeof s->task_text, "quadratic");
     return s;
+}
+
+void repl_session_restrict(ReplSession *s)
+{
+    s->restricted = 1;
 }
 
 void repl_session_free(ReplSession *s)
@@ -559,6 +565,7 @@ typedef struct ReplCmd {
     const char *options;      // its key= options, space-separated
     ReplArg arg1, args;       // what the first word names, and the later ones
     const char *usage, *help;
+    int touches;              // runs a long job or reads/writes files: refused when restricted
 } ReplCmd;
 
 static const ReplCmd *find_command(const char *name);
@@ -1048,40 +1055,40 @@ static ReplStatus rc_help(ReplSession *s, int argc, char **argv, const char *res
 
 static const ReplCmd commands[] = {
     {"load", rc_load, 1, 1, "", REPL_ARG_FILE, REPL_ARG_NONE, "load FILE",
-     "read a .ham file: its optimizers, defs and imports join the session"},
+     "read a .ham file: its optimizers, defs and imports join the session", 1},
     {"list", rc_list, 0, 0, "", REPL_ARG_NONE, REPL_ARG_NONE, "list",
-     "the session's definitions (with hypers set and training), the stdlib, the task"},
-    {"show", rc_show, 1, 1, "", REPL_ARG_OPT, REPL_ARG_NONE, "show NAME", "print an optimizer in canonical form"},
+     "the session's definitions (with hypers set and training), the stdlib, the task", 0},
+    {"show", rc_show, 1, 1, "", REPL_ARG_OPT, REPL_ARG_NONE, "show NAME", "print an optimizer in canonical form", 0},
     {"derive", rc_derive, 1, 1, "", REPL_ARG_OPT, REPL_ARG_NONE, "derive NAME",
-     "the derived vector field, energy balance, discrete step and adjoint"},
+     "the derived vector field, energy balance, discrete step and adjoint", 0},
     {"set", rc_set, 0, 3, "", REPL_ARG_OPT, REPL_ARG_NONE, "set NAME.HYPER = VALUE",
-     "override a hyper of an optimizer for this session (`set` alone lists them)"},
+     "override a hyper of an optimizer for this session (`set` alone lists them)", 0},
     {"task", rc_task, 0, MAX_ARGS, "", REPL_ARG_TASK, REPL_ARG_TASK, "task quadratic dim=10 | task mnist activation=relu hidden=40",
-     "the task of run, compare and train (`task` alone shows it)"},
+     "the task of run, compare and train (`task` alone shows it)", 0},
     {"run", rc_run, 1, 1, "runs steps seed threads test", REPL_ARG_OPT, REPL_ARG_NONE,
      "run NAME [runs=100] [steps=100] [seed=1] [threads=N] [test=1]",
-     "evaluate an optimizer on fresh task instances: the table of `hamc run`"},
+     "evaluate an optimizer on fresh task instances: the table of `hamc run`", 1},
     {"compare", rc_compare, 1, MAX_ARGS, "runs steps seed threads test", REPL_ARG_OPT, REPL_ARG_OPT,
      "compare A B ... [runs=100] [steps=100] [seed=1]",
-     "evaluate several optimizers on the same instances: final mean, 95% interval, median, mean over steps"},
+     "evaluate several optimizers on the same instances: final mean, 95% interval, median, mean over steps", 1},
     {"train", rc_train, 1, 1,
      "epochs unroll steps runs_per_epoch meta_batch meta_lr meta_opt clip eval_every eval_runs seed threads out",
      REPL_ARG_OPT, REPL_ARG_NONE,
      "train NAME [epochs=100] [unroll=20] [steps=100] [meta_lr=0.01] [runs_per_epoch=20] [out=CKPT] ...",
      "meta-train the params of a learned optimizer on the task; they stay in the session "
-     "(Ctrl-C stops and keeps the best so far)"},
+     "(Ctrl-C stops and keeps the best so far)", 1},
     {"plot", rc_plot, 0, 1, "", REPL_ARG_FILE, REPL_ARG_NONE, "plot [FILE.png|FILE.svg]",
-     "the last run or compare: mean loss against step (log scale), as text, and with gnuplot to FILE"},
+     "the last run or compare: mean loss against step (log scale), as text, and with gnuplot to FILE", 1},
     {"save", rc_save, 2, 2, "", REPL_ARG_OPT, REPL_ARG_FILE, "save NAME FILE",
-     "write an optimizer's params (and spec) to a checkpoint"},
+     "write an optimizer's params (and spec) to a checkpoint", 1},
     {"load-params", rc_load_params, 2, 2, "", REPL_ARG_OPT, REPL_ARG_FILE, "load-params NAME FILE",
-     "read an optimizer's params from a checkpoint (from save, or hamc train)"},
+     "read an optimizer's params from a checkpoint (from save, or hamc train)", 1},
     {"emit-c", rc_emit_c, 2, 2, "precision adjoint", REPL_ARG_OPT, REPL_ARG_FILE,
      "emit-c NAME FILE [precision=f64|f32] [adjoint=1]",
-     "write an optimizer, with its current params and hypers baked in, as one C file"},
-    {"time", rc_time, 0, 0, "", REPL_ARG_NONE, REPL_ARG_NONE, "time", "toggle timing of each command"},
-    {"help", rc_help, 0, 1, "", REPL_ARG_COMMAND, REPL_ARG_NONE, "help [COMMAND]", "list the commands, or explain one"},
-    {"quit", rc_quit, 0, 0, "", REPL_ARG_NONE, REPL_ARG_NONE, "quit", "leave (so does Ctrl-D)"},
+     "write an optimizer, with its current params and hypers baked in, as one C file", 1},
+    {"time", rc_time, 0, 0, "", REPL_ARG_NONE, REPL_ARG_NONE, "time", "toggle timing of each command", 0},
+    {"help", rc_help, 0, 1, "", REPL_ARG_COMMAND, REPL_ARG_NONE, "help [COMMAND]", "list the commands, or explain one", 0},
+    {"quit", rc_quit, 0, 0, "", REPL_ARG_NONE, REPL_ARG_NONE, "quit", "leave (so does Ctrl-D)", 0},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -1146,6 +1153,8 @@ static ReplStatus exec_command(ReplSession *s, char *line)
     const ReplCmd *c = argc ? find_command(argv[0]) : NULL;
     if (!argc) st = REPL_OK;
     else if (!c) st = fail("unknown command '%s' (type 'help')", argv[0]);
+    else if (s->restricted && c->touches)
+        st = fail("%s: not available in this session (it runs jobs or touches files)", argv[0]);
     else {
         int words = 0;
         for (int i = 1; i < argc; i++) words += !strchr(argv[i], '=') || !*c->options;

@@ -7,6 +7,8 @@
 #ifndef HAM_REPL_IMPL_H
 #define HAM_REPL_IMPL_H
 
+#include <stddef.h>
+
 typedef struct ReplSession ReplSession;
 
 /* What an entry did: go on, it failed (already reported), or `quit`. */
@@ -14,6 +16,17 @@ typedef enum { REPL_OK, REPL_ERROR, REPL_QUIT } ReplStatus;
 
 ReplSession *repl_session_new(int interactive);
 void repl_session_free(ReplSession *s);
+
+/* repl_session_restrict: from now on refuse, with a one-line error, the commands that
+ * run long jobs or read or write files (run, compare, train, plot, save, load,
+ * load-params, emit-c), leaving definitions, set, show, derive, list, task, help: what
+ * the fuzz target tests/fuzz/fuzz_script.c exercises. */
+void repl_session_restrict(ReplSession *s);
+
+/* repl_script_text: run the len bytes at text as a script (`hamc run-script`, with
+ * --keep-going) in a fresh session, restricted if asked.  Returns the number of failed
+ * entries.  Output goes to stdout and stderr as in a script. */
+int repl_script_text(const char *text, size_t len, int restricted);
 
 /* repl_exec: one complete entry, a command line or definitions (possibly several
  * lines).  Errors are printed (diagnostics, or one line) and leave the session as it

@@ -1,7 +1,9 @@
 /* idx.c: the IDX file loader and the MNIST loader built on it.
  *
  * idx_load() reads a file in three steps, each checked before the next: the 4-byte magic
- * (0x00 0x00 type ndims), the ndims big-endian 32-bit sizes, then the data.  The element
+ * (0x00 0x00 type ndims), the ndims big-endian 32-bit sizes, then the data.
+ * idx_load_mem() makes the same checks, with the same messages, on a buffer (the
+ * fuzz target tests/fuzz/fuzz_idx.c drives it); both go through check_input().  The element
  * count is multiplied out with an overflow check and capped at IDX_MAX_BYTES, and the
  * file's size must equal header + data exactly, all before anything is allocated, so a
  * corrupt or hostile header costs nothing.  mnist_load() loads the four standard files,
@@ -52,28 +54,30 @@ static uint32_t be32(const uint8_t *b)
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-// Read the magic and the dims into *a; return the header length, or -1 with err set.
-static long read_header(FILE *f, const char *path, IdxArray *a, char *err, size_t errlen)
+// The longest header: the magic and IDX_MAX_DIMS sizes.
+#define IDX_MAX_HEADER (4 + 4 * IDX_MAX_DIMS)
+
+// Read the magic and the dims from the len bytes at b (the file's first bytes, or all of
+// them if fewer than IDX_MAX_HEADER) into *a; return the header length, or -1 with err set.
+static long read_header(const uint8_t *b, size_t len, const char *path, IdxArray *a,
+                        char *err, size_t errlen)
 {
-    uint8_t magic[4], dims[4 * IDX_MAX_DIMS];
-    size_t got = fread(magic, 1, 4, f);
-    if (got < 4)
-        return fail(err, errlen, path, "truncated header (%zu of 4 magic bytes)", got);
-    if (magic[0] != 0 || magic[1] != 0 || magic[2] != IDX_UBYTE)
+    if (len < 4)
+        return fail(err, errlen, path, "truncated header (%zu of 4 magic bytes)", len);
+    if (b[0] != 0 || b[1] != 0 || b[2] != IDX_UBYTE)
         return fail(err, errlen, path, "wrong magic 0x%08x (expected 0x000008NN: ubyte, NN dims)",
-                    (unsigned)be32(magic));
-    if (magic[3] < 1 || magic[3] > IDX_MAX_DIMS)
+                    (unsigned)be32(b));
+    if (b[3] < 1 || b[3] > IDX_MAX_DIMS)
         return fail(err, errlen, path, "wrong dims: %u dimensions (expected 1..%d)",
-                    magic[3], IDX_MAX_DIMS);
-    a->type = magic[2];
-    a->ndims = magic[3];
+                    b[3], IDX_MAX_DIMS);
+    a->type = b[2];
+    a->ndims = b[3];
     size_t want = 4 * (size_t)a->ndims;
-    got = fread(dims, 1, want, f);
-    if (got < want)
-        return fail(err, errlen, path, "truncated header (%zu of %zu dimension bytes)", got,
+    if (len - 4 < want)
+        return fail(err, errlen, path, "truncated header (%zu of %zu dimension bytes)", len - 4,
                     want);
     for (int i = 0; i < a->ndims; i++)
-        a->dims[i] = be32(dims + 4 * i);
+        a->dims[i] = be32(b + 4 + 4 * i);
     return (long)(4 + want);
 }
 
@@ -96,15 +100,12 @@ static int check_count(const char *path, IdxArray *a, char *err, size_t errlen)
     return 0;
 }
 
-// The file must hold exactly header + count bytes: short is truncation, long is a
-// header that does not describe the file.
-static int check_size(FILE *f, const char *path, long header, size_t count, char *err,
+// The whole input (total bytes) must hold exactly header + count bytes: short is
+// truncation, long is a header that does not describe the file.
+static int check_size(size_t total, const char *path, long header, size_t count, char *err,
                       size_t errlen)
 {
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0)
-        return fail(err, errlen, path, "cannot stat (%s)", strerror(errno));
-    size_t have = st.st_size > header ? (size_t)(st.st_size - header) : 0;
+    size_t have = total > (size_t)header ? total - (size_t)header : 0;
     if (have < count)
         return fail(err, errlen, path, "truncated data (%zu of %zu bytes after the header)",
                     have, count);
@@ -114,6 +115,34 @@ static int check_size(FILE *f, const char *path, long header, size_t count, char
     return 0;
 }
 
+// The checks shared by both loaders, on the first got bytes of an input of total bytes;
+// on success *a has its dims and count, and the data starts at the returned offset.
+static long check_input(const uint8_t *first, size_t got, size_t total, const char *path,
+                        IdxArray *a, char *err, size_t errlen)
+{
+    long header = read_header(first, got, path, a, err, errlen);
+    if (header < 0 || check_count(path, a, err, errlen) ||
+        check_size(total, path, header, a->count, err, errlen))
+        return -1;
+    return header;
+}
+
+int idx_load_mem(const void *buf, size_t len, const char *name, IdxArray *out, char *err,
+                 size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    IdxArray a = {0};
+    long header = check_input(buf, len, len, name, &a, err, errlen);
+    if (header < 0) return -1;
+    if (!(a.data = malloc(a.count)))
+        return fail(err, errlen, name, "out of memory for %zu bytes", a.count);
+    memcpy(a.data, (const uint8_t *)buf + header, a.count);
+    *out = a;
+    return 0;
+}
+
+// Reads only the header before the checks (not the whole file, which may be huge or not
+// an IDX file at all), then the data straight into its buffer: no second copy.
 int idx_load(const char *path, IdxArray *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -122,12 +151,20 @@ int idx_load(const char *path, IdxArray *out, char *err, size_t errlen)
         return fail(err, errlen, path, "%s (%s)", errno == ENOENT ? "missing file" : "cannot open",
                     strerror(errno));
     IdxArray a = {0};
-    long header = read_header(f, path, &a, err, errlen);
-    int rc = header < 0 || check_count(path, &a, err, errlen) ||
-             check_size(f, path, header, a.count, err, errlen);
+    uint8_t first[IDX_MAX_HEADER];
+    size_t got = fread(first, 1, sizeof first, f);
+    struct stat st;
+    long header = -1;
+    if (got >= 4 && fstat(fileno(f), &st) != 0)  // a short read fails in read_header first
+        fail(err, errlen, path, "cannot stat (%s)", strerror(errno));
+    else
+        header = check_input(first, got, got < 4 ? got : (size_t)st.st_size, path, &a, err,
+                             errlen);
+    int rc = header < 0;
     if (!rc && !(a.data = malloc(a.count)))
         rc = fail(err, errlen, path, "out of memory for %zu bytes", a.count);
-    if (!rc && fread(a.data, 1, a.count, f) != a.count)  // the file shrank under us
+    if (!rc && (fseek(f, header, SEEK_SET) != 0 ||
+                fread(a.data, 1, a.count, f) != a.count))  // the file shrank under us
         rc = fail(err, errlen, path, "truncated data (read error)");
     fclose(f);
     if (rc) {

@@ -56,6 +56,10 @@ typedef struct Mnist {
 
 // Load the IDX file at path into *out.  0 on success; else nonzero with a cause in err.
 int idx_load(const char *path, IdxArray *out, char *err, size_t errlen);
+// The same from the len bytes at buf (the whole file); name stands for the path in err.
+// The data is copied: buf stays the caller's.
+int idx_load_mem(const void *buf, size_t len, const char *name, IdxArray *out, char *err,
+                 size_t errlen);
 void idx_free(IdxArray *a);
 
 // Load dir/{train,t10k}-{images-idx3,labels-idx1}-ubyte into *out.  0 on success.

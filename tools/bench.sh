@@ -47,4 +47,9 @@ export BENCH_CC_VERSION="$(gcc --version | head -n 1)"
 export BENCH_LLVM_VERSION="$($LLVM_CONFIG --version)"
 export BENCH_CPU_EXTRA="$(grep -o -w -E 'avx2|avx512f|fma' /proc/cpuinfo | sort -u | tr '\n' ' ')$(lscpu 2>/dev/null | awk -F: '/L3 cache/ {gsub(/^ +/, "", $2); print "L3 " $2}')"
 "$out/kernels" bench/results.md
+# LSTM: the JIT kernel of stdlib/lstm.ham against the same step batched with cblas_sgemm
+# (bench/lstm_sgemm.c); appends its section to bench/results.md.
+cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wno-unused-parameter -O3 -march=native -ffast-math -fopenmp-simd $incs \
+    -o "$out/lstm_sgemm" bench/lstm_sgemm.c "$BUILD/libham.a" $ldlibs
+"$out/lstm_sgemm" bench/results.md
 echo "wrote bench/results.md"

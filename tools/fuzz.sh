@@ -4,7 +4,11 @@
 # Targets: tests/fuzz/fuzz_*.c, each linked with the front end only (the lexer and
 # parser bison/flex generate, ast, diag, load, sema, fmt: nothing that needs LLVM),
 # except fuzz_checkpoint, linked with runtime/checkpoint.c alone and seeded from
-# tests/fuzz/checkpoint/ with tests/fuzz/checkpoint.dict,
+# tests/fuzz/checkpoint/ with tests/fuzz/checkpoint.dict, and fuzz_idx, linked with
+# runtime/idx.c alone and seeded from tests/fuzz/idx/ with tests/fuzz/idx.dict, and
+# fuzz_script, the REPL's command language, linked with the whole compiler and runtime
+# (LLVM too: `set` recompiles), seeded from examples/*.repl and tests/fuzz/script/,
+# and run with -close_fd_mask=3 to keep the REPL's own output out of the log,
 # under AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer (which aborts at
 # the first report, so libFuzzer counts it as a crash).  Everything lands in build/fuzz:
 #   build/fuzz/<target>          the binaries
@@ -50,17 +54,29 @@ FLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
 status=0
 summary=()
 found=()
+# fuzz_script needs everything but main.c, and LLVM, OpenBLAS and readline.
+ALL_SRC=()
+for f in compiler/*.c runtime/*.c; do [ "$f" != compiler/main.c ] && ALL_SRC+=("$f"); done
+LLVM_CONFIG=${LLVM_CONFIG:-llvm-config-14}
+LLVM_LIBS=(-I "$("$LLVM_CONFIG" --includedir)" -L"$("$LLVM_CONFIG" --libdir)"
+           $("$LLVM_CONFIG" --libs) -lopenblas -lreadline -lpthread)
+
 for target_src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$target_src" .c)
     bin=$OUT/$name
+    extra=() libs=()
     case $name in
         fuzz_checkpoint) deps=(runtime/checkpoint.c) seeds=(tests/fuzz/checkpoint/*) dict=checkpoint.dict ;;
+        fuzz_idx) deps=(runtime/idx.c) seeds=(tests/fuzz/idx/*) dict=idx.dict ;;
+        fuzz_script) deps=("${ALL_SRC[@]}" build/gen/ham.tab.c build/gen/ham.lex.c)
+           seeds=(examples/*.repl tests/fuzz/script/*) dict=ham.dict
+           extra=(-close_fd_mask=3) libs=("${LLVM_LIBS[@]}") ;;
         *) deps=("${SRC[@]}" build/gen/ham.tab.c build/gen/ham.lex.c) dict=ham.dict
            seeds=(stdlib/*.ham examples/*.ham tests/golden/*.ham tests/fuzz/regressions/*.ham) ;;
     esac
     echo "fuzz.sh: building $name"
     if ! "$CLANG" "${FLAGS[@]}" -o "$bin" "$target_src" "${deps[@]}" \
-            -lm 2>"$OUT/$name.build.log"; then
+            ${libs[@]+"${libs[@]}"} -lm 2>"$OUT/$name.build.log"; then
         cat "$OUT/$name.build.log" >&2
         echo "fuzz.sh: build of $name failed" >&2
         exit 2
@@ -80,7 +96,7 @@ for target_src in tests/fuzz/fuzz_*.c; do
     echo "fuzz.sh: running $name for ${SECONDS_EACH}s (log: ${log#$ROOT/})"
     (cd "$OUT/run" && "$bin" "$corpus" -dict="$ROOT/tests/fuzz/$dict" \
         -max_total_time="$SECONDS_EACH" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="$OUT/artifacts/" -print_final_stats=1 >"$log" 2>&1)
+        -artifact_prefix="$OUT/artifacts/" -print_final_stats=1 ${extra[@]+"${extra[@]}"} >"$log" 2>&1)
     rc=$?
 
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)

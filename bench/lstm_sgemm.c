@@ -1,0 +1,342 @@
+/* lstm_sgemm.c: the JIT's f32 forward kernel of stdlib/lstm.ham against the same LSTM
+ * step batched over coordinates with cblas_sgemm (one thread each).
+ *
+ * The LSTM optimizer runs two 20-unit LSTM cells on every coordinate with the same
+ * weights, so a step over n coordinates is, per layer, one [80 x K] by [K x n] matrix
+ * product and elementwise gates.  The sgemm variant stacks the gate weights
+ *   A1 = [80 x 21]  rows: gates i, f, c, o (20 rows each); columns: x = g, then h1
+ *   A2 = [80 x 40]  columns: h1', then h2
+ * forms X1 = [21 x m], X2 = [40 x m] (row-major, coordinates along columns), computes
+ * Z = A X with cblas_sgemm, adds the two biases, applies sigmoid / tanh, then
+ * c' = f c + i z, h' = o tanh(c'), update = out_mul (w . h2' + b), and writes state_next
+ * and update in the kernel's SoA layout (the same outputs as the JIT kernel).
+ * Two sgemm variants: "full" with m = n (one sgemm per layer over all coordinates;
+ * Z is 80 x n floats, out of cache at 10^5) and "blocked" with m = BLOCK coordinates
+ * per chunk (Z, X1, X2 stay in L2).
+ *
+ * Flops per coordinate: 2 (80*21 + 80*40) = 9760 for the products, plus elementwise:
+ * per layer 160 bias adds, 80 gate activations, 3*20 for c', 20 tanh, 20 for h'
+ * (a transcendental counted as 1 flop) = 340, two layers 680, output 2*20 + 2 = 42:
+ * 10482 in all.  Peak: AVX2, 2 FMA units x 8 lanes x 2 flops x the 'cpu MHz' clock.
+ *
+ * The gate loop needs `#pragma omp simd` (-fopenmp-simd) for gcc to vectorize it
+ * with libmvec; without it the sgemm variant is ~10x slower, all in scalar expf/tanhf.
+ *
+ * usage: lstm_sgemm [RESULTS.md]   (appends its section to the file; run from the repo
+ * root with HAM_STDLIB set; link like tools/bench.sh) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "compile.h"
+#include "rng.h"
+
+void openblas_set_num_threads(int num_threads);
+char *openblas_get_config(void);
+
+#define H 20
+#define G 80           // 4 gates x 20 units
+#define K1 21          // x = g, then h1
+#define K2 40          // h1', then h2
+#define BLOCK 512      // coordinates per chunk in the blocked variant
+#define NVERIFY 512    // coordinates compared between JIT and sgemm
+#define FLOPS_MM (2.0 * (G * K1 + G * K2))
+#define FLOPS_EW (2.0 * (160 + 80 + 60 + 20 + 20) + 42)
+
+typedef struct Cell {
+    float A1[G * K1], A2[G * K2];   // row-major
+    float bias1[G], bias2[G];       // b + d per gate row
+    float w[H], b, out_mul;
+} Cell;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static const HamArrayInfo *param(const HamKernelInfo *in, const char *name)
+{
+    for (int i = 0; i < in->nparam_arrays; i++)
+        if (strcmp(in->params[i].name, name) == 0) return &in->params[i];
+    fprintf(stderr, "lstm_sgemm: lstm.ham has no param %s\n", name);
+    exit(1);
+}
+
+/* Stack the spec's params (looked up by name, each matrix row-major) into A1, A2. */
+static void build_cell(Cell *c, const HamKernelInfo *in, const float *p, const float *hypers)
+{
+    static const char gates[4] = {'i', 'f', 'c', 'o'};
+    char nm[8];
+    for (int k = 0; k < 4; k++) {
+        for (int layer = 1; layer <= 2; layer++) {
+            snprintf(nm, sizeof nm, "W%c%d", gates[k], layer);
+            const HamArrayInfo *W = param(in, nm);
+            snprintf(nm, sizeof nm, "U%c%d", gates[k], layer);
+            const HamArrayInfo *U = param(in, nm);
+            snprintf(nm, sizeof nm, "b%c%d", gates[k], layer);
+            const HamArrayInfo *B = param(in, nm);
+            snprintf(nm, sizeof nm, "d%c%d", gates[k], layer);
+            const HamArrayInfo *D = param(in, nm);
+            int nin = layer == 1 ? 1 : H, K = layer == 1 ? K1 : K2;
+            float *A = layer == 1 ? c->A1 : c->A2, *bias = layer == 1 ? c->bias1 : c->bias2;
+            for (int u = 0; u < H; u++) {
+                int r = k * H + u;
+                for (int q = 0; q < nin; q++) A[r * K + q] = p[W->offset + u * nin + q];
+                for (int q = 0; q < H; q++) A[r * K + nin + q] = p[U->offset + u * H + q];
+                bias[r] = p[B->offset + u] + p[D->offset + u];
+            }
+        }
+    }
+    const HamArrayInfo *w = param(in, "w"), *b = param(in, "b");
+    for (int u = 0; u < H; u++) c->w[u] = p[w->offset + u];
+    c->b = p[b->offset];
+    c->out_mul = NAN;
+    for (int i = 0; i < in->nhyper; i++)
+        if (strcmp(in->hyper_names[i], "out_mul") == 0) c->out_mul = hypers[i];
+}
+
+static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* Elementwise part of one layer: Z [80 x m] (+ bias) and c [20 rows, ld cld] ->
+ * c' and h' (next state rows, ld nld) and h' again into hx (ld m). */
+static void gates_ew(int64_t m, const float *Z, const float *bias, const float *c, int64_t cld,
+                     float *cn_out, float *hn_out, int64_t nld, float *hx)
+{
+    for (int u = 0; u < H; u++) {
+        const float *restrict zi = Z + (0 * H + u) * m, *restrict zf = Z + (1 * H + u) * m;
+        const float *restrict zc = Z + (2 * H + u) * m, *restrict zo = Z + (3 * H + u) * m;
+        float bi = bias[0 * H + u], bf = bias[1 * H + u], bc = bias[2 * H + u], bo = bias[3 * H + u];
+        const float *restrict cu = c + u * cld;   // restrict: lets gcc vectorize (libmvec)
+        float *restrict cn = cn_out + u * nld, *restrict hn = hn_out + u * nld, *restrict hxu = hx + u * m;
+#pragma omp simd
+        for (int64_t j = 0; j < m; j++) {
+            float i = sigm(zi[j] + bi), f = sigm(zf[j] + bf), z = tanhf(zc[j] + bc), o = sigm(zo[j] + bo);
+            float cc = f * cu[j] + i * z, h = o * tanhf(cc);
+            cn[j] = cc, hn[j] = h, hxu[j] = h;
+        }
+    }
+}
+
+/* The step on coordinates [j0, j0 + m) of SoA arrays with stride `st`; X1 [21 x m],
+ * X2 [40 x m], Z [80 x m] scratch. */
+static void lstm_sgemm_range(const Cell *c, const float *state, const float *g, float *next, float *upd,
+                             int64_t st, int64_t j0, int64_t m, float *X1, float *X2, float *Z)
+{
+    const float *h1 = state, *c1 = state + H * st, *h2 = state + 2 * H * st, *c2 = state + 3 * H * st;
+    float *h1n = next, *c1n = next + H * st, *h2n = next + 2 * H * st, *c2n = next + 3 * H * st;
+    memcpy(X1, g + j0, (size_t)m * sizeof(float));
+    for (int u = 0; u < H; u++) memcpy(X1 + (1 + u) * m, h1 + u * st + j0, (size_t)m * sizeof(float));
+    for (int u = 0; u < H; u++) memcpy(X2 + (H + u) * m, h2 + u * st + j0, (size_t)m * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, G, (int)m, K1, 1.0f, c->A1, K1, X1, (int)m, 0.0f, Z,
+                (int)m);
+    gates_ew(m, Z, c->bias1, c1 + j0, st, c1n + j0, h1n + j0, st, X2);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, G, (int)m, K2, 1.0f, c->A2, K2, X2, (int)m, 0.0f, Z,
+                (int)m);
+    // h2' lands in X1's rows (scratch, no longer needed) for the output product.
+    gates_ew(m, Z, c->bias2, c2 + j0, st, c2n + j0, h2n + j0, st, X1);
+    float *restrict u = upd + j0;
+    for (int64_t j = 0; j < m; j++) u[j] = c->b;
+    for (int q = 0; q < H; q++) {
+        const float *restrict hq = X1 + q * m;
+        float wq = c->w[q];
+        for (int64_t j = 0; j < m; j++) u[j] += wq * hq[j];
+    }
+    for (int64_t j = 0; j < m; j++) u[j] *= c->out_mul;
+}
+
+typedef struct Bench {
+    int64_t n;
+    HamKernelFn fwd;
+    HamStepArgs args;
+    const Cell *cell;
+    float *state, *g, *next_jit, *next_mm, *upd_jit, *upd_mm;
+    float *X1, *X2, *Z;          // scratch for n coordinates
+} Bench;
+
+enum { V_JIT, V_FULL, V_BLOCKED, V_COUNT };
+static const char *vname[V_COUNT] = {"JIT f32 kernel", "sgemm, full n", "sgemm, blocks of 512"};
+
+static void run(Bench *b, int v)
+{
+    if (v == V_JIT) {
+        b->fwd(&b->args);
+    } else if (v == V_FULL) {
+        lstm_sgemm_range(b->cell, b->state, b->g, b->next_mm, b->upd_mm, b->n, 0, b->n, b->X1, b->X2, b->Z);
+    } else {
+        for (int64_t j0 = 0; j0 < b->n; j0 += BLOCK) {
+            int64_t m = b->n - j0 < BLOCK ? b->n - j0 : BLOCK;
+            lstm_sgemm_range(b->cell, b->state, b->g, b->next_mm, b->upd_mm, b->n, j0, m, b->X1, b->X2, b->Z);
+        }
+    }
+}
+
+/* Max relative difference over the first `cnt` coordinates of each state row and the
+ * update: |a - b| / max(|b|, rms of that quantity over the compared coordinates). */
+static double compare(const Bench *b, int64_t cnt, double *state_err, double *upd_err)
+{
+    double es = 0, eu = 0;
+    for (int s = 0; s <= 4 * H; s++) {
+        const float *x = s < 4 * H ? b->next_jit + s * b->n : b->upd_jit;
+        const float *y = s < 4 * H ? b->next_mm + s * b->n : b->upd_mm;
+        double rms = 0;
+        for (int64_t j = 0; j < cnt; j++) rms += (double)x[j] * x[j];
+        rms = sqrt(rms / (double)cnt) + 1e-30;
+        for (int64_t j = 0; j < cnt; j++) {
+            double e = fabs((double)x[j] - y[j]) / fmax(fabs((double)x[j]), rms);
+            if (s < 4 * H) es = fmax(es, e);
+            else eu = fmax(eu, e);
+        }
+    }
+    *state_err = es, *upd_err = eu;
+    return fmax(es, eu);
+}
+
+static double cpu_mhz(void)
+{
+    char line[512];
+    double mhz = NAN;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "cpu MHz", 7) == 0) {
+            mhz = atof(strchr(line, ':') + 1);
+            break;
+        }
+    if (f) fclose(f);
+    return mhz;
+}
+
+int main(int argc, char **argv)
+{
+    openblas_set_num_threads(1);
+    char err[512];
+    Jit *jit = jit_create(err, sizeof err);
+    if (!jit) {
+        fprintf(stderr, "lstm_sgemm: %s\n", err);
+        return 1;
+    }
+    Compiled cc;
+    CompileRequest req = {0};
+    req.path = "stdlib/lstm.ham";
+    req.precisions = 1 << HAM_F32;
+    req.with_adjoint = 0;
+    double t0 = now_s();
+    if (compile_optimizer(jit, &req, stderr, &cc, err, sizeof err) != 0) {
+        fprintf(stderr, "lstm_sgemm: %s\n", err);
+        return 1;
+    }
+    double compile_ms = (now_s() - t0) * 1e3;
+    const HamKernelInfo *in = &cc.kernel.info;
+    if (in->nstate != 4 * H) {
+        fprintf(stderr, "lstm_sgemm: expected 80 state scalars, got %d\n", in->nstate);
+        return 1;
+    }
+    double *pd = calloc((size_t)in->nparam, sizeof(double));
+    Rng prng = {7};
+    step_initial_params(cc.step, pd, rng_draw, &prng);
+    float *params = calloc((size_t)in->nparam, sizeof(float)), *hypers = calloc((size_t)in->nhyper + 1, sizeof(float));
+    for (int i = 0; i < in->nparam; i++) params[i] = (float)pd[i];
+    for (int i = 0; i < in->nhyper; i++) hypers[i] = (float)cc.hypers[i];
+    static Cell cell;
+    build_cell(&cell, in, params, hypers);
+
+    double mhz = cpu_mhz(), peak = 2 * 8 * 2 * mhz * 1e-3;   // GFLOP/s, one core
+    double flops = FLOPS_MM + FLOPS_EW;
+    static const int64_t sizes[] = {15910, 100000};
+    FILE *md = argc > 1 ? fopen(argv[1], "a") : NULL;
+    FILE *fs[2] = {stdout, md};
+    for (int k = 0; k < 2 && fs[k]; k++) {
+        fprintf(fs[k], "\n## LSTM: JIT kernel against sgemm-batched cell\n\n"
+                       "Written by bench/lstm_sgemm.c via tools/bench.sh.  stdlib/lstm.ham (2 LSTM layers of 20 "
+                       "units, %d params, 80 state scalars), one f32 step over n coordinates, one thread "
+                       "(openblas_set_num_threads(1); the kernel called on [0, n)); ns per coordinate, median "
+                       "of repetitions.  sgemm: gate weights stacked into A1 [80 x 21], A2 [80 x 40], "
+                       "Z = A X by cblas_sgemm (%s), then the gates elementwise (gcc -O3 -march=native "
+                       "-ffast-math, `omp simd`, libmvec expf/tanhf); \"full\" does one sgemm per layer over all n, \"blocks\" works on "
+                       "%d coordinates at a time.  %.0f flops per coordinate (%.0f in the products, %.0f "
+                       "elementwise, a transcendental counted as 1); peak = 2 FMA x 8 lanes x 2 x %.0f MHz = "
+                       "%.1f GFLOP/s.  JIT compile %.0f ms.\n\n",
+                in->nparam, openblas_get_config(), BLOCK, flops, FLOPS_MM, FLOPS_EW, mhz, peak, compile_ms);
+        fprintf(fs[k], "| n | variant | ns/coord | GFLOP/s | %% of peak | JIT / this | max rel. diff state / update "
+                       "(first %d coords) |\n|---|---|---|---|---|---|---|\n", NVERIFY);
+    }
+    int fail = 0;
+    for (int si = 0; si < 2; si++) {
+        int64_t n = sizes[si];
+        Bench b = {.n = n, .fwd = cc.kernel.forward[HAM_F32], .cell = &cell};
+        b.state = malloc((size_t)(4 * H * n) * sizeof(float));
+        b.next_jit = malloc((size_t)(4 * H * n) * sizeof(float));
+        b.next_mm = malloc((size_t)(4 * H * n) * sizeof(float));
+        b.g = malloc((size_t)n * sizeof(float));
+        b.upd_jit = malloc((size_t)n * sizeof(float));
+        b.upd_mm = malloc((size_t)n * sizeof(float));
+        b.X1 = malloc((size_t)(K1 * n) * sizeof(float));
+        b.X2 = malloc((size_t)(K2 * n) * sizeof(float));
+        b.Z = malloc((size_t)(G * n) * sizeof(float));
+        float *theta = calloc((size_t)n, sizeof(float));
+        Rng rng = {12345};
+        for (int64_t j = 0; j < n; j++) b.g[j] = (float)rng_normal(&rng);
+        for (int s = 0; s < 4 * H; s++)   // h in (-0.9, 0.9), c ~ N(0, 1)
+            for (int64_t j = 0; j < n; j++)
+                b.state[s * n + j] = (s / H) % 2 == 0 ? (float)(1.8 * rng_uniform01(&rng) - 0.9)
+                                                      : (float)rng_normal(&rng);
+        HamStepArgs a = {0};
+        a.begin = 0, a.end = n, a.stride = n;
+        a.state = b.state, a.g = b.g, a.theta = theta, a.t = 1;
+        a.params = params, a.hypers = hypers;
+        a.state_next = b.next_jit, a.update = b.upd_jit;
+        b.args = a;
+
+        // Warm-up and verification (each sgemm variant against the JIT).
+        double es[V_COUNT] = {0}, eu[V_COUNT] = {0};
+        run(&b, V_JIT);
+        for (int v = V_FULL; v < V_COUNT; v++) {
+            memset(b.next_mm, 0, (size_t)(4 * H * n) * sizeof(float));
+            run(&b, v);
+            if (compare(&b, NVERIFY, &es[v], &eu[v]) > 1e-4) fail = 1;
+        }
+        // Interleaved rounds, median per variant.
+        enum { REPS = 15 };
+        double samples[V_COUNT][REPS];
+        for (int r = 0; r < REPS; r++)
+            for (int v = 0; v < V_COUNT; v++) {
+                double s0 = now_s();
+                run(&b, v);
+                samples[v][r] = now_s() - s0;
+            }
+        double ns[V_COUNT];
+        for (int v = 0; v < V_COUNT; v++) {
+            qsort(samples[v], REPS, sizeof(double), cmp_double);
+            ns[v] = samples[v][REPS / 2] / (double)n * 1e9;
+        }
+        for (int k = 0; k < 2 && fs[k]; k++)
+            for (int v = 0; v < V_COUNT; v++) {
+                double gf = flops / ns[v];
+                char diff[64] = "(reference)";
+                if (v != V_JIT) snprintf(diff, sizeof diff, "%.1e / %.1e", es[v], eu[v]);
+                fprintf(fs[k], "| %lld | %s | %.1f | %.2f | %.1f%% | %.2f | %s |\n", (long long)n, vname[v], ns[v],
+                        gf, gf / peak * 100, ns[V_JIT] / ns[v], diff);
+            }
+        free(b.state), free(b.next_jit), free(b.next_mm), free(b.g), free(b.upd_jit), free(b.upd_mm);
+        free(b.X1), free(b.X2), free(b.Z), free(theta);
+    }
+    if (fail)
+        for (int k = 0; k < 2 && fs[k]; k++)
+            fprintf(fs[k], "\nVERIFY FAILED: JIT and sgemm disagree by more than 1e-4 relative.\n");
+    if (md) fclose(md);
+    free(pd), free(params), free(hypers);
+    compiled_free(&cc);
+    jit_destroy(jit);
+    return fail;
+}
