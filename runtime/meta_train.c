@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "batch.h"
 #include "checkpoint.h"
@@ -218,6 +219,17 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
             trainer_free(&t);
             return -1;
         }
+    /* The recorded unroll holds (U + 1) states and gradients of every coordinate: refuse
+     * before allocating what the machine does not have (calloc would promise it and the
+     * kernel would kill the process later). */
+    double need = (double)(c->unroll + 1) * (k->info.nstate + 3) * (double)c->meta_batch * task_dim(t.tasks[0]) * 4;
+    double have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (have > 0 && need > 0.8 * have) {
+        snprintf(err, errlen, "an unroll of %d steps over %lld coordinates needs %.1f GiB; this machine has %.1f GiB",
+                 c->unroll, (long long)c->meta_batch * task_dim(t.tasks[0]), need / (1 << 30), have / (1 << 30));
+        trainer_free(&t);
+        return -1;
+    }
     if (batch_init(&t.batch, k, HAM_F32, c->meta_batch, task_dim(t.tasks[0]), task_callback, t.tasks, pool) != 0 ||
         unroll_init(&t.unroll, &t.batch, c->unroll) != 0) {
         snprintf(err, errlen, "out of memory for an unroll of %d steps over %lld coordinates", c->unroll,

@@ -44,5 +44,8 @@ json=$("$HAMC" run "$tmp/explode.ham" --task quadratic --runs 20 --json 2>/dev/n
 echo "$json" | grep -q '"diverged": 20' && ok || bad "diverged runs not counted: $json"
 echo "$json" | grep -qi 'nan' && bad "NaN in JSON: $json" || ok
 /usr/bin/python3 -c 'import json,sys; json.loads(sys.argv[1])' "$json" 2>/dev/null && ok || bad "JSON does not parse"
+# A runaway unroll is refused before allocating, with the sizes.
+out=$("$HAMC" train "$root/examples/phnn_small.ham" --task quadratic --unroll 100000000 --epochs 1 --out "$tmp/u.ckpt" 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "GiB; this machine has" && ok || bad "runaway unroll: $out"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
