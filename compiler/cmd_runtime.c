@@ -2,7 +2,7 @@
  * `hamc train` (meta-train a learned optimizer), as thin layers over compile.h and
  * the runtime (eval.h, meta_train.h).
  *
- *   hamc run SPEC --task "mnist activation=relu" [--set k=v]... [--params CKPT]
+ *   hamc run SPEC --task "mnist activation=relu" [--set k=v]... [--params CKPT] [--verbose]
  *            [--steps 100] [--runs 1000] [--seed S] [--csv curve.csv] [--finals f.csv]
  *            [--json] [--test] [--threads N] [--opt NAME]
  *   hamc train SPEC --task ... [--unroll 20] [--steps 100] [--epochs E]
@@ -46,7 +46,7 @@ typedef struct RunArgs {
     const char *spec, *opt, *task, *params, *csv, *finals, *out, *resume, *meta_opt;
     const char *set_names[MAX_SET];
     double set_values[MAX_SET];
-    int nset, steps, runs, json, test, threads, unroll, epochs, runs_per_epoch, meta_batch;
+    int nset, steps, runs, json, test, threads, unroll, epochs, runs_per_epoch, meta_batch, verbose;
     int eval_every, eval_runs;
     double meta_lr, clip;
     unsigned long long seed;
@@ -113,6 +113,7 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
             a->spec = o;
             takes = 0;
         } else if (!strcmp(o, "--json")) a->json = 1, takes = 0;
+        else if (!strcmp(o, "--verbose")) a->verbose = 1, takes = 0;
         else if (!strcmp(o, "--test") && !train) a->test = 1, takes = 0;
         else if (!v) return usage(cmd, "unknown option or missing value: '%s'", o);
         else if (!strcmp(o, "--opt")) a->opt = v;
@@ -201,7 +202,7 @@ static int prepare(const char *cmd, RunArgs *a, Jit **jit, Compiled *c, int adjo
 {
     *jit = jit_create(err, errlen);
     if (!*jit) return -1;
-    CompileRequest req = {a->spec, NULL, a->opt, a->set_names, a->set_values, a->nset, adjoint, 0};
+    CompileRequest req = {a->spec, NULL, a->opt, a->set_names, a->set_values, a->nset, adjoint, 0, a->verbose};
     (void)cmd;
     return compile_optimizer(*jit, &req, stderr, c, err, errlen);
 }

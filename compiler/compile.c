@@ -53,7 +53,7 @@ int compile_optimizer(Jit *jit, const CompileRequest *req, FILE *diag_out, Compi
     jo.with_adjoint = req->with_adjoint;
     jo.precisions = req->precisions ? req->precisions : 1 << HAM_F32;
     if (jit_compile(jit, c->step, &jo, a, &c->kernel, &c->stats, err, errlen) != 0) return -1;
-    if (getenv("HAM_VERBOSE"))
+    if (req->verbose || getenv("HAM_VERBOSE"))
         fprintf(stderr, "hamc: compiled %s: %d IR instructions; build %.0f ms, passes %.0f ms, "
                 "machine code %.0f ms%s\n", o->name, c->stats.ir_instructions, c->stats.build_ms,
                 c->stats.optimize_ms, c->stats.codegen_ms, c->stats.cached ? " (cached)" : "");

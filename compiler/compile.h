@@ -28,6 +28,7 @@ typedef struct CompileRequest {
     int nset;
     int with_adjoint;
     int precisions;          // JitOptions.precisions; 0 means f32 only
+    int verbose;             // print the compile times (also with $HAM_VERBOSE)
 } CompileRequest;
 
 /* compile_optimizer: 0, or -1 with diagnostics printed to `diag_out` and a one-line

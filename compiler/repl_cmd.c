@@ -316,7 +316,7 @@ static ReplOpt *compile(ReplSession *s, const char *name, int adjoint)
     const char *origin;
     char *text = text_for(s, name, &origin, 0);
     if (!text) return NULL;
-    CompileRequest req = {origin, text, name, (const char **)o->set_names, o->set_values, o->nset, adjoint, 0};
+    CompileRequest req = {origin, text, name, (const char **)o->set_names, o->set_values, o->nset, adjoint, 0, 0};
     int rc = compile_optimizer(s->jit, &req, stderr, &o->c, err, sizeof err);
     free(text);
     if (rc != 0) {
