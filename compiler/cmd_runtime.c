@@ -91,19 +91,25 @@ static int parse_set(RunArgs *a, const char *cmd, const char *kv)
 /* The options of run and train; `train` selects which are allowed. */
 static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs *a)
 {
+    // The defaults are the runtime's own (eval.h, meta_train.h).
+    EvalConfig ed;
+    TrainConfig td;
+    eval_default_config(&ed);
+    train_default_config(&td);
     memset(a, 0, sizeof *a);
     a->task = "quadratic";
-    a->steps = 100;
-    a->runs = train ? 0 : 100;
-    a->seed = 1;
-    a->unroll = 20;
-    a->epochs = 100;
-    a->runs_per_epoch = 20;
-    a->meta_batch = 1;
-    a->meta_lr = 0.01;
-    a->meta_opt = "adam";
-    a->eval_every = 1;
-    a->eval_runs = 20;
+    a->steps = train ? td.steps : ed.steps;
+    a->runs = train ? 0 : ed.runs;
+    a->seed = train ? td.seed : ed.seed;
+    a->unroll = td.unroll;
+    a->epochs = td.epochs;
+    a->runs_per_epoch = td.runs_per_epoch;
+    a->meta_batch = td.meta_batch;
+    a->meta_lr = td.meta_lr;
+    a->meta_opt = td.meta_opt;
+    a->clip = td.clip;
+    a->eval_every = td.eval_every;
+    a->eval_runs = td.eval_runs;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0, takes = 1;
