@@ -271,7 +271,9 @@ int cmd_run(int argc, char **argv)
     ec.seed = a.seed;
     ec.test = a.test;
     ec.stop = &ham_interrupted;
-    ec.task.split = SPLIT_META_EVAL;
+    // Evaluations use the held-out half unless the task says otherwise (a baseline's
+    // learning rate is tuned on the meta-training half: "mnist split=train").
+    if (!strstr(a.task, "split=")) ec.task.split = SPLIT_META_EVAL;
     Jit *jit = NULL;
     Compiled c;
     int status = 1;

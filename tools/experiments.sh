@@ -37,6 +37,19 @@ evaluate() {   # evaluate KEY SPEC TASK OUTDIR [options]
         --csv "$dir/$key.csv" --finals "$dir/${key}_finals.csv" --json | tail -n 1 > "$dir/$key.json"
 }
 
+tune() {   # tune KEY SPEC TASK OUTDIR: the learning rate by grid search on held-in tasks
+    local key=$1 spec=$2 task=$3 dir=$4 best= bestv=
+    local tune_task=$task
+    case "$task" in mnist*) tune_task="$task split=train" ;; esac
+    for lr in 0.001 0.003 0.01 0.03 0.1 0.3 1 3; do
+        v=$("$hamc" run "$spec" --task "$tune_task" --runs 100 --steps 100 --seed 7 --set lr=$lr --json 2>/dev/null |
+            tail -n 1 | /usr/bin/python3 -c 'import json,sys; v=json.loads(sys.stdin.read())["final_mean"]; print(v if v is not None else "inf")')
+        if [ -z "$best" ] || awk -v a="$v" -v b="$bestv" 'BEGIN { exit !(a < b) }'; then best=$lr bestv=$v; fi
+    done
+    echo "== $key: best learning rate $best (mean final loss $bestv on 100 tuning runs)"
+    evaluate "${key}_tuned" "$spec" "$task" "$dir" --set lr="$best"
+}
+
 plot() {   # plot DIR TITLE KEY...
     local dir=$1 title=$2
     shift 2
@@ -58,6 +71,7 @@ if [ "$which" = quadratic ] || [ "$which" = all ]; then
     evaluate rmsprop stdlib/rmsprop.ham quadratic "$d" --set lr=0.03
     evaluate momentum stdlib/momentum.ham quadratic "$d" --set lr=0.01
     evaluate nag stdlib/nag.ham quadratic "$d" --set lr=0.01
+    for b in adam rmsprop momentum nag; do tune "$b" "stdlib/$b.ham" quadratic "$d"; done
     plot "$d" "10-d quadratic" seed_hnn lstm phnn adam rmsprop momentum nag
 fi
 
@@ -79,6 +93,7 @@ if [ "$which" = mnist ] || [ "$which" = all ]; then
         evaluate rmsprop stdlib/rmsprop.ham "$task" "$dir" --set lr="$2" --test
         evaluate momentum stdlib/momentum.ham "$task" "$dir" --set lr="$3" --test
         evaluate nag stdlib/nag.ham "$task" "$dir" --set lr="$4" --test
+        for b in adam rmsprop momentum nag; do tune "$b" "stdlib/$b.ham" "$task" "$dir"; done
         plot "$dir" "MNIST ($task)" seed_hnn phnn adam rmsprop momentum nag
     done
 fi
