@@ -45,6 +45,7 @@ void ham_catch_interrupt(int on)
 typedef struct RunArgs {
     const char *spec, *opt, *task, *params, *csv, *finals, *out, *resume, *meta_opt;
     const char *set_names[MAX_SET];
+    char set_buf[MAX_SET][64];     // the names' storage: no allocation to free on any path
     double set_values[MAX_SET];
     int nset, steps, runs, json, test, threads, unroll, epochs, runs_per_epoch, meta_batch, verbose;
     int eval_every, eval_runs;
@@ -76,15 +77,23 @@ static int parse_double(const char *s, double *out)
     return *end || end == s || !isfinite(*out) ? -1 : 0;
 }
 
+static int add_set(RunArgs *a, const char *name, size_t len, double v)
+{
+    if (a->nset == MAX_SET || len >= sizeof a->set_buf[0]) return -1;
+    memcpy(a->set_buf[a->nset], name, len);
+    a->set_buf[a->nset][len] = 0;
+    a->set_names[a->nset] = a->set_buf[a->nset];
+    a->set_values[a->nset++] = v;
+    return 0;
+}
+
 static int parse_set(RunArgs *a, const char *cmd, const char *kv)
 {
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv) return usage(cmd, "--set needs NAME=VALUE, not '%s'", kv);
-    if (a->nset == MAX_SET) return usage(cmd, "too many --set (at most 64)%s", "");
     double v;
     if (parse_double(eq + 1, &v) != 0) return usage(cmd, "--set needs a finite number: '%s'", kv);
-    a->set_names[a->nset] = strndup(kv, (size_t)(eq - kv));
-    a->set_values[a->nset++] = v;
+    if (add_set(a, kv, (size_t)(eq - kv), v) != 0) return usage(cmd, "too many --set, or a name over 63 bytes: '%s'", kv);
     return 0;
 }
 
@@ -249,9 +258,7 @@ static int adopt_checkpoint_hypers(RunArgs *a, char *err, size_t errlen)
         int given = 0;
         for (int k = 0; k < a->nset; k++) given |= strcmp(a->set_names[k], ck.hypers[i].name) == 0;
         if (given) continue;
-        if (a->nset == MAX_SET) break;
-        a->set_names[a->nset] = strdup(ck.hypers[i].name);
-        a->set_values[a->nset++] = ck.hypers[i].value;
+        if (add_set(a, ck.hypers[i].name, strlen(ck.hypers[i].name), ck.hypers[i].value) != 0) break;
     }
     ckpt_free(&ck);
     return 0;

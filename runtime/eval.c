@@ -179,6 +179,7 @@ int eval_optimizer(const HamKernel *k, const double *params, const double *hyper
     for (int i = 0; i < chunk; i++) task_destroy(tasks[i]);
     free(tasks);
     if (rc == 0) summarize(r);
+    else eval_result_free(r);   // the caller frees only what succeeded
     return rc;
 }
 
