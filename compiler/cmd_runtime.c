@@ -278,9 +278,7 @@ int cmd_run(int argc, char **argv)
     ec.seed = a.seed;
     ec.test = a.test;
     ec.stop = &ham_interrupted;
-    // Evaluations use the held-out half unless the task says otherwise (a baseline's
-    // learning rate is tuned on the meta-training half: "mnist split=train").
-    if (!strstr(a.task, "split=")) ec.task.split = SPLIT_META_EVAL;
+    task_role_split(&ec.task, SPLIT_META_EVAL);   // "mnist split=train" tunes on the other half
     Jit *jit = NULL;
     Compiled c;
     int status = 1;
@@ -324,9 +322,9 @@ int cmd_train(int argc, char **argv)
     TrainConfig tc;
     train_default_config(&tc);
     if (cmd_parse_task(a.task, &tc.task, err, sizeof err) != 0) return usage("train", "%s", err);
-    tc.task.split = SPLIT_META_TRAIN;
+    task_role_split(&tc.task, SPLIT_META_TRAIN);
     tc.eval_task = tc.task;
-    tc.eval_task.split = SPLIT_META_EVAL;
+    tc.eval_task.split = SPLIT_META_EVAL;   // best params are chosen on held-out tasks, always
     tc.steps = a.steps;
     tc.unroll = a.unroll;
     tc.epochs = a.epochs;

@@ -12,11 +12,8 @@ int compile_optimizer(Jit *jit, const CompileRequest *req, FILE *diag_out, Compi
     diag_init(&c->diag, &c->arena, diag_out);
     c->diag.warnings_off = 1;
     Arena *a = &c->arena;
-    Program *p = c->prog = arena_alloc(a, sizeof *p);
-    (void)p;
-    // Overrides go in before sema; load_program makes the Program, so build it there.
-    c->prog = load_program(a, &c->diag, req->path, req->text, 1);
-    p = c->prog;
+    // Overrides go in after loading and before sema, so every check sees them.
+    Program *p = c->prog = load_program(a, &c->diag, req->path, req->text, 1);
     p->noverrides = req->nset;
     p->override_names = req->set_names;
     p->override_values = (double *)req->set_values;

@@ -216,18 +216,8 @@ static HamArrayInfo *array_infos(const StepProgram *s, Arena *a, SymKind kind, i
             const Sym *sym = info->by_kind[kind][i];
             Expr *dist = sym->decl->dist;
             if (!dist) continue;
-            // The distribution's arguments: draw two probes with a known generator?
-            // Simpler: read them as constants through the step's initializer path.
             double ab[2] = {0, 0};
-            for (int k = 0; k < 2; k++) {
-                Sym fake = {.kind = SK_PARAM, .shape = shape_scalar(), .decl = &(Decl){.value = dist->args[k]}};
-                DagPool *tmp = dag_pool_new();
-                Arena ta;
-                arena_init(&ta);
-                lower_initial_values(lower_new(s->prog, s->info, tmp, &ta), &fake, &ab[k]);
-                arena_free(&ta);
-                dag_pool_free(tmp);
-            }
+            step_param_distribution(s, sym, ab);
             out[i].a = ab[0];
             out[i].b = ab[1];
         }

@@ -776,7 +776,7 @@ static int evaluate(ReplSession *s, const char *name, const ReplOpts *opts, Eval
     EvalConfig ec;
     eval_default_config(&ec);
     ec.task = s->task;
-    ec.task.split = SPLIT_META_EVAL;
+    task_role_split(&ec.task, SPLIT_META_EVAL);
     ec.runs = 100;
     ec.steps = 100;
     int threads = 0, test = 0;
@@ -852,7 +852,7 @@ static ReplStatus rc_train(ReplSession *s, int argc, char **argv, const char *re
     TrainConfig tc;
     train_default_config(&tc);
     tc.task = s->task;
-    tc.task.split = SPLIT_META_TRAIN;
+    task_role_split(&tc.task, SPLIT_META_TRAIN);
     tc.eval_task = s->task;
     tc.eval_task.split = SPLIT_META_EVAL;
     int threads = 0;

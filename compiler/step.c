@@ -161,6 +161,29 @@ int step_initial_state(const StepProgram *s, double *state)
     return rc;
 }
 
+/* The constant arguments of `~ normal(a, b)` / `~ uniform(a, b)`, through lowering
+ * (hypers at their values in force). */
+static int dist_args(Lowering *l, const Expr *dist, double ab[2])
+{
+    int rc = 0;
+    for (int j = 0; j < 2; j++) {
+        Sym arg = {.kind = SK_PARAM, .shape = shape_scalar(), .decl = &(Decl){.value = dist->args[j]}};
+        if (lower_initial_values(l, &arg, &ab[j]) != 0) rc = -1;
+    }
+    return rc;
+}
+
+int step_param_distribution(const StepProgram *s, const Sym *param, double ab[2])
+{
+    DagPool *tmp = dag_pool_new();
+    Arena a;
+    arena_init(&a);
+    int rc = param->decl->dist ? dist_args(lower_new(s->prog, s->info, tmp, &a), param->decl->dist, ab) : -1;
+    arena_free(&a);
+    dag_pool_free(tmp);
+    return rc;
+}
+
 int step_initial_params(const StepProgram *s, double *params, StepRandom draw, void *ctx)
 {
     DagPool *tmp = dag_pool_new();
@@ -177,10 +200,7 @@ int step_initial_params(const StepProgram *s, double *params, StepRandom draw, v
             continue;
         }
         double arg[2];
-        for (int j = 0; j < 2; j++) {
-            Sym fake = {.kind = SK_PARAM, .shape = shape_scalar(), .decl = &(Decl){.value = dist->args[j]}};
-            if (lower_initial_values(l, &fake, &arg[j]) != 0) rc = -1;
-        }
+        if (dist_args(l, dist, arg) != 0) rc = -1;
         int normal = strcmp(dist->name, "normal") == 0;
         for (int k = 0; k < n && rc == 0; k++) params[pm->offset + k] = draw(ctx, normal, arg[0], arg[1]);
     }

@@ -73,5 +73,8 @@ int step_subst(DagPool *p, int nstate, const DagNode *const *repl, int nroots,
 typedef double (*StepRandom)(void *ctx, int normal, double a, double b);
 int step_initial_state(const StepProgram *s, double *state);
 int step_initial_params(const StepProgram *s, double *params, StepRandom draw, void *ctx);
+/* step_param_distribution: the arguments (a, b) of a param declared `~ normal(a, b)` or
+ * `~ uniform(a, b)`; -1 for a param with a constant initial value. */
+int step_param_distribution(const StepProgram *s, const Sym *param, double ab[2]);
 
 #endif

@@ -59,7 +59,4 @@ void progress_note(Progress *p, const char *fmt, ...)
 void progress_end(Progress *p)
 {
     if (p->tty) fprintf(stderr, "\r\033[K");
-    char t[32];
-    clock_text(t, sizeof t, progress_now() - p->start);
-    (void)t;
 }

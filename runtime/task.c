@@ -169,6 +169,7 @@ int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen)
     } else if (KEY("split")) {
         if (set_choice("split", v, splits, 2, &choice, err, errlen)) return -1;
         c->split = (DataSplit)choice;
+        c->split_given = 1;
     } else if (KEY("data")) {
         if (!*v || !(c->data_dir = intern(v))) {
             set_err(err, errlen, "%s: expected data=DIR", kv);
@@ -211,4 +212,9 @@ double task_loss_grad(Task *t, const float *theta, float *grad)
 double task_test(Task *t, const float *theta, double *accuracy)
 {
     return t->vt->test(t, theta, accuracy);
+}
+
+void task_role_split(TaskConfig *c, DataSplit role)
+{
+    if (!c->split_given) c->split = role;
 }

@@ -28,6 +28,7 @@ typedef struct TaskConfig {
     Activation activation;         // mnist: hidden activation (default sigmoid)
     int batch;                     // mnist: minibatch size (default 128)
     DataSplit split;               // mnist: which half of the training set minibatches come from
+    int split_given;               // split was set by `split=`: task_role_split keeps it
     const char *data_dir;          // mnist: where the idx files are (default data/mnist)
 } TaskConfig;
 
@@ -38,6 +39,10 @@ void task_default_config(TaskConfig *c, TaskKind kind);
 /* task_config_set: apply one `key=value` (dim, hidden=20 or hidden=40,40, activation,
  * batch, split, data); -1 with a one-line reason in err for an unknown key or value. */
 int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen);
+
+/* task_role_split: the half a command uses by default (meta-training: the train half;
+ * evaluation: the held-out half), unless the user chose one with `split=`. */
+void task_role_split(TaskConfig *c, DataSplit role);
 
 /* task_create: NULL with a one-line reason (e.g. a missing data file and `make data`). */
 Task *task_create(const TaskConfig *c, char *err, size_t errlen);
