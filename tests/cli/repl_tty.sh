@@ -7,7 +7,7 @@
 #   - Ctrl-C at the prompt drops the line; Ctrl-C during a long run stops it and the
 #     next command works; an unknown command is an error and the session goes on;
 #   - the history file gets the entries.
-# Skipped (counted as passed, with a note) without `script`.
+# Skipped (counted as neither passed nor failed, with a note) without `script`.
 # Failures go to stderr; the last line of stdout is `N passed, N failed`.
 set -u
 
@@ -55,7 +55,9 @@ keys() {   # the keystrokes, with time for the REPL to react between them
     printf 'quit\n'; sleep 0.5
 }
 
-keys | timeout 60 script -qfec "$HAMC" /dev/null >"$tmp/raw" 2>&1
+# exec: hamc is script's own child, so a Ctrl-C cannot kill an intermediate shell
+# (dash, as $SHELL on CI machines, dies of the SIGINT that hamc catches).
+keys | timeout 60 script -qfec "exec \"$HAMC\"" /dev/null >"$tmp/raw" 2>&1
 status=$?
 # What a person would see, roughly: no escape sequences, no carriage returns.
 sed -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\r//g' "$tmp/raw" >"$tmp/screen"
