@@ -64,6 +64,8 @@ void jit_default_options(JitOptions *o)
     o->contract = 0;
     o->with_adjoint = 1;
     o->precisions = 1 << HAM_F32 | 1 << HAM_F64;
+    const char *vm = getenv("HAM_VECMATH");
+    o->libm_math = vm && !strcmp(vm, "libmvec");
 }
 
 static LLVMTargetMachineRef host_machine(Jit *j, char *err, size_t errlen)
@@ -278,7 +280,7 @@ static LLVMModuleRef build_module(Jit *j, LLVMContextRef ctx, const StepProgram 
         codegen_plan(s, adjoint, &plan);
         for (int prec = HAM_F32; prec <= HAM_F64; prec++) {
             if (!(o->precisions & 1 << prec)) continue;
-            LlvmGenOptions go = {(HamPrecision)prec, 1, 0, prec == HAM_F32 && o->contract};
+            LlvmGenOptions go = {(HamPrecision)prec, 1, 0, prec == HAM_F32 && o->contract, !o->libm_math};
             if (j->avx2 && !o->scalar) go.width = prec == HAM_F32 ? 8 : 4, go.vector_isa = 'd';
             char name[256];
             kernel_name(name, sizeof name, s, serial, adjoint, (HamPrecision)prec);
@@ -330,7 +332,7 @@ int jit_compile(Jit *j, const StepProgram *s, const JitOptions *o, Arena *arena,
     memset(out, 0, sizeof *out);
     codegen_kernel_info(s, arena, &out->info);
     uint64_t hash = out->info.spec_hash ^ (uint64_t)(o->contract * 2 + o->scalar * 4 + o->opt_level * 16 +
-                                                     o->precisions * 256);
+                                                     o->precisions * 256 + o->libm_math * 8192);
     int want_adjoint = o->with_adjoint && s->adj_state;
     for (CacheEntry *c = j->cache; c; c = c->next) {
         if (c->hash != hash || c->with_adjoint < want_adjoint) continue;

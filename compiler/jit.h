@@ -18,6 +18,8 @@ typedef struct JitOptions {
     int with_adjoint;    // also compile the adjoint kernels
     int scalar;          // no explicit vectors (for tests of the remainder path)
     int precisions;      // bit 1 << HAM_F32, 1 << HAM_F64: which kernels to make (default both)
+    int libm_math;       // f32 exp/log/log1p/tanh through libm/libmvec calls, not inline
+                         // polynomials (default 0; HAM_VECMATH=libmvec sets it, for benchmarks)
 } JitOptions;
 
 typedef struct JitStats {

@@ -13,8 +13,10 @@
  * vectorizer will not assume) and keeps the summation order fixed, so results are
  * deterministic for a given block.  Elementary functions call glibc's libmvec
  * variants (_ZGVdN8v_expf: AVX2, 8 floats) in the vector loop and libm in the
- * scalar one.  Each op mirrors dag_eval_op (dag_eval.c), including NaN and -0. */
+ * scalar one, except the f32 exp, log, log1p and tanh, which are inline polynomials
+ * (llvm_math.c) unless the options say otherwise.  Each op mirrors dag_eval_op (dag_eval.c), including NaN and -0. */
 #include "llvm_gen.h"
+#include "llvm_math.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -101,11 +103,18 @@ static LLVMValueRef declare(Gen *g, const char *name, int nargs, int width)
     return fn;
 }
 
-/* A libm function on a scalar, or its libmvec variant on a vector. */
+/* A libm function on a scalar, or its libmvec variant on a vector; in f32 with
+ * inline_math, exp, log, log1p and tanh are emitted inline instead (llvm_math.c). */
 static LLVMValueRef call_math(Gen *g, const char *base, int nargs, LLVMValueRef a, LLVMValueRef b)
 {
     char name[64];
     int f32 = g->o->prec == HAM_F32;
+    if (f32 && g->o->inline_math) {
+        if (!strcmp(base, "exp")) return llvm_math_expf(g->mod, g->b, a);
+        if (!strcmp(base, "log")) return llvm_math_logf(g->mod, g->b, a);
+        if (!strcmp(base, "log1p")) return llvm_math_log1pf(g->mod, g->b, a);
+        if (!strcmp(base, "tanh")) return llvm_math_tanhf(g->mod, g->b, a);
+    }
     if (g->width == 1)
         snprintf(name, sizeof name, "%s%s", base, f32 ? "f" : "");
     else
@@ -828,7 +837,8 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     LLVMValueRef vi = LLVMBuildPhi(g.b, g.i64, "i");
     LLVMValueRef vnext_i = NULL;
     LLVMValueRef vlimit = LLVMBuildAdd(g.b, vi, LLVMConstInt(g.i64, (unsigned long long)W, 0), "");
-    LLVMBuildCondBr(g.b, LLVMBuildICmp(g.b, LLVMIntSLE, vlimit, g.field[F_END], ""), W > 1 ? vbody : shead, shead);
+    if (W > 1) LLVMBuildCondBr(g.b, LLVMBuildICmp(g.b, LLVMIntSLE, vlimit, g.field[F_END], ""), vbody, shead);
+    else LLVMBuildBr(g.b, shead);   // scalar kernels: no vector loop (one edge, one phi entry)
     LLVMPositionBuilderAtEnd(g.b, vbody);
     if (W > 1 && segmented) call_segments(&g, &sg, 0, vi, NULL);
     else if (W > 1) emit_body(&g, vi, W);

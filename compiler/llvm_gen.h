@@ -11,6 +11,7 @@ typedef struct LlvmGenOptions {
     int width;       // vector lanes of the main loop (8 for f32 and 4 for f64 with AVX2; 1: scalar)
     int vector_isa;  // 'd' (AVX2 libmvec variants); 0 when width is 1
     int contract;    // allow a*b+c to fuse (llvm.fmuladd): faster, not bit-equal to the interpreter
+    int inline_math; // f32 exp/log/log1p/tanh as inline polynomials (llvm_math.h), not libm/libmvec
 } LlvmGenOptions;
 
 /* llvm_gen_kernel: add `void name(const HamStepArgs *)` computing plan to mod. */
