@@ -14,7 +14,7 @@
  * deterministic for a given block.  Elementary functions call glibc's libmvec
  * variants (_ZGVdN8v_expf: AVX2, 8 floats) in the vector loop and libm in the
  * scalar one, except the f32 exp, log, log1p and tanh, which are inline polynomials
- * (llvm_math.c) unless the options say otherwise.  Each op mirrors dag_eval_op (dag_eval.c), including NaN and -0. */
+ * (llvm_math.c) unless the options say otherwise or the body is segmented.  Each op mirrors dag_eval_op (dag_eval.c), including NaN and -0. */
 #include "llvm_gen.h"
 #include "llvm_math.h"
 
@@ -56,6 +56,7 @@ typedef struct Gen {
     LLVMValueRef acc_vec, acc_scalar;   // param-adjoint accumulators (allocas)
     int *acc_of_out;              // [nout]: accumulator slot of an OUT_PARAM_BAR output
     int width;                    // lanes of the body being emitted
+    int inline_math;              // o->inline_math, for bodies that are not segmented
 } Gen;
 
 static LLVMTypeRef ty(Gen *g, int width)
@@ -109,7 +110,7 @@ static LLVMValueRef call_math(Gen *g, const char *base, int nargs, LLVMValueRef 
 {
     char name[64];
     int f32 = g->o->prec == HAM_F32;
-    if (f32 && g->o->inline_math) {
+    if (f32 && g->inline_math) {
         if (!strcmp(base, "exp")) return llvm_math_expf(g->mod, g->b, a);
         if (!strcmp(base, "log")) return llvm_math_logf(g->mod, g->b, a);
         if (!strcmp(base, "log1p")) return llvm_math_log1pf(g->mod, g->b, a);
@@ -825,9 +826,12 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     LLVMBasicBlockRef exit = LLVMAppendBasicBlockInContext(g.ctx, fn, "exit");
 
     LLVMPositionBuilderAtEnd(g.b, entry);
-    emit_entry(&g, LLVMGetParam(fn, 0), st);
     Segments sg = {{NULL, NULL}, {NULL, NULL}, NULL, NULL};
     int segmented = plan->count > segment_param(0);
+    /* Inline exp/log/tanh make huge kernels (the LSTM's) 3x slower to compile for
+     * no gain at run time: there, libmvec calls. */
+    g.inline_math = o->inline_math && !segmented;
+    emit_entry(&g, LLVMGetParam(fn, 0), st);
     if (segmented) setup_segments(&g, &sg, name, st, LLVMGetParam(fn, 0));
     LLVMBuildBr(g.b, vhead);
 
