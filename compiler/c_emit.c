@@ -24,9 +24,11 @@
 #include "jit.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "codegen.h"
 #include "derive.h"
@@ -693,15 +695,25 @@ static Optimizer *pick_optimizer(Program *p, const char *name)
 static int emit_to_path(const StepProgram *s, const CEmitOptions *o, const char *path)
 {
     if (!path) return c_emit(stdout, s, o) == 0 && fflush(stdout) == 0 ? 0 : -1;
+    struct stat st;   // renaming over /dev/full or a FIFO would replace the node itself
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "hamc emit-c: %s: not a regular file (-o writes a temp file and renames it over OUT)\n", path);
+        return -1;
+    }
     size_t len = strlen(path) + 8;
     char *tmp = malloc(len);
     snprintf(tmp, len, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     int rc = -1;
-    if (!f) fprintf(stderr, "hamc emit-c: cannot write %s\n", tmp);
+    if (!f) fprintf(stderr, "hamc emit-c: cannot write %s: %s\n", tmp, strerror(errno));
     else {
         rc = c_emit(f, s, o);
-        if (fclose(f) != 0) rc = -1;
+        int failed = ferror(f);
+        errno = 0;
+        if (fclose(f) != 0 || failed) {   // a full disk shows here
+            fprintf(stderr, "hamc emit-c: cannot write %s: %s\n", tmp, strerror(errno ? errno : EIO));
+            rc = -1;
+        }
         if (rc == 0 && rename(tmp, path) != 0) rc = -1, fprintf(stderr, "hamc emit-c: cannot write %s\n", path);
         if (rc != 0) remove(tmp);
     }

@@ -9,6 +9,7 @@
  *            [--runs-per-epoch 20] [--meta-batch B] [--meta-lr 0.01] [--meta-opt adam]
  *            [--out-mul K] [--clip C] [--eval-every N] [--eval-runs N] --out CKPT
  *            [--resume CKPT] [--seed S] [--set k=v]... [--threads N] [--opt NAME] */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "commands.h"
 #include "compile.h"
 #include "eval.h"
+#include "meta_opt.h"
 #include "meta_train.h"
 #include "rng.h"
 
@@ -135,7 +137,12 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         else if (!strcmp(o, "--task")) a->task = v;
         else if (!strcmp(o, "--set")) { if (parse_set(a, cmd, v)) return 2; }
         else if (!strcmp(o, "--steps")) bad = parse_int(v, 1, &a->steps);
-        else if (!strcmp(o, "--seed")) { char *e; a->seed = strtoull(v, &e, 10); bad = *e != 0; }
+        else if (!strcmp(o, "--seed")) {   // 0..2^64-1: strtoull alone takes "-1" and clamps overflow
+            char *e;
+            errno = 0;
+            a->seed = strtoull(v, &e, 10);
+            bad = *e != 0 || e == v || errno != 0 || v[strspn(v, " \t")] == '-';
+        }
         else if (!strcmp(o, "--threads")) bad = parse_int(v, 1, &a->threads);
         else if (!strcmp(o, "--params") && !train) a->params = v;
         else if (!strcmp(o, "--runs") && !train) bad = parse_int(v, 1, &a->runs);
@@ -151,7 +158,13 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         else if (!strcmp(o, "--eval-runs") && train) bad = parse_int(v, 1, &a->eval_runs);
         else if (!strcmp(o, "--meta-lr") && train) bad = parse_double(v, &a->meta_lr) || !(a->meta_lr > 0);
         else if (!strcmp(o, "--clip") && train) bad = parse_double(v, &a->clip) || a->clip < 0;
-        else if (!strcmp(o, "--meta-opt") && train) a->meta_opt = v;
+        else if (!strcmp(o, "--meta-opt") && train) {
+            MetaOpt probe;
+            a->meta_opt = v;
+            bad = meta_opt_init(&probe, v, 1, 0.01) != 0;
+            if (!bad) meta_opt_free(&probe);
+            if (bad) return usage(cmd, "unknown meta-optimizer '%s' (adam or sgd)", v);
+        }
         else if (!strcmp(o, "--out-mul") && train) {
             bad = parse_double(v, &x);
             char kv[64];
@@ -295,6 +308,10 @@ int cmd_run(int argc, char **argv)
         ham_catch_interrupt(1);
         if (eval_optimizer(&c.kernel, params, c.hypers, &ec, pool, &r, err, sizeof err) == 0) {
             if (ham_interrupted) fprintf(stderr, "hamc run: interrupted after %d runs\n", r.runs);
+            if (r.grad_faults)
+                fprintf(stderr, "hamc run: warning: non-finite gradient from the task in %d of %d runs (first: run %d, "
+                        "step %ld of %d, task %s, %lld of %lld coordinates)\n", r.grad_faults, r.runs, r.fault_run,
+                        r.fault_step, r.steps, a.task, r.fault_coords, r.fault_dim);
             cmd_print_table(&r);
             status = 0;
             if (a.csv && eval_write_curve_csv(&r, a.csv, err, sizeof err) != 0) status = 1;

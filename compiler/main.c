@@ -9,6 +9,7 @@
  *   hamc help [COMMAND]
  *
  * Exit status: 0 success, 1 errors in the input, 2 bad usage. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,7 +413,8 @@ static int cmd_help(int argc, char **argv)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* dispatch: the command's exit status. */
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) return repl_command(1, argv);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) return cmd_help(1, argv);
@@ -424,4 +426,18 @@ int main(int argc, char **argv)
         if (strcmp(commands[i].name, argv[1]) == 0) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "hamc: unknown command '%s' (see 'hamc help')\n", argv[1]);
     return 2;
+}
+
+/* Output lost to a full disk or a closed pipe must not pass for success: stdout is
+ * flushed here, and a failed write (now or earlier) is an error. */
+int main(int argc, char **argv)
+{
+    int status = dispatch(argc, argv);
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "hamc: error: cannot write the standard output%s%s\n", errno ? ": " : " (output was lost)",
+                errno ? strerror(errno) : "");
+        if (status == 0) status = 1;
+    }
+    return status;
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <readline/history.h>
@@ -380,6 +381,12 @@ int repl_script_command(int argc, char **argv)
     FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
     if (!in) {
         fprintf(stderr, "hamc run-script: cannot open '%s': %s\n", path, strerror(errno));
+        return 1;
+    }
+    struct stat st;
+    if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {   // fopen takes a directory
+        fprintf(stderr, "hamc run-script: '%s' is a directory, not a script\n", path);
+        if (in != stdin) fclose(in);
         return 1;
     }
     int rc = session(in, 0, !keep_going);

@@ -366,10 +366,35 @@ static int sync_dir(const char *path, char *err, size_t errlen)
     return rc;
 }
 
+/* regular_target: a checkpoint is renamed over its path, so the path must name a
+ * regular file or nothing: renaming over /dev/full or a FIFO would replace the node. */
+static int regular_target(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return fail(err, errlen, path, "%s: cannot replace it with a checkpoint (written beside it, then renamed "
+                    "over it)", S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file (a device, FIFO or socket)");
+    return 0;
+}
+
+int ckpt_check_target(const char *path, char *err, size_t errlen)
+{
+    if (regular_target(path, err, errlen)) return -1;
+    size_t tmplen = strlen(path) + 32;
+    char *tmp = malloc(tmplen);
+    if (!tmp) return fail(err, errlen, path, "out of memory");
+    snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
+    int rc = write_tmp(tmp, (const uint8_t *)"", 0, path, err, errlen);
+    unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
 int ckpt_write(const char *path, const Checkpoint *c, char *err, size_t errlen)
 {
     uint8_t *buf;
     size_t len;
+    if (regular_target(path, err, errlen)) return -1;
     if (ckpt_encode(c, path, &buf, &len, err, errlen)) return -1;
     size_t tmplen = strlen(path) + 32;   // ".tmp." and a pid fit in 32
     char *tmp = malloc(tmplen);

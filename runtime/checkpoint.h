@@ -100,6 +100,9 @@ typedef struct Checkpoint {
  * is untouched.  Refuses non-finite params or best params, and NaN anywhere else.
  * Not for two threads writing the same path at once (they share the temp name). */
 int ckpt_write(const char *path, const Checkpoint *c, char *err, size_t errlen);
+/* ckpt_check_target: whether ckpt_write could put a file at path (a regular file or
+ * none there, a temp file creatable beside it), checked before a long run. */
+int ckpt_check_target(const char *path, char *err, size_t errlen);
 
 /* Read and validate the checkpoint at path into *c (see the file comment). */
 int ckpt_read(const char *path, Checkpoint *c, char *err, size_t errlen);

@@ -1,6 +1,7 @@
 /* eval.c: evaluation runs, and their statistics and reports. */
 #include "eval.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,13 @@ static int eval_chunk(const HamKernel *k, const double *params, const double *hy
         if (t < T) batch_step(&b);
         stopped = c->stop && *c->stop;   // Ctrl-C: this chunk's runs are dropped
     }
+    for (int i = 0; i < count && !stopped; i++) {
+        long step;
+        int64_t bad;
+        if (!task_grad_fault(tasks[i], &step, &bad)) continue;
+        if (r->grad_faults++ == 0)
+            r->fault_run = first + i, r->fault_step = step, r->fault_coords = bad, r->fault_dim = rs.dim;
+    }
     if (c->test && !stopped) {
         for (int i = 0; i < count; i++) {
             for (int64_t j = 0; j < rs.dim; j++)
@@ -187,7 +195,7 @@ int eval_write_curve_csv(const EvalResult *r, const char *path, char *err, size_
 {
     FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(err, errlen, "cannot write %s", path);
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     fprintf(f, "step,mean,ci95_lo,ci95_hi,median,runs\n");
@@ -199,9 +207,10 @@ int eval_write_curve_csv(const EvalResult *r, const char *path, char *err, size_
         fprintf(f, "%d,%.9g,%.9g,%.9g,%.9g,%d\n", t, s.mean, s.ci_lo, s.ci_hi, s.median, s.n);
     }
     free(col);
-    int bad = ferror(f);
+    errno = 0;
+    int bad = fflush(f) != 0 || ferror(f);
     bad |= fclose(f) != 0;
-    if (bad) snprintf(err, errlen, "error writing %s", path);
+    if (bad) snprintf(err, errlen, "error writing %s: %s", path, strerror(errno ? errno : EIO));
     return bad ? -1 : 0;
 }
 
@@ -209,7 +218,7 @@ int eval_write_finals_csv(const EvalResult *r, const char *path, char *err, size
 {
     FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(err, errlen, "cannot write %s", path);
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     fprintf(f, "run,final_loss,mean_over_steps,test_loss,test_accuracy\n");
@@ -219,9 +228,10 @@ int eval_write_finals_csv(const EvalResult *r, const char *path, char *err, size
         fprintf(f, "%d,%.9g,%.9g,%.9g,%.9g\n", i, r->curve[(size_t)i * (r->steps + 1) + r->steps],
                 r->steps ? s / r->steps : NAN, r->test_loss[i], r->test_acc[i]);
     }
-    int bad = ferror(f);
+    errno = 0;
+    int bad = fflush(f) != 0 || ferror(f);
     bad |= fclose(f) != 0;
-    if (bad) snprintf(err, errlen, "error writing %s", path);
+    if (bad) snprintf(err, errlen, "error writing %s: %s", path, strerror(errno ? errno : EIO));
     return bad ? -1 : 0;
 }
 

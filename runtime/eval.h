@@ -30,6 +30,10 @@ typedef struct EvalResult {
     double seconds;
     Summary final, mean_over_steps; // of curve[., steps] and of mean_t>=1 curve[., t]
     double *curve_mean;       // [steps + 1]: mean over finite runs at each step
+    int grad_faults;          // runs whose task returned a NaN/Inf gradient (task_grad_fault)
+    int fault_run;            // the first of them, its step and non-finite coordinates
+    long fault_step;
+    long long fault_coords, fault_dim;
 } EvalResult;
 
 void eval_default_config(EvalConfig *c);

@@ -150,6 +150,11 @@ int idx_load(const char *path, IdxArray *out, char *err, size_t errlen)
     if (!f)
         return fail(err, errlen, path, "%s (%s)", errno == ENOENT ? "missing file" : "cannot open",
                     strerror(errno));
+    struct stat dst;
+    if (fstat(fileno(f), &dst) == 0 && S_ISDIR(dst.st_mode)) {   // fopen takes a directory
+        fclose(f);
+        return fail(err, errlen, path, "is a directory, not an IDX file");
+    }
     IdxArray a = {0};
     uint8_t first[IDX_MAX_HEADER];
     size_t got = fread(first, 1, sizeof first, f);

@@ -133,6 +133,17 @@ static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, in
     for (int u = 0; u < n_unrolls; u++) {
         if (c->stop && *c->stop) return;
         double L = unroll_forward(&t->unroll, b);
+        for (int run = 0; run < b->nruns; run++) {   // the task's own fault comes first
+            long step;
+            int64_t bad;
+            if (!task_grad_fault(t->tasks[run], &step, &bad)) continue;
+            progress_note(&t->progress, "epoch %ld, meta-step %ld: non-finite gradient from the task (step %ld "
+                          "of %d, task %s, %lld of %lld coordinates); meta-step skipped, run abandoned",
+                          t->epoch + 1, t->meta_step, step, c->steps, c->task_text ? c->task_text : "?",
+                          (long long)bad, (long long)b->dim);
+            r->skipped++;
+            return;
+        }
         if (!isfinite(L) || !batch_finite(b)) {
             int first = c->unroll;   // the first step of this unroll with a non-finite loss
             for (int j = 0; j <= c->unroll && first == c->unroll; j++)
@@ -173,6 +184,10 @@ static double evaluate(Trainer *t, const double *hypers, HamPool *pool, char *er
     ec.quiet = 1;
     EvalResult er;
     if (eval_optimizer(t->k, t->params, hypers, &ec, pool, &er, err, errlen) != 0) return NAN;
+    if (er.grad_faults)
+        progress_note(&t->progress, "epoch %ld, evaluation: non-finite gradient from the task in %d of %d runs "
+                      "(first: run %d, step %ld of %d, %lld of %lld coordinates)", t->epoch, er.grad_faults, er.runs,
+                      er.fault_run, er.fault_step, er.steps, er.fault_coords, er.fault_dim);
     double loss = er.final.n == er.runs ? er.final.mean : INFINITY;   // a diverged run disqualifies
     eval_result_free(&er);
     return loss;
@@ -199,6 +214,7 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         snprintf(err, errlen, "steps, unroll, runs per epoch, meta-batch, eval runs and eval interval must be positive");
         return -1;
     }
+    if (c->out && ckpt_check_target(c->out, err, errlen) != 0) return -1;   // before any work
     Trainer t = {.k = k, .c = c, .P = k->info.nparam, .params = params, .best_loss = INFINITY};
     t.rng = rng_split(c->seed, 0x7121);
     t.best = malloc((size_t)(t.P + 1) * sizeof *t.best);
@@ -240,7 +256,7 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
     progress_start(&t.progress, c->epochs, "epoch");
     t.progress.tty &= !c->quiet;
     double t0 = progress_now();
-    int rc = 0;
+    int rc = 0, saved = 0;
     for (; t.epoch < c->epochs && rc == 0; ) {
         double loss_sum = 0;
         int unrolls = 0;
@@ -264,9 +280,12 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
                 memcpy(t.best, t.params, (size_t)t.P * sizeof *t.best);
             }
         }
-        if (rc == 0) rc = save(&t, hypers, err, errlen);
+        if (rc == 0) rc = save(&t, hypers, err, errlen), saved = 1;
         progress_update(&t.progress, t.epoch, "meta-loss %.4g  best eval %.4g", r->last_meta_loss, t.best_loss);
     }
+    // No epoch to run (--epochs 0, or a resumed run already there): --out still gets
+    // the state, as the summary line says.
+    if (rc == 0 && !saved && !r->stopped) rc = save(&t, hypers, err, errlen);
     progress_end(&t.progress);
     r->epochs_done = (int)t.epoch;
     r->best_loss = t.best_loss;

@@ -8,10 +8,23 @@
  *   layers=2               mnist: 2 hidden layers, all of the first listed size
  *   activation=sigmoid|relu|tanh, batch=128, split=train|eval, data=DIR
  * so `hidden=40 layers=2` and `layers=2 hidden=40` both mean 784-40-40-10.
+ * For testing the layers above, any task takes a fault to inject into its gradients:
+ *   inject=nan|inf|huge    what replaces the coordinates (huge: TASK_INJECT_HUGE)
+ *   inject_step=K          at the K-th gradient since task_reset, from 0 (default 0)
+ *   inject_coord=C         from coordinate C (default 0; must be below the task's dim)
+ *   inject_count=N         N coordinates, clipped at the task's dim (default 1)
+ * e.g. `--task "quadratic inject=nan inject_step=30"`.
+ *
+ * task_loss_grad also watches what the task returns: the first gradient holding NaN or
+ * Inf (injected or not) at a finite theta is recorded, with its step and number of
+ * non-finite coordinates, until the next task_reset (task_grad_fault), so that
+ * evaluation and meta-training can say where a run went wrong.  A non-finite theta is
+ * the optimizer's fault, not the task's, and is reported as a diverged run instead.
  * Errors are one line, without a trailing newline, naming the pair and what was expected. */
 #include "task_impl.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +38,7 @@ enum {
     TASK_MAX_UNITS = 4096,   // units in one hidden layer
     TASK_MAX_BATCH = 30000,  // minibatch: at most one split's worth of examples
 };
+#define TASK_MAX_STEP 1000000000L   // inject_step, inject_coord, inject_count
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -46,6 +60,8 @@ void task_default_config(TaskConfig *c, TaskKind kind)
     c->batch = 128;
     c->split = SPLIT_META_TRAIN;
     c->data_dir = "data/mnist";
+    c->inject = INJECT_NONE;
+    c->inject_count = 1;
 }
 
 /* parse_int: the whole of s[0..n) as a decimal integer in [lo, hi]; 0 on success. */
@@ -141,6 +157,7 @@ int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen)
 {
     static const char *const acts[] = {"sigmoid", "relu", "tanh"};       // Activation order
     static const char *const splits[] = {"train", "eval"};               // DataSplit order
+    static const char *const injects[] = {"none", "nan", "inf", "huge"};  // InjectKind order
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv) {
         set_err(err, errlen, "'%s': expected key=value", kv);
@@ -175,9 +192,21 @@ int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen)
             set_err(err, errlen, "%s: expected data=DIR", kv);
             return -1;
         }
+    } else if (KEY("inject")) {
+        if (set_choice("inject", v, injects, 4, &choice, err, errlen)) return -1;
+        c->inject = (InjectKind)choice;
+    } else if (KEY("inject_step")) {
+        if (get_int(kv, v, 0, TASK_MAX_STEP, &n, err, errlen)) return -1;
+        c->inject_step = n;
+    } else if (KEY("inject_coord")) {
+        if (get_int(kv, v, 0, TASK_MAX_STEP, &n, err, errlen)) return -1;
+        c->inject_coord = n;
+    } else if (KEY("inject_count")) {
+        if (get_int(kv, v, 1, TASK_MAX_STEP, &n, err, errlen)) return -1;
+        c->inject_count = n;
     } else {
         set_err(err, errlen, "unknown task option '%.*s' (expected dim, hidden, layers, "
-                "activation, batch, split or data)", (int)klen, kv);
+                "activation, batch, split, data or inject)", (int)klen, kv);
         return -1;
     }
 #undef KEY
@@ -186,12 +215,26 @@ int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen)
 
 Task *task_create(const TaskConfig *c, char *err, size_t errlen)
 {
+    Task *t = NULL;
     switch (c->kind) {
-    case TASK_QUADRATIC: return task_quadratic_create(c, err, errlen);
-    case TASK_MNIST:     return task_mnist_create(c, err, errlen);
+    case TASK_QUADRATIC: t = task_quadratic_create(c, err, errlen); break;
+    case TASK_MNIST:     t = task_mnist_create(c, err, errlen); break;
+    default: set_err(err, errlen, "unknown task kind %d", (int)c->kind); return NULL;
     }
-    set_err(err, errlen, "unknown task kind %d", (int)c->kind);
-    return NULL;
+    if (!t) return NULL;
+    int64_t dim = t->vt->dim(t);
+    if (c->inject != INJECT_NONE && c->inject_coord >= dim) {
+        set_err(err, errlen, "inject_coord=%ld: the %s task has %lld coordinates (0..%lld)",
+                c->inject_coord, t->vt->name, (long long)dim, (long long)dim - 1);
+        t->vt->destroy(t);
+        return NULL;
+    }
+    t->fault_step = -1;
+    t->inject = c->inject;
+    t->inject_step = c->inject_step;
+    t->inject_coord = c->inject_coord;
+    t->inject_count = c->inject_count < dim - c->inject_coord ? c->inject_count : (long)(dim - c->inject_coord);
+    return t;
 }
 
 void task_destroy(Task *t)
@@ -202,11 +245,38 @@ void task_destroy(Task *t)
 int64_t task_dim(const Task *t) { return t->vt->dim(t); }
 const char *task_name(const Task *t) { return t->vt->name; }
 
-void task_reset(Task *t, uint64_t seed, float *theta) { t->vt->reset(t, seed, theta); }
+void task_reset(Task *t, uint64_t seed, float *theta)
+{
+    t->vt->reset(t, seed, theta);
+    t->step = 0;
+    t->fault_step = -1;
+    t->fault_count = 0;
+}
 
 double task_loss_grad(Task *t, const float *theta, float *grad)
 {
-    return t->vt->loss_grad(t, theta, grad);
+    double f = t->vt->loss_grad(t, theta, grad);
+    if (!grad) return f;
+    if (t->inject != INJECT_NONE && t->step == t->inject_step) {
+        float bad = t->inject == INJECT_NAN ? NAN : t->inject == INJECT_INF ? INFINITY : TASK_INJECT_HUGE;
+        for (long i = 0; i < t->inject_count; i++) grad[t->inject_coord + i] = bad;
+    }
+    if (t->fault_step < 0) {
+        int64_t n = t->vt->dim(t), bad = 0, wild = 0;
+        for (int64_t i = 0; i < n; i++) bad += !isfinite(grad[i]);
+        for (int64_t i = 0; bad && i < n; i++) wild += !isfinite(theta[i]);
+        if (bad && !wild) t->fault_step = t->step, t->fault_count = bad;   // else the optimizer's doing
+    }
+    t->step++;
+    return f;
+}
+
+int task_grad_fault(const Task *t, long *step, int64_t *count)
+{
+    if (t->fault_step < 0) return 0;
+    if (step) *step = t->fault_step;
+    if (count) *count = t->fault_count;
+    return 1;
 }
 
 double task_test(Task *t, const float *theta, double *accuracy)

@@ -17,6 +17,7 @@
 typedef enum { TASK_QUADRATIC, TASK_MNIST } TaskKind;
 typedef enum { ACT_SIGMOID, ACT_RELU, ACT_TANH } Activation;
 typedef enum { SPLIT_META_TRAIN, SPLIT_META_EVAL } DataSplit;   // halves of MNIST's training set
+typedef enum { INJECT_NONE, INJECT_NAN, INJECT_INF, INJECT_HUGE } InjectKind;   // testing only
 
 #define TASK_MAX_LAYERS 8
 
@@ -30,14 +31,24 @@ typedef struct TaskConfig {
     DataSplit split;               // mnist: which half of the training set minibatches come from
     int split_given;               // split was set by `split=`: task_role_split keeps it
     const char *data_dir;          // mnist: where the idx files are (default data/mnist)
+    /* Fault injection, for testing the layers above (any task): the gradient returned at
+     * step inject_step (task_loss_grad calls with a gradient since task_reset, from 0)
+     * gets inject_count coordinates from inject_coord on replaced by NaN, +Inf or
+     * TASK_INJECT_HUGE.  Every instance is hit at that step. */
+    InjectKind inject;             // INJECT_NONE (default): gradients untouched
+    long inject_step;              // default 0: the gradient at theta_0
+    long inject_coord, inject_count;   // default 0 and 1
 } TaskConfig;
+
+#define TASK_INJECT_HUGE 1e30f   // inject=huge: finite, but its square overflows a float
 
 typedef struct Task Task;
 
 void task_default_config(TaskConfig *c, TaskKind kind);
 
 /* task_config_set: apply one `key=value` (dim, hidden=20 or hidden=40,40, activation,
- * batch, split, data); -1 with a one-line reason in err for an unknown key or value. */
+ * batch, split, data; inject=nan|inf|huge, inject_step, inject_coord, inject_count);
+ * -1 with a one-line reason in err for an unknown key or value. */
 int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen);
 
 /* task_role_split: the half a command uses by default (meta-training: the train half;
@@ -57,6 +68,12 @@ void task_reset(Task *t, uint64_t seed, float *theta);
 /* task_loss_grad: loss at theta (double, for statistics) and grad (floats);
  * stochastic tasks move to the next minibatch.  grad may be NULL (loss only). */
 double task_loss_grad(Task *t, const float *theta, float *grad);
+
+/* task_grad_fault: 1 if a gradient this instance returned since its last task_reset
+ * held NaN or Inf (injected or not) at a finite theta, with the first such step (0: the
+ * gradient at theta_0) and how many of that gradient's coordinates were not finite;
+ * else 0. */
+int task_grad_fault(const Task *t, long *step, int64_t *count);
 
 /* task_test: loss and accuracy on held-out data (MNIST's 10k test set); for the
  * quadratic, the loss and NaN.  Does not move the minibatch stream. */

@@ -27,8 +27,15 @@ typedef struct TaskVTable {
     void (*destroy)(Task *t);                                  // frees t itself too
 } TaskVTable;
 
+/* The concrete task's create zeroes the struct; task_create (task.c) then fills in the
+ * bookkeeping below, which only task.c touches. */
 struct Task {
     const TaskVTable *vt;   // the concrete task's operations
+    long step;              // gradients returned since task_reset
+    long fault_step;        // first step with a non-finite gradient, -1 if none
+    int64_t fault_count;    // its non-finite coordinates
+    InjectKind inject;      // the TaskConfig's fault injection
+    long inject_step, inject_coord, inject_count;
 };
 
 Task *task_quadratic_create(const TaskConfig *c, char *err, size_t errlen);

@@ -2,9 +2,10 @@
 # run_all.sh: the test-suite driver behind `make check-tests`.
 #
 # Runs, from the repo root, every executable in $TEST_BIN (the unit-test binaries), then
-# every tests/cli/*.sh (with $HAMC in the environment), then tests/golden/run.sh if it
-# exists.  Each suite must end its stdout with the line `N passed, N failed`; a suite
-# that lacks that line (it crashed, hung, or broke the contract) counts as 1 failed, and
+# every tests/cli/*.sh and tests/reliability/*.sh (with $HAMC in the environment), then
+# tests/golden/run.sh if it exists.  Each suite must end its stdout with the line
+# `N passed, N failed`; a suite that lacks that line (it crashed, hung, or broke the
+# contract) counts as 1 failed, and
 # so does one whose exit status is nonzero while it reports no failures (say, a leak
 # found by the sanitizer at exit).  One line per suite, the tail of the output of each
 # failing suite, and as the very last line the sums: `N passed, N failed`.  The exit
@@ -67,7 +68,7 @@ if [ -d "$TEST_BIN" ]; then
         if [ -f "$t" ] && [ -x "$t" ]; then run_suite "$(basename "$t")" "$t"; fi
     done
 fi
-for t in tests/cli/*.sh; do
+for t in tests/cli/*.sh tests/reliability/*.sh; do
     [ -f "$t" ] || continue
     run_suite "${t#tests/}" bash "$t"
 done

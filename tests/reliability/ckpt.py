@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""ckpt.py: read and doctor ham checkpoints independently of ham's own reader.
+
+The reliability tests use it to make checkpoints that are wrong in exactly one way
+(version, spec hash, a param), with a valid CRC so that ham's deeper checks are the
+ones that fire, and to check what ham wrote without trusting ham's reader.  The
+format is runtime/checkpoint.h's: "HAMCKPT\\0", u32 version, sections (u32 tag, u64
+length, payload), an "END " section, then a CRC-32 (zlib's) of every byte before it.
+
+  ckpt.py check FILE               exit 0 if the framing and CRC hold and every PARM
+                                   and BEST value is finite; else say why, exit 1
+  ckpt.py params FILE              print P, then the params and best params (repr)
+  ckpt.py set-version IN OUT N     the version field set to N, CRC fixed
+  ckpt.py set-hash IN OUT HEX      the SPEC section's hash set to HEX, CRC fixed
+  ckpt.py set-param IN OUT I X     param I set to the float X (nan, inf, 1e300), CRC fixed
+  ckpt.py flip IN OUT OFFSET       byte OFFSET xor 0xff, CRC left stale
+"""
+import math
+import struct
+import sys
+import zlib
+
+
+def sections(data):
+    """(tag, payload offset, length) of each section; raises ValueError on bad framing."""
+    if data[:8] != b"HAMCKPT\0":
+        raise ValueError("bad magic")
+    pos, out = 12, []
+    while True:
+        if pos + 12 > len(data) - 4:
+            raise ValueError("truncated framing")
+        tag = data[pos:pos + 4].decode("latin-1")
+        (length,) = struct.unpack_from("<Q", data, pos + 4)
+        if pos + 12 + length > len(data) - 4:
+            raise ValueError("section %r overruns the file" % tag)
+        out.append((tag, pos + 12, length))
+        pos += 12 + length
+        if tag == "END ":
+            break
+    if pos + 4 != len(data):
+        raise ValueError("%d bytes after END" % (len(data) - pos - 4))
+    return out
+
+
+def crc_ok(data):
+    return zlib.crc32(data[:-4]) & 0xFFFFFFFF == struct.unpack_from("<I", data, len(data) - 4)[0]
+
+
+def fix_crc(data):
+    data = bytearray(data)
+    struct.pack_into("<I", data, len(data) - 4, zlib.crc32(bytes(data[:-4])) & 0xFFFFFFFF)
+    return bytes(data)
+
+
+def find(data, tag):
+    for t, off, length in sections(data):
+        if t == tag:
+            return off, length
+    raise ValueError("no %s section" % tag)
+
+
+def params(data):
+    off, _ = find(data, "PARM")
+    (p,) = struct.unpack_from("<Q", data, off)
+    vals = list(struct.unpack_from("<%dd" % p, data, off + 8))
+    best = None
+    try:
+        boff, _ = find(data, "BEST")
+        (bp,) = struct.unpack_from("<Q", data, boff + 8)
+        best = list(struct.unpack_from("<%dd" % bp, data, boff + 16))
+    except ValueError:
+        pass
+    return vals, best
+
+
+def main(argv):
+    cmd, path = argv[1], argv[2]
+    data = open(path, "rb").read()
+    if cmd == "check":
+        try:
+            sections(data)
+        except ValueError as e:
+            print("%s: %s" % (path, e))
+            return 1
+        if not crc_ok(data):
+            print("%s: CRC mismatch" % path)
+            return 1
+        vals, best = params(data)
+        bad = [i for i, v in enumerate(vals) if not math.isfinite(v)]
+        badb = [i for i, v in enumerate(best or []) if not math.isfinite(v)]
+        if bad or badb:
+            print("%s: non-finite params %s, best params %s" % (path, bad[:5], badb[:5]))
+            return 1
+        return 0
+    if cmd == "params":
+        vals, best = params(data)
+        print(len(vals))
+        print(" ".join(repr(v) for v in vals))
+        print(" ".join(repr(v) for v in best) if best is not None else "no best")
+        return 0
+    out = argv[3]
+    data = bytearray(data)
+    if cmd == "set-version":
+        struct.pack_into("<I", data, 8, int(argv[4]))
+        data = fix_crc(data)
+    elif cmd == "set-hash":
+        off, _ = find(bytes(data), "SPEC")
+        struct.pack_into("<Q", data, off, int(argv[4], 16))
+        data = fix_crc(data)
+    elif cmd == "set-param":
+        off, _ = find(bytes(data), "PARM")
+        struct.pack_into("<d", data, off + 8 + 8 * int(argv[4]), float(argv[5]))
+        data = fix_crc(data)
+    elif cmd == "flip":
+        data[int(argv[4])] ^= 0xFF
+    else:
+        print("ckpt.py: unknown command %r" % cmd, file=sys.stderr)
+        return 2
+    open(out, "wb").write(bytes(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
