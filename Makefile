@@ -33,7 +33,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_C:%.c=%.o)
 LIB     := $(BUILD)/libham.a
 TESTS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps data test check-tests asan fuzz demo bench reproduce install clean
+.PHONY: all deps data test check-tests asan fuzz soak demo bench reproduce install clean
 all: $(BIN)/hamc $(TESTS)
 
 deps:
@@ -83,6 +83,11 @@ asan: deps data
 
 fuzz: deps
 	@tools/fuzz.sh $(SECONDS)
+
+# Longer reliability runs (minutes): valgrind memcheck, kill -9 and --resume, a full
+# disk, and the fuzzers for SECONDS each (tools/soak.sh).
+soak: deps data all
+	@tools/soak.sh $(SECONDS)
 
 demo: deps all
 	@tools/demo.sh

@@ -17,6 +17,7 @@ PACKAGES=(
     clang-14           # clang for `make fuzz` (libFuzzer builds)
     libclang-rt-14-dev # libFuzzer and sanitizer runtimes for clang-14
     libreadline-dev    # -lreadline: line editing in the REPL (runtime/repl)
+    valgrind           # make soak: memcheck on a REPL session and a meta-training
     python3-sympy      # tests: independent symbolic check of derivatives and simplify
     python3-torch      # tests/bench: reference gradients and baseline optimizers
     python3-numpy      # tests/bench: array work in the reference scripts

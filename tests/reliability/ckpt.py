@@ -10,6 +10,7 @@ length, payload), an "END " section, then a CRC-32 (zlib's) of every byte before
   ckpt.py check FILE               exit 0 if the framing and CRC hold and every PARM
                                    and BEST value is finite; else say why, exit 1
   ckpt.py params FILE              print P, then the params and best params (repr)
+  ckpt.py epoch FILE               print the epoch and meta-step counters (STEP section)
   ckpt.py set-version IN OUT N     the version field set to N, CRC fixed
   ckpt.py set-hash IN OUT HEX      the SPEC section's hash set to HEX, CRC fixed
   ckpt.py set-param IN OUT I X     param I set to the float X (nan, inf, 1e300), CRC fixed
@@ -97,6 +98,10 @@ def main(argv):
         print(len(vals))
         print(" ".join(repr(v) for v in vals))
         print(" ".join(repr(v) for v in best) if best is not None else "no best")
+        return 0
+    if cmd == "epoch":
+        off, _ = find(data, "STEP")
+        print("%d %d" % struct.unpack_from("<QQ", data, off))
         return 0
     out = argv[3]
     data = bytearray(data)
