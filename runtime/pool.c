@@ -1,7 +1,13 @@
 /* pool.c: workers wait on a condition variable for a new batch (a generation
  * number), then claim task indices with an atomic counter until none are left; the
  * last to finish signals the caller.  Small batches (one task) run on the caller
- * without waking anyone. */
+ * without waking anyone.
+ *
+ * A batch ends for the caller only when its tasks are done AND no worker is still
+ * inside drain(): a worker that woke late for a finished batch would otherwise claim
+ * an index from the next batch's counters while the caller resets them (a task run
+ * twice, `remaining` decremented past zero, and the caller waiting forever: seen as
+ * a hang in a long meta-training). */
 #include "pool.h"
 
 #include <pthread.h>
@@ -25,6 +31,7 @@ struct HamPool {
     int ntasks;
     atomic_int next;            // next task to claim
     atomic_int remaining;       // tasks not yet finished
+    int active;                 // workers inside drain() (under lock)
 };
 
 static void drain(HamPool *p)
@@ -50,9 +57,11 @@ static void *worker(void *arg)
         while (!p->quit && p->generation == seen) pthread_cond_wait(&p->wake, &p->lock);
         if (p->quit) break;
         seen = p->generation;
+        p->active++;
         pthread_mutex_unlock(&p->lock);
         drain(p);
         pthread_mutex_lock(&p->lock);
+        if (--p->active == 0) pthread_cond_broadcast(&p->done);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
@@ -110,6 +119,7 @@ void ham_pool_run(HamPool *p, int ntasks, HamTaskFn fn, void *ctx)
         return;
     }
     pthread_mutex_lock(&p->lock);
+    while (p->active > 0) pthread_cond_wait(&p->done, &p->lock);   // none left in drain()
     p->fn = fn;
     p->ctx = ctx;
     p->ntasks = ntasks;
@@ -120,6 +130,6 @@ void ham_pool_run(HamPool *p, int ntasks, HamTaskFn fn, void *ctx)
     pthread_mutex_unlock(&p->lock);
     drain(p);
     pthread_mutex_lock(&p->lock);
-    while (atomic_load(&p->remaining) > 0) pthread_cond_wait(&p->done, &p->lock);
+    while (atomic_load(&p->remaining) > 0 || p->active > 0) pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
 }
