@@ -7,7 +7,7 @@
  *            [--json] [--test] [--threads N] [--opt NAME]
  *   hamc train SPEC --task ... [--unroll 20] [--steps 100] [--epochs E]
  *            [--runs-per-epoch 20] [--meta-batch B] [--meta-lr 0.01] [--meta-opt adam]
- *            [--out-mul K] [--clip C] [--eval-every N] [--eval-runs N] --out CKPT
+ *            [--meta-loss sum|log] [--out-mul K] [--clip C] [--eval-every N] [--eval-runs N] --out CKPT
  *            [--resume CKPT] [--seed S] [--set k=v]... [--threads N] [--opt NAME] */
 #include <errno.h>
 #include <math.h>
@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "checkpoint.h"
 #include "commands.h"
 #include "compile.h"
@@ -50,7 +51,7 @@ typedef struct RunArgs {
     char set_buf[MAX_SET][64];     // the names' storage: no allocation to free on any path
     double set_values[MAX_SET];
     int nset, steps, runs, json, test, threads, unroll, epochs, runs_per_epoch, meta_batch, verbose;
-    int eval_every, eval_runs;
+    int eval_every, eval_runs, meta_loss;
     double meta_lr, clip;
     unsigned long long seed;
 } RunArgs;
@@ -119,6 +120,7 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
     a->meta_lr = td.meta_lr;
     a->meta_opt = td.meta_opt;
     a->clip = td.clip;
+    a->meta_loss = td.meta_loss;
     a->eval_every = td.eval_every;
     a->eval_runs = td.eval_runs;
     for (int i = 1; i < argc; i++) {
@@ -158,6 +160,10 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         else if (!strcmp(o, "--eval-runs") && train) bad = parse_int(v, 1, &a->eval_runs);
         else if (!strcmp(o, "--meta-lr") && train) bad = parse_double(v, &a->meta_lr) || !(a->meta_lr > 0);
         else if (!strcmp(o, "--clip") && train) bad = parse_double(v, &a->clip) || a->clip < 0;
+        else if (!strcmp(o, "--meta-loss") && train) {
+            a->meta_loss = meta_loss_parse(v);
+            if (a->meta_loss < 0) return usage(cmd, "unknown meta-loss '%s' (sum or log)", v);
+        }
         else if (!strcmp(o, "--meta-opt") && train) {
             MetaOpt probe;
             a->meta_opt = v;
@@ -350,6 +356,7 @@ int cmd_train(int argc, char **argv)
     tc.meta_lr = a.meta_lr;
     tc.meta_opt = a.meta_opt;
     tc.clip = a.clip;
+    tc.meta_loss = a.meta_loss;
     tc.eval_every = a.eval_every;
     tc.eval_runs = a.eval_runs;
     tc.seed = a.seed;

@@ -382,10 +382,15 @@ static const Command commands[] = {
      "hamc emit-c FILE [--opt NAME] [--float|--double] [--adjoint] [--header] [--seed N] [-o OUT]",
      "write the optimizer as one self-contained C99 file (or its header)"},
     {"run", cmd_run,
-     "hamc run SPEC --task T [--runs N] [--steps N] [--params CKPT] [--set k=v] [--json]",
+     "hamc run SPEC --task T [--runs 1000] [--steps 100] [--params CKPT] [--set k=v]... [--opt NAME]\n"
+     "                [--seed S] [--csv CURVE.csv] [--finals FINALS.csv] [--json] [--test] [--threads N]\n"
+     "                [--verbose]   (T: \"quadratic dim=10\", \"mnist activation=relu hidden=40 layers=2\")",
      "run an optimizer on many fresh tasks: loss curve, final loss with 95% interval"},
     {"train", cmd_train,
-     "hamc train SPEC --task T --out CKPT [--unroll 20] [--epochs E] [--meta-lr X] [--resume CKPT]",
+     "hamc train SPEC --task T --out CKPT [--unroll 20] [--steps 100] [--epochs 100]\n"
+     "                [--runs-per-epoch 20] [--meta-batch 1] [--meta-lr 0.01] [--meta-opt adam|sgd]\n"
+     "                [--meta-loss sum|log] [--out-mul K] [--clip C] [--eval-every 1] [--eval-runs 20]\n"
+     "                [--resume CKPT] [--seed S] [--set k=v]... [--opt NAME] [--threads N] [--verbose]",
      "meta-train a learned optimizer by truncated backpropagation through its unrolled steps"},
     {"repl", repl_command, "hamc repl", "the interactive session: define, run, compare, train, plot (also: hamc alone)"},
     {"run-script", repl_script_command, "hamc run-script FILE [--keep-going]",
@@ -408,8 +413,9 @@ static int cmd_help(int argc, char **argv)
     }
     printf("hamc %s: a compiler for learned port-Hamiltonian optimizers\n\ncommands:\n",
            HAMC_VERSION);
-    for (int i = 0; i < NCOMMANDS; i++) printf("  %-34s %s\n", commands[i].usage, commands[i].summary);
-    printf("\nexit status: 0 ok, 1 errors in the input, 2 bad usage\n");
+    for (int i = 0; i < NCOMMANDS; i++) printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+    printf("\n'hamc help COMMAND' shows a command's options.\n"
+           "exit status: 0 ok, 1 errors in the input, 2 bad usage\n");
     return 0;
 }
 

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* log(f + floor): a loss of exactly 0 (a solved quadratic) stays finite. */
+#define LOG_LOSS_FLOOR 1e-12
+
 static void *alloc_elems(const Batch *b, int64_t count)
 {
     return calloc((size_t)(count > 0 ? count : 1), b->es);
@@ -192,8 +195,18 @@ double unroll_forward(Unroll *u, Batch *b)
     record(u, b, u->U);
     double L = 0;
     for (int j = 1; j <= u->U; j++)
-        for (int r = 0; r < b->nruns; r++) L += u->losses[(size_t)j * b->nruns + r] / b->nruns;
+        for (int r = 0; r < b->nruns; r++) {
+            double f = u->losses[(size_t)j * b->nruns + r];
+            L += (u->meta_loss == META_LOSS_LOG ? log(f + LOG_LOSS_FLOOR) : f) / b->nruns;
+        }
     return isfinite(L) ? L : NAN;
+}
+
+int meta_loss_parse(const char *name)
+{
+    if (!strcmp(name, "sum")) return META_LOSS_SUM;
+    if (!strcmp(name, "log")) return META_LOSS_LOG;
+    return -1;
 }
 
 void unroll_backward(Unroll *u, Batch *b, double *param_grad)
@@ -204,9 +217,13 @@ void unroll_backward(Unroll *u, Batch *b, double *param_grad)
     double scale = 1.0 / b->nruns;
     int cur = 0;
     for (int k = u->U - 1; k >= 0; k--) {
-        // ubar_k = (1/B) sum_{j > k} g_j
-        for (int64_t i = 0; i < b->n; i++)
-            put(b, u->ubar, i, get(b, u->ubar, i) + scale * get(b, u->grads, (int64_t)(k + 1) * b->n + i));
+        // ubar_k = (1/B) sum_{j > k} w_j g_j: w = 1 (sum), 1 / f_r(theta_j) (log)
+        for (int r = 0; r < b->nruns; r++) {
+            double w = scale;
+            if (u->meta_loss == META_LOSS_LOG) w /= u->losses[(size_t)(k + 1) * b->nruns + r] + LOG_LOSS_FLOOR;
+            for (int64_t i = (int64_t)r * b->dim; i < (int64_t)(r + 1) * b->dim; i++)
+                put(b, u->ubar, i, get(b, u->ubar, i) + w * get(b, u->grads, (int64_t)(k + 1) * b->n + i));
+        }
         HamStepArgs a = step_args(b, (char *)u->states + (size_t)k * sn * b->es,
                                   (char *)u->grads + (size_t)k * (size_t)b->n * b->es,
                                   (char *)u->thetas + (size_t)k * (size_t)b->n * b->es, u->ts[k]);

@@ -10,7 +10,10 @@
  * Meta-gradient (Andrychowicz et al. 2016; the gradient input is data):
  *   L = sum_{j=1..U} (1/B) sum_r f_r(theta_j),  theta_{k+1} = theta_k + update_k,
  *   so dL/d update_k = (1/B) sum_{j=k+1..U} g_j, and the adjoint kernels carry
- *   xbar from step k+1 to k (xbar_U = 0: the state leaving an unroll is cut off). */
+ *   xbar from step k+1 to k (xbar_U = 0: the state leaving an unroll is cut off).
+ * With META_LOSS_LOG the summands are log f_r(theta_j) instead (each run's g_j then
+ * weighs 1 / f_r(theta_j)): the late steps, whose losses are small, count as much as
+ * the early ones, which the plain sum drowns them under. */
 #ifndef HAM_BATCH_H
 #define HAM_BATCH_H
 
@@ -47,8 +50,14 @@ void batch_eval_grad(Batch *b);     // loss and gradient at theta, unless alread
 void batch_step(Batch *b);          // one optimizer step of every run
 int batch_finite(const Batch *b);   // theta and state hold no NaN/Inf
 
+typedef enum { META_LOSS_SUM, META_LOSS_LOG } MetaLoss;
+
+/* meta_loss_parse: "sum" or "log"; -1 for anything else. */
+int meta_loss_parse(const char *name);
+
 typedef struct Unroll {
     int U;
+    MetaLoss meta_loss;             // META_LOSS_SUM unless set after unroll_init
     void *states, *grads, *thetas;  // [(U+1) S n], [(U+1) n], [U n]
     double *ts, *losses;            // [U], [(U+1) nruns]
     void *xbar[2], *ubar, *scratch;

@@ -24,6 +24,7 @@ void train_default_config(TrainConfig *c)
     c->meta_batch = 1;
     c->meta_lr = 0.01;
     c->clip = 0;
+    c->meta_loss = META_LOSS_SUM;
     c->meta_opt = "adam";
     c->eval_every = 1;
     c->eval_runs = 20;
@@ -253,6 +254,7 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         trainer_free(&t);
         return -1;
     }
+    t.unroll.meta_loss = (MetaLoss)c->meta_loss;
     progress_start(&t.progress, c->epochs, "epoch");
     t.progress.tty &= !c->quiet;
     double t0 = progress_now();

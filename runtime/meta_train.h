@@ -19,6 +19,7 @@ typedef struct TrainConfig {
     TaskConfig eval_task;     // held-out instances (MNIST: the meta-eval half)
     int steps, unroll, epochs, runs_per_epoch, meta_batch;
     double meta_lr, clip;     // clip: max norm of the meta-gradient (0: none)
+    int meta_loss;            // META_LOSS_SUM (Andrychowicz et al.) or META_LOSS_LOG (batch.h)
     const char *meta_opt;     // "adam" or "sgd"
     int eval_every, eval_runs;
     uint64_t seed;

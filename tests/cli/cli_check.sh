@@ -196,6 +196,11 @@ grep -q 'check' "$tmp/out" && grep -q 'fmt' "$tmp/out" && ok || bad "help lists 
 hamc help check
 expect_status "hamc help check" 0
 grep -q 'usage: hamc check' "$tmp/out" && ok || bad "help check prints its usage" "" "$tmp/out"
+# Every option that run and train parse is in their help.
+{ hamc help run; cat "$tmp/out"; hamc help train; cat "$tmp/out"; } >"$tmp/help_rt" 2>&1
+for o in $(grep -o '"--[a-z-]*"' "$root/compiler/cmd_runtime.c" | tr -d '"' | sort -u); do
+    grep -q -- "$o" "$tmp/help_rt" && ok || bad "help run/train mention $o" "" "$tmp/help_rt"
+done
 # hamc alone is the REPL; off a terminal it reads its commands from stdin.
 printf 'help\n' | hamc
 grep -q 'load FILE' "$tmp/out" && ok || bad "hamc alone is the REPL" "" "$tmp/out"

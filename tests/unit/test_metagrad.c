@@ -5,7 +5,8 @@
  * differences are taken of L(phi) = sum_j mean_r f_r(theta_j(phi)) with the
  * gradient inputs g_k held at their recorded values (a replaying callback) while the
  * losses are evaluated at the perturbed trajectory.  The derivative of that function
- * is exactly the adjoint's.  Also: the result is the same bits with 1 or 2 threads. */
+ * is exactly the adjoint's; the same with the log meta-loss, sum_j mean_r log f_r.
+ * Also: the result is the same bits with 1 or 2 threads. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,7 @@ static double meta_loss(Batch *b, Unroll *u, Quad *q, const double *params, cons
     return L;
 }
 
-static void check_spec(Jit *jit, const char *path, const char *opt)
+static void check_spec(Jit *jit, const char *path, const char *opt, MetaLoss kind)
 {
     Arena arena;
     arena_init(&arena);
@@ -102,6 +103,7 @@ static void check_spec(Jit *jit, const char *path, const char *opt)
     Unroll u;
     batch_init(&b, &k, HAM_F64, B, DIM, quad_loss_grad, q, one);
     unroll_init(&u, &b, U);
+    u.meta_loss = kind;
     double L = meta_loss(&b, &u, q, params, s->hyper_values, theta0, grad);
     ASSERT(isfinite(L));
     // Same bits on two threads.
@@ -127,7 +129,9 @@ static void check_spec(Jit *jit, const char *path, const char *opt)
         if (rel > worst) worst = rel;
         checked++;
     }
-    if (worst > 1e-5) fprintf(stderr, "%s: worst relative error %.3g over %d params\n", opt, worst, checked);
+    if (worst > 1e-5)
+        fprintf(stderr, "%s (%s meta-loss): worst relative error %.3g over %d params\n", opt,
+                kind == META_LOSS_LOG ? "log" : "sum", worst, checked);
     ASSERT(checked > 0 && worst < 1e-5);
     unroll_free(&u);
     batch_free(&b);
@@ -145,8 +149,13 @@ int main(void)
     Jit *jit = jit_create(err, sizeof err);
     ASSERT(jit != NULL);
     if (!jit) return test_summary();
-    check_spec(jit, "examples/phnn_small.ham", "phnn_small");
-    check_spec(jit, "examples/learned_structure.ham", "learned_structure");
+    for (int m = META_LOSS_SUM; m <= META_LOSS_LOG; m++) {
+        check_spec(jit, "examples/phnn_small.ham", "phnn_small", (MetaLoss)m);
+        check_spec(jit, "examples/learned_structure.ham", "learned_structure", (MetaLoss)m);
+    }
+    ASSERT_EQ(META_LOSS_LOG, meta_loss_parse("log"));
+    ASSERT_EQ(META_LOSS_SUM, meta_loss_parse("sum"));
+    ASSERT_EQ(-1, meta_loss_parse("Log"));
     jit_destroy(jit);
     return test_summary();
 }
