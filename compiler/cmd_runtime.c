@@ -322,7 +322,7 @@ int cmd_run(int argc, char **argv)
             status = 0;
             if (a.csv && eval_write_curve_csv(&r, a.csv, err, sizeof err) != 0) status = 1;
             if (a.finals && eval_write_finals_csv(&r, a.finals, err, sizeof err) != 0) status = 1;
-            if (a.json) eval_print_json(stdout, &r, c.kernel.info.name, a.task, a.seed);
+            if (a.json) eval_print_json(stdout, &r, c.kernel.info.name, a.task, a.seed, c.kernel.info.nparam);
             eval_result_free(&r);
         }
         ham_catch_interrupt(0);

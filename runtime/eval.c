@@ -241,10 +241,11 @@ static void json_number(FILE *out, double v)
     else fputs("null", out);
 }
 
-void eval_print_json(FILE *out, const EvalResult *r, const char *optimizer, const char *task, uint64_t seed)
+void eval_print_json(FILE *out, const EvalResult *r, const char *optimizer, const char *task, uint64_t seed,
+                     int nparams)
 {
-    fprintf(out, "{\"optimizer\": \"%s\", \"task\": \"%s\", \"runs\": %d, \"steps\": %d, \"seed\": %llu, ",
-            optimizer, task, r->runs, r->steps, (unsigned long long)seed);
+    fprintf(out, "{\"optimizer\": \"%s\", \"task\": \"%s\", \"params\": %d, \"runs\": %d, \"steps\": %d, "
+            "\"seed\": %llu, ", optimizer, task, nparams, r->runs, r->steps, (unsigned long long)seed);
     fputs("\"final_mean\": ", out);
     json_number(out, r->final.mean);
     fputs(", \"final_ci95\": [", out);

@@ -45,6 +45,7 @@ void eval_result_free(EvalResult *r);
  * runs' finals; a one-line JSON object (see `hamc run --json`). */
 int eval_write_curve_csv(const EvalResult *r, const char *path, char *err, size_t errlen);
 int eval_write_finals_csv(const EvalResult *r, const char *path, char *err, size_t errlen);
-void eval_print_json(FILE *out, const EvalResult *r, const char *optimizer, const char *task, uint64_t seed);
+void eval_print_json(FILE *out, const EvalResult *r, const char *optimizer, const char *task, uint64_t seed,
+                     int nparams);
 
 #endif
