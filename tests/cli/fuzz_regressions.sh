@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # fuzz_regressions.sh: every input the fuzzer once broke must now be handled.
 #
-# Runs `$HAMC check` on each tests/fuzz/regressions/*.ham under a 20 s timeout.  The
+# Runs each tests/fuzz/regressions/ file under a 20 s timeout, by its kind: `$HAMC
+# check` on *.ham (specs), `$HAMC run --params` on *.ckpt (checkpoints), `$HAMC
+# run-script --keep-going` on *.repl (REPL scripts, in an empty directory).  The
 # files are malformed or odd on purpose, so errors are fine: a file passes when hamc
 # exits 0 (it checks) or 1 (errors in the input), and fails on anything else: a
 # signal (crash, sanitizer abort), a timeout (124), or a usage/internal status.
@@ -17,11 +19,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 export HAM_STDLIB
 
 pass=0 fail=0
-for f in "$here"/../fuzz/regressions/*.ham; do
-    [ -e "$f" ] || continue
+empty=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-reg.XXXXXX") || exit 1
+trap 'rm -rf "$empty"' EXIT
+for f in "$here"/../fuzz/regressions/*; do
+    [ -f "$f" ] || continue
     name=$(basename "$f")
+    case $name in
+        *.ham) cmd=("$HAMC" check -q "$f") ;;
+        *.ckpt) cmd=("$HAMC" run "$here/../../examples/phnn_small.ham" --task quadratic --runs 1 --steps 1 --params "$f") ;;
+        *.repl) cmd=("$HAMC" run-script --keep-going "$f") ;;
+        *) continue ;;
+    esac
     # A subshell keeps bash's "Segmentation fault" notice out of the output.
-    (timeout 20 "$HAMC" check -q "$f" >/dev/null 2>"${TMPDIR:-/tmp}/fuzz-reg.$$"; exit $?) 2>/dev/null
+    (cd "$empty" && timeout 20 "${cmd[@]}" >/dev/null 2>"${TMPDIR:-/tmp}/fuzz-reg.$$"; exit $?) 2>/dev/null
     status=$?
     if [ "$status" -eq 0 ] || [ "$status" -eq 1 ]; then
         pass=$((pass + 1))
