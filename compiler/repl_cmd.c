@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "c_emit.h"
+#include "batch.h"
 #include "checkpoint.h"
 #include "commands.h"
 #include "compile.h"
@@ -865,6 +866,9 @@ static ReplStatus rc_train(ReplSession *s, int argc, char **argv, const char *re
         opt_int(&o, "threads", 0, &threads))
         return REPL_ERROR;
     tc.meta_opt = opt_str(&o, "meta_opt", "adam");
+    const char *meta_loss = opt_str(&o, "meta_loss", "sum");
+    tc.meta_loss = meta_loss_parse(meta_loss);
+    if (tc.meta_loss < 0) return fail("train: unknown meta_loss '%s' (sum or log)", meta_loss);
     tc.out = opt_str(&o, "out", NULL);
     tc.seed = (uint64_t)seed;
     tc.task_text = s->task_text;
@@ -1072,7 +1076,7 @@ static const ReplCmd commands[] = {
      "compare A B ... [runs=100] [steps=100] [seed=1]",
      "evaluate several optimizers on the same instances: final mean, 95% interval, median, mean over steps", 1},
     {"train", rc_train, 1, 1,
-     "epochs unroll steps runs_per_epoch meta_batch meta_lr meta_opt clip eval_every eval_runs seed threads out",
+     "epochs unroll steps runs_per_epoch meta_batch meta_lr meta_opt meta_loss clip eval_every eval_runs seed threads out",
      REPL_ARG_OPT, REPL_ARG_NONE,
      "train NAME [epochs=100] [unroll=20] [steps=100] [meta_lr=0.01] [runs_per_epoch=20] [out=CKPT] ...",
      "meta-train the params of a learned optimizer on the task; they stay in the session "

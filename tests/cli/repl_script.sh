@@ -70,6 +70,8 @@ optimizer learned {
     update = -lr * a * g
 }
 train learned epochs=1 runs_per_epoch=2 steps=20 unroll=10 eval_runs=4
+train learned epochs=1 runs_per_epoch=2 steps=20 unroll=10 eval_runs=4 meta_loss=log
+train learned epochs=1 meta_loss=logs
 save learned learned.ckpt
 load-params learned learned.ckpt
 emit-c learned learned.c
@@ -101,6 +103,8 @@ has "plot: text plot legend" out '^ +\+ momentum$'
 [ -s curves.png ] && ok || bad "plot writes a PNG" "curves.png missing or empty"
 [ -s curves.svg ] && grep -q '<svg' curves.svg && ok || bad "plot writes an SVG" "curves.svg missing or not SVG"
 has "train 1 epoch" out '^learned: 1 epochs, [0-9]+ meta-steps'
+[ "$(grep -Ec '^learned: 1 epochs, [0-9]+ meta-steps' "$tmp/out")" -eq 2 ] && ok || bad "train with meta_loss=log" "not two trainings"
+has "train: a bad meta_loss" err "^error: train: unknown meta_loss 'logs' \\(sum or log\\)$"
 has "save" out '^saved 1 params of learned to learned.ckpt$'
 [ -s learned.ckpt ] && ok || bad "save writes a checkpoint" "learned.ckpt missing"
 has "load-params" out '^loaded 1 params of learned from learned.ckpt$'
