@@ -318,6 +318,10 @@ int cmd_run(int argc, char **argv)
                 fprintf(stderr, "hamc run: warning: non-finite gradient from the task in %d of %d runs (first: run %d, "
                         "step %ld of %d, task %s, %lld of %lld coordinates)\n", r.grad_faults, r.runs, r.fault_run,
                         r.fault_step, r.steps, a.task, r.fault_coords, r.fault_dim);
+            if (r.state_faults)
+                fprintf(stderr, "hamc run: warning: %d of %d runs ended with a finite loss but NaN/Inf in the "
+                        "optimizer's state (first: run %d; an overflow, say a gradient too large for the precision)\n",
+                        r.state_faults, r.runs, r.state_fault_run);
             cmd_print_table(&r);
             status = 0;
             if (a.csv && eval_write_curve_csv(&r, a.csv, err, sizeof err) != 0) status = 1;

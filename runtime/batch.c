@@ -146,6 +146,14 @@ int batch_finite(const Batch *b)
     return 1;
 }
 
+int batch_run_state_finite(const Batch *b, int run)
+{
+    for (int s = 0; s < b->S; s++)
+        for (int64_t j = 0; j < b->dim; j++)
+            if (!isfinite(get(b, b->state, s * b->n + run * b->dim + j))) return 0;
+    return 1;
+}
+
 /* ---- unrolls ---- */
 
 int unroll_init(Unroll *u, const Batch *b, int U)

@@ -49,6 +49,7 @@ void batch_reset_state(Batch *b);   // initial optimizer state, t = 1 (theta is 
 void batch_eval_grad(Batch *b);     // loss and gradient at theta, unless already known
 void batch_step(Batch *b);          // one optimizer step of every run
 int batch_finite(const Batch *b);   // theta and state hold no NaN/Inf
+int batch_run_state_finite(const Batch *b, int run);   // run's optimizer state holds no NaN/Inf
 
 typedef enum { META_LOSS_SUM, META_LOSS_LOG } MetaLoss;
 

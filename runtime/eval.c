@@ -108,7 +108,13 @@ static int eval_chunk(const HamKernel *k, const double *params, const double *hy
     for (int i = 0; i < count && !stopped; i++) {
         long step;
         int64_t bad;
-        if (!task_grad_fault(tasks[i], &step, &bad)) continue;
+        if (!task_grad_fault(tasks[i], &step, &bad)) {
+            // A finite loss can hide a broken optimizer (Adam's v overflowed to Inf: frozen).
+            if (isfinite(r->curve[(size_t)(first + i) * (T + 1) + T]) && !batch_run_state_finite(&b, i) &&
+                r->state_faults++ == 0)
+                r->state_fault_run = first + i;
+            continue;
+        }
         if (r->grad_faults++ == 0)
             r->fault_run = first + i, r->fault_step = step, r->fault_coords = bad, r->fault_dim = rs.dim;
     }

@@ -34,6 +34,8 @@ typedef struct EvalResult {
     int fault_run;            // the first of them, its step and non-finite coordinates
     long fault_step;
     long long fault_coords, fault_dim;
+    int state_faults;         // other runs ending with a finite loss but NaN/Inf in the optimizer's state
+    int state_fault_run;      // the first of them
 } EvalResult;
 
 void eval_default_config(EvalConfig *c);

@@ -146,14 +146,20 @@ static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, in
             return;
         }
         if (!isfinite(L) || !batch_finite(b)) {
-            int first = c->unroll;   // the first step of this unroll with a non-finite loss
-            for (int j = 0; j <= c->unroll && first == c->unroll; j++)
+            int first = -1;   // the first step of this unroll with a non-finite loss
+            for (int j = 0; j <= c->unroll && first < 0; j++)
                 for (int run = 0; run < b->nruns; run++)
                     if (!isfinite(t->unroll.losses[(size_t)j * b->nruns + run])) first = j;
-            progress_note(&t->progress, "epoch %ld, meta-step %ld: the optimizee diverged (non-finite loss at "
-                          "step %d of %d, task %s, %lld coordinates); meta-step skipped, run abandoned",
-                          t->epoch + 1, t->meta_step, u * c->unroll + first, c->steps,
-                          c->task_text ? c->task_text : "?", (long long)b->n);
+            if (first >= 0)
+                progress_note(&t->progress, "epoch %ld, meta-step %ld: the optimizee diverged (non-finite loss at "
+                              "step %d of %d, task %s, %lld coordinates); meta-step skipped, run abandoned",
+                              t->epoch + 1, t->meta_step, u * c->unroll + first, c->steps,
+                              c->task_text ? c->task_text : "?", (long long)b->n);
+            else   // finite losses, but theta or the optimizer's state holds NaN/Inf
+                progress_note(&t->progress, "epoch %ld, meta-step %ld: the optimizer's state or theta became "
+                              "non-finite in steps %d..%d of %d (task %s, %lld coordinates); meta-step skipped, "
+                              "run abandoned", t->epoch + 1, t->meta_step, u * c->unroll, (u + 1) * c->unroll,
+                              c->steps, c->task_text ? c->task_text : "?", (long long)b->n);
             r->skipped++;
             return;
         }

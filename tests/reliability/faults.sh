@@ -7,7 +7,8 @@
 # `hamc train` must name the task, step and coordinate count, skip the meta-step, go on,
 # and write checkpoints whose params are all finite, checked by ckpt.py, which reads
 # the file without ham's own reader.  A huge finite value (1e30) is data: it must not
-# crash anything or put a NaN anywhere.  An injection past the last step must change
+# crash anything or put a NaN anywhere, and when it overflows an optimizer's state (Adam's
+# second moment) with the loss still finite, run warns and train skips the unroll.  An injection past the last step must change
 # nothing, bit for bit.
 #
 # Last line: `N passed, N failed`; exit status 1 if any failed.  Environment: HAMC
@@ -57,6 +58,13 @@ for opt in sgd adam "$spec"; do
     [ "${PIPESTATUS[0]}" -eq 0 ] && ok || bad "run inject=huge ($(basename "$opt")): $(cat "$tmp/err")"
     json_clean "$json" "run inject=huge ($(basename "$opt"))"
 done
+# Adam's second moment overflows to Inf on a 1e30 gradient and freezes the run with a
+# finite loss: said, not hidden.
+"$HAMC" run "$root/stdlib/adam.ham" --task "quadratic inject=huge inject_step=5" --set lr=0.1 --runs 10 >/dev/null 2>"$tmp/err"
+grep -q "warning: 10 of 10 runs ended with a finite loss but NaN/Inf in the optimizer's state (first: run 0" "$tmp/err" \
+    && ok || bad "adam frozen by a huge gradient: $(cat "$tmp/err")"
+"$HAMC" run "$root/stdlib/adam.ham" --task quadratic --set lr=0.1 --runs 10 >/dev/null 2>"$tmp/err"
+[ -s "$tmp/err" ] && bad "adam without faults warns: $(cat "$tmp/err")" || ok
 # MNIST: the coordinate count is the network's.
 "$HAMC" run "$spec" --task "mnist data=$tmp/tiny batch=2 inject=inf inject_step=2 inject_coord=15000" --runs 2 --steps 4 >/dev/null 2>"$tmp/err"
 grep -q "in 2 of 2 runs (first: run 0, step 2 of 4, task mnist .*, 1 of 15910 coordinates)" "$tmp/err" && ok || bad "mnist run: $(cat "$tmp/err")"
@@ -87,6 +95,22 @@ ckpt_finite "$tmp/all.ckpt" "train, every run faulty"
 train --task "quadratic inject=huge inject_step=5 inject_count=10" --epochs 2 --out "$tmp/huge.ckpt" >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 0 ] && ok || bad "train inject=huge: $(tail -n 3 "$tmp/err")"
 ckpt_finite "$tmp/huge.ckpt" "train inject=huge"
+# A learned optimizer with a squared-gradient state: the huge value turns the state to
+# Inf while the losses stay finite; the unroll is skipped and says so.
+cat >"$tmp/sq.ham" <<'HAM'
+optimizer sq {
+    input g
+    param a = 1
+    state v = 0
+    next v = v + g^2
+    update = -0.1 * a * g / sqrt(v' + 1e-8)
+}
+HAM
+"$HAMC" train "$tmp/sq.ham" --task "quadratic inject=huge inject_step=5" --epochs 1 --runs-per-epoch 2 --eval-runs 2 \
+    --out "$tmp/sq.ckpt" >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 0 ] && grep -q "the optimizer's state or theta became non-finite in steps 0\.\.20 of 100 (task quadratic inject=huge inject_step=5, 10 coordinates); meta-step skipped" "$tmp/err" \
+    && ok || bad "train, state overflow: $(head -n 2 "$tmp/err")"
+ckpt_finite "$tmp/sq.ckpt" "train, state overflow"
 # Resume a faulty run with the fault still there, then without it: all checkpoints finite.
 train --task "quadratic inject=inf inject_step=30" --epochs 1 --out "$tmp/res.ckpt" >/dev/null 2>&1
 train --task "quadratic inject=inf inject_step=30" --epochs 2 --resume "$tmp/res.ckpt" --out "$tmp/res.ckpt" >/dev/null 2>"$tmp/err" \
