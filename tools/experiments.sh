@@ -75,6 +75,29 @@ if [ "$which" = quadratic ] || [ "$which" = all ]; then
     evaluate nag stdlib/nag.ham quadratic "$d" --set lr=0.01
     for b in adam rmsprop momentum nag; do tune "$b" "stdlib/$b.ham" quadratic "$d"; done
     plot "$d" "10-d quadratic" seed_hnn lstm phnn adam rmsprop momentum nag
+    # How much one meta-training run says: seed_hnn under the reference protocol with
+    # five training seeds, each evaluated on the same 1000 tasks (results/quadratic/
+    # seed_study.txt): the spread, the runs that blow up, and how often a 100-task
+    # evaluation (the reference's) would not have seen them.
+    for s in 1 2 3 4 5; do
+        "$hamc" train stdlib/seed_hnn.ham --task quadratic --out "$d/seed_study_$s.ckpt" --seed "$s" \
+            --epochs "$qepochs" --unroll 15 --meta-lr 0.01 --out-mul 0.001 >/dev/null
+        "$hamc" run stdlib/seed_hnn.ham --task quadratic --params "$d/seed_study_$s.ckpt" --runs "$runs" \
+            --steps 100 --seed 2026 --finals "$d/seed_study_${s}_finals.csv" >/dev/null
+    done
+    /usr/bin/python3 - "$d" <<'PY' | tee "$d/seed_study.txt"
+import csv, math, random, statistics, sys
+d = sys.argv[1]
+print("seed_hnn, reference protocol, by training seed (loss at step 100 over the same tasks):")
+print("seed      mean    median  blown-up (>100)  mean of the rest  P(100-task mean misses them)")
+for s in range(1, 6):
+    v = [float(r["final_loss"]) for r in csv.DictReader(open(f"{d}/seed_study_{s}_finals.csv"))]
+    bad = [x for x in v if not math.isfinite(x) or x > 100]
+    rest = [x for x in v if math.isfinite(x) and x <= 100]
+    miss = (1 - len(bad) / len(v)) ** 100
+    mean = sum(v) / len(v)
+    print(f"{s:4} {mean:9.4g} {statistics.median(v):9.4f} {len(bad):8d} / {len(v)} {statistics.mean(rest):14.4f} {miss:20.2f}")
+PY
 fi
 
 if [ "$which" = mnist ] || [ "$which" = all ]; then
