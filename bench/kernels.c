@@ -25,10 +25,11 @@
  * A second table measures at n = 4096 (every array in L2) the cost of the arithmetic
  * alone, and counts, in the vectorized loop body of the f32 kernel's IR (after the
  * default passes), instructions, libmvec calls, divisions and square roots per 8
- * coordinates.  The program prints both tables and writes them, with the machine and
- * one data-driven paragraph per spec, to the file named by argv[1] (markdown).
+ * coordinates.  The program prints both tables and writes them, with one data-driven
+ * paragraph per spec, to the file named by argv[1] (markdown), and a JSON summary to argv[2].
  *
- * usage: kernels [RESULTS.md]    (run from the repo root; HAM_STDLIB must be set) */
+ * usage: kernels [KERNELS.md [KERNELS.json]]   (run from the repo root; HAM_STDLIB must be set);
+ * bench/race.py puts the markdown under bench/results.md and the JSON's rows in its table. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,37 +364,6 @@ static void explain(FILE *f, const Spec *sp, const Row *big, const Row *mid, con
     fprintf(f, "\n\n");
 }
 
-static void machine(FILE *f)
-{
-    char model[256] = "?", line[1024];
-    FILE *ci = fopen("/proc/cpuinfo", "r");
-    int fam = -1, mod = -1;
-    while (ci && fgets(line, sizeof line, ci)) {
-        char *colon = strchr(line, ':');
-        if (!colon) continue;
-        if (strncmp(line, "model name", 10) == 0 && model[0] == '?') snprintf(model, sizeof model, "%s", colon + 2);
-        if (strncmp(line, "cpu family", 10) == 0 && fam < 0) fam = atoi(colon + 1);
-        if (strncmp(line, "model\t", 6) == 0 && mod < 0) mod = atoi(colon + 1);
-    }
-    if (ci) fclose(ci);
-    model[strcspn(model, "\n")] = 0;
-    time_t now = time(NULL);
-    char date[64];
-    strftime(date, sizeof date, "%Y-%m-%d %H:%M", localtime(&now));
-    const char *cc = getenv("BENCH_CC_VERSION"), *llvm = getenv("BENCH_LLVM_VERSION");
-    fprintf(f, "- CPU: %s (family %d, model %d), %ld cores online; %s\n", model, fam, mod,
-            sysconf(_SC_NPROCESSORS_ONLN), getenv("BENCH_CPU_EXTRA") ? getenv("BENCH_CPU_EXTRA") : "");
-    fprintf(f, "- Compilers: %s; JIT: LLVM %s (ORC LLJIT, 8-wide f32 vectors)\n", cc ? cc : "?", llvm ? llvm : "?");
-    double load[3] = {0};
-    FILE *la = fopen("/proc/loadavg", "r");
-    if (la) {
-        if (fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = NAN;
-        fclose(la);
-    }
-    fprintf(f, "- Date: %s; load average at start %.2f (other processes share the 2 cores: the 2-thread "
-               "columns suffer first)\n\n", date, load[0]);
-}
-
 int main(int argc, char **argv)
 {
     static Spec specs[NSPEC] = {{.name = "momentum", .path = "stdlib/momentum.ham"},
@@ -433,11 +403,9 @@ int main(int argc, char **argv)
     HamPool *pool = ham_pool_create(2);
     FILE *md = argc > 1 ? fopen(argv[1], "w") : NULL;
     FILE *fs[2] = {stdout, md};
-    if (md) {
-        fprintf(md, "# Kernel benchmark (`make bench`)\n\nWritten by bench/kernels.c via tools/bench.sh; "
-                    "f32 forward kernels, ns per coordinate, median of interleaved rounds.\n\n");
-        machine(md);
-    }
+    if (md)
+        fprintf(md, "## Kernels: JIT against hand-written C and memory bandwidth\n\nWritten by bench/kernels.c "
+                    "via tools/bench.sh; f32 forward kernels, ns per coordinate, median of interleaved rounds.\n\n");
     static Row rows[NSPEC][3];   // [spec][10^6, 10^7, in cache]
     print_header(fs);
     for (int s = 0; s < NSPEC; s++) {
@@ -470,6 +438,22 @@ int main(int argc, char **argv)
                     c[0], c[1], c[2], c[3], sp->body_ops, sp->libm_calls, sp->fdivs, sp->sqrts, sp->c.stats.build_ms,
                     sp->c.stats.optimize_ms, sp->c.stats.codegen_ms, sp->o3_ms);
         }
+    }
+    FILE *js = argc > 2 ? fopen(argv[2], "w") : NULL;
+    if (js) {   // the summary bench/race.py puts in the one table
+        fprintf(js, "{\"rows\": [");
+        for (int s = 0; s < NSPEC; s++)
+            for (int k = 0; k < 3; k++) {
+                const Row *r = &rows[s][k];
+                fprintf(js, "%s\n {\"spec\": \"%s\", \"n\": %lld, \"S\": %d", s + k ? "," : "", specs[s].name,
+                        (long long)r->n, specs[s].S);
+                static const char *col[V_COUNT] = {"jit1", "jit2", "jit_o3", "gcc_o3", "gcc_fast", "triad1", "triad2"};
+                for (int v = 0; v < V_COUNT; v++)
+                    if (!isnan(r->ns[v])) fprintf(js, ", \"%s\": %.5g", col[v], r->ns[v]);
+                fprintf(js, ", \"compile_ms\": %.3g}", specs[s].compile_ms);
+            }
+        fprintf(js, "\n]}\n");
+        fclose(js);
     }
     if (md) {
         fprintf(md, "\nBytes counted per coordinate: (2 S + 2) x 4 (g, S states in; S states, update out): "

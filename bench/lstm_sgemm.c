@@ -22,8 +22,9 @@
  * The gate loop needs `#pragma omp simd` (-fopenmp-simd) for gcc to vectorize it
  * with libmvec; without it the sgemm variant is ~10x slower, all in scalar expf/tanhf.
  *
- * usage: lstm_sgemm [RESULTS.md]   (appends its section to the file; run from the repo
- * root with HAM_STDLIB set; link like tools/bench.sh) */
+ * usage: lstm_sgemm [RESULTS.md [SUMMARY.json]]   (appends its section to the markdown file,
+ * writes the numbers bench/race.py puts in its table to the JSON; run from the repo root
+ * with HAM_STDLIB set; link like tools/bench.sh) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -540,6 +541,7 @@ int main(int argc, char **argv)
                        "(first %d coords) |\n|---|---|---|---|---|---|---|\n", NVERIFY);
     }
     int fail = 0;
+    double ns_all[2][V_COUNT];
     for (int si = 0; si < 2; si++) {
         int64_t n = sizes[si];
         Bench b = {.n = n, .fwd = cc.kernel.forward[HAM_F32], .cell = &cell};
@@ -587,6 +589,7 @@ int main(int argc, char **argv)
         for (int v = 0; v < V_COUNT; v++) {
             qsort(samples[v], REPS, sizeof(double), cmp_double);
             ns[v] = samples[v][REPS / 2] / (double)n * 1e9;
+            ns_all[si][v] = ns[v];
         }
         for (int k = 0; k < 2 && fs[k]; k++)
             for (int v = 0; v < V_COUNT; v++) {
@@ -624,6 +627,19 @@ int main(int argc, char **argv)
         for (int k = 0; k < 2 && fs[k]; k++)
             fprintf(fs[k], "\nVERIFY FAILED: JIT and sgemm disagree by more than 1e-4 relative.\n");
     if (md) fclose(md);
+    FILE *js = argc > 2 ? fopen(argv[2], "w") : NULL;
+    if (js) {   // the summary bench/race.py puts in the one table
+        fprintf(js, "{\"flops_fwd\": %.0f, \"flops_adj\": %.0f, \"peak_gflops_1core\": %.2f, \"mhz\": %.1f, "
+                    "\"verified\": %s, \"fwd\": [",
+                flops, aflops, peak, mhz, fail ? "false" : "true");
+        for (int si = 0; si < 2; si++)
+            fprintf(js, "%s{\"n\": %lld, \"jit\": %.5g, \"sgemm_full\": %.5g, \"sgemm_blocked\": %.5g}", si ? ", " : "",
+                    (long long)sizes[si], ns_all[si][V_JIT], ns_all[si][V_FULL], ns_all[si][V_BLOCKED]);
+        fprintf(js, "], \"adjoint\": {\"n\": %lld, \"jit_ms\": %.5g, \"sgemm_bwd_ms\": %.5g, "
+                    "\"sgemm_fwd_bwd_ms\": %.5g}}\n",
+                (long long)ar.n, ar.ms[A_JIT], ar.ms[A_BWD_BLOCKED], ar.ms[A_FWDBWD_BLOCKED]);
+        fclose(js);
+    }
     free(pd), free(params), free(hypers);
     compiled_free(&cc);
     jit_destroy(jit);

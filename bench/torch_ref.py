@@ -1,68 +1,205 @@
 #!/usr/bin/python3
-"""torch_ref.py: a from-scratch PyTorch reference for ham's meta-training (issue 8).
+"""torch_ref.py: a from-scratch PyTorch reference for ham's optimizee steps and meta-training (issue 8).
 
 Written the way a good PyTorch user would write it: the learned optimizer is applied
 to every coordinate of every run at once (coordinates are the batch dimension of the
-optimizer's tensors; there is no Python loop over coordinates), and each unroll is one
-forward graph and one backward.
+optimizer's tensors; there is no Python loop over coordinates), the B optimizee runs
+of a meta-batch or an evaluation are stacked into batched tensors (bmm), and each
+unroll is one forward graph and one backward.
 
-  task       quadratic: f(theta) = ||W theta - y||^2, W (dim x dim), y (dim) ~ N(0, 1),
-             theta_0 = 0; B instances stacked ([B, dim, dim], [B, dim]).  The gradient
-             2 W^T (W theta - y) is computed in closed form from the detached residual:
-             it is data to the optimizer (Andrychowicz et al. 2016), never differentiated.
-  optimizers seed_hnn (stdlib/seed_hnn.ham: 19 params, out_mul 0.001) and lstm
-             (stdlib/lstm.ham: two 20-unit LSTM layers with PyTorch's two biases per gate,
-             linear output, out_mul 0.1; 5221 params), same parameterization and inits.
-  meta       truncated BPTT: per run of `steps` steps, cut into unrolls of U steps;
-             meta-loss L = sum_{j=1..U} (1/B) sum_r f_r(theta_j) (loss after each update);
-             theta and optimizer state carry over to the next unroll detached; Adam
-             (lr 0.01) on the optimizer params after every unroll.  A non-finite meta-loss
-             or meta-gradient skips the step and abandons the run (as ham does).
+  tasks      quadratic: f(theta) = ||W theta - y||^2, W (dim x dim), y (dim) ~ N(0, 1),
+             theta_0 = 0; B instances stacked ([B, dim, dim], [B, dim]); the gradient
+             2 W^T (W theta - y) in closed form.
+             mnist: the L2L paper's MLP 784-20-10 (sigmoid; relu optional), batch 128
+             drawn with replacement from one half of MNIST's training set, mean NLL;
+             B networks stacked (theta [B, 15910] in nn.Linear's layout, baddbmm), the
+             gradient by autograd on a detached copy of theta.
+  optimizers adam (no learned params: torch.optim.Adam on theta, the standard
+             zero_grad / backward / step loop), seed_hnn and seed_hnn_pre (19 / 24
+             params), lstm and lstm_pre (nn.LSTMCell x 2, 20 units, linear output;
+             5221 / 5301 params) and phnn (48 params: the symplectic-Euler step of
+             stdlib/phnn.ham with dH/dx written out), same parameterization and inits
+             as stdlib/*.ham.  *_pre: the log/sign preprocessing (p = 10).
+  meta       truncated BPTT: runs of `steps` steps cut into unrolls of U steps;
+             meta-loss L = sum_{j=1..U} (1/B) sum_r f_r(theta_j); the optimizee's
+             gradients are data (detached), as in the L2L paper; theta and the
+             optimizer state carry over to the next unroll detached; Adam (lr 0.01) on
+             the optimizer params after every unroll; non-finite L or meta-gradient:
+             step skipped, run abandoned (as ham does).
+             --meta-loss linear (default): since the gradients are data,
+             dL/dtheta_j = (1/B) g_j, so the graph holds L' = sum_j (1/B) <g_j, theta_j>
+             (same gradient; L's value is accumulated from the detached losses) and the
+             optimizee's loss is never backpropagated twice.  --meta-loss graph: the
+             textbook form, f(theta_j) evaluated on the graph-carrying theta_j and
+             L.backward() through it (one more MLP backward per step on MNIST).
 
-Timing: ms per meta-step (forward over the unroll + backward + Adam update) and ms per
-optimizee step in evaluation mode (torch.no_grad: gradient + optimizer step).  One JSON
-line on stdout.
+Timing (all in ms, float32, torch.set_num_threads(--threads)):
+  ms_per_meta_step   forward over the unroll + backward + Adam update
+  ms_per_train_step  the unroll's forward (graph recording) divided by U
+  ms_per_eval_step   one optimizee step under torch.no_grad (gradient + optimizer step)
 
-  /usr/bin/python3 bench/torch_ref.py --optimizer seed_hnn --task quadratic --unroll 20 \
+  /usr/bin/python3 bench/torch_ref.py --optimizer seed_hnn --task quadratic --unroll 20 \\
       --steps 100 --meta-steps 500 --threads 1
+
+--serve reads commands from stdin, one per line, and answers each with one JSON line
+(bench/race.py drives it, interleaved with bench/race_ham.c, which speaks the same):
+  meta  opt=NAME task=quadratic|mnist unroll=U batch=B threads=T reps=K
+        -> {"fwd": [s per meta-step forward], "total": [s per meta-step]}
+  eval  opt=NAME task=... batch=B threads=T reps=K  -> {"t": [s per optimizee step]}
+  kernel opt=NAME n=N threads=T reps=K inner=I  -> {"t": [s per optimizer step on N coords]}
+  grad  task=... batch=B threads=T reps=K  -> {"t": [s per optimizee gradient (loss_grad)]}
+  rss   (peak RSS so far, KB)  -> {"maxrss_kb": .., "rss_kb": ..};  info;  drop (free runners)
+  quit
 """
 import argparse
 import json
 import math
+import os
+import resource
 import sys
 import time
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+
+DTYPE = torch.float32
 
 
-# ----------------------------------------------------------------------------- task
+# ----------------------------------------------------------------------------- tasks
 class Quadratic:
-    """B random quadratics stacked; coordinates flattened to n = B * dim."""
+    """B random quadratics stacked; theta is [B, dim]."""
 
-    def __init__(self, batch, dim, gen, dtype):
+    def __init__(self, batch, dim, gen):
         self.B, self.dim = batch, dim
-        self.W = torch.randn(batch, dim, dim, generator=gen, dtype=dtype)
-        self.y = torch.randn(batch, dim, generator=gen, dtype=dtype)
+        self.gen = gen
+        self.reset()
 
-    def residual(self, theta):  # theta [B*dim] -> r [B, dim] = W theta - y
-        t = theta.view(self.B, self.dim, 1)
-        return torch.bmm(self.W, t).squeeze(-1) - self.y
+    def reset(self):
+        self.W = torch.randn(self.B, self.dim, self.dim, generator=self.gen, dtype=DTYPE)
+        self.y = torch.randn(self.B, self.dim, generator=self.gen, dtype=DTYPE)
+        return torch.zeros(self.B, self.dim, dtype=DTYPE)
 
-    def grad_from_residual(self, r):  # 2 W^T r, flattened; r must be detached
-        return 2.0 * torch.bmm(self.W.transpose(1, 2), r.unsqueeze(-1)).reshape(-1)
+    def residual(self, theta):  # [B, dim] -> W theta - y
+        return torch.bmm(self.W, theta.unsqueeze(-1)).squeeze(-1) - self.y
+
+    def grad_from_residual(self, r):  # 2 W^T r; r must be detached
+        return 2.0 * torch.bmm(self.W.transpose(1, 2), r.unsqueeze(-1)).squeeze(-1)
 
     def loss_grad(self, theta):
-        """(mean loss over the B runs, graph-carrying; gradient as data)."""
+        """(sum over the B runs of the loss, detached; gradient [B, dim], data)."""
+        r = self.residual(theta.detach())
+        return (r * r).sum(), self.grad_from_residual(r)
+
+    def loss_graph(self, theta):
+        """(sum of the losses on the graph-carrying theta; gradient as data)."""
         r = self.residual(theta)
-        loss = (r * r).sum() / self.B
-        g = self.grad_from_residual(r.detach())
+        return (r * r).sum(), self.grad_from_residual(r.detach())
+
+    def loss(self, theta):  # differentiable, for torch.optim loops
+        r = self.residual(theta)
+        return (r * r).sum()
+
+
+_MNIST = {}
+
+
+def load_mnist(data_dir):
+    """The training images as float in [0, 1] and labels (the idx files of `make data`)."""
+    if data_dir not in _MNIST:
+        import numpy as np
+        with open(os.path.join(data_dir, "train-images-idx3-ubyte"), "rb") as f:
+            raw = f.read()
+        n = int.from_bytes(raw[4:8], "big")
+        imgs = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, 784)
+        with open(os.path.join(data_dir, "train-labels-idx1-ubyte"), "rb") as f:
+            labels = np.frombuffer(f.read(), dtype=np.uint8, offset=8)
+        x = torch.from_numpy(imgs.astype(np.float32) / 255.0)
+        y = torch.from_numpy(labels.astype(np.int64))
+        _MNIST[data_dir] = (x, y)
+    return _MNIST[data_dir]
+
+
+class Mnist:
+    """B MLPs 784 -> hidden -> 10 stacked; theta is [B, P] in nn.Linear's layout
+    (W1 [h, 784], b1 [h], W2 [10, h], b2 [10]), as ham's mlp.h."""
+
+    def __init__(self, batch, gen, hidden=20, minibatch=128, act="sigmoid", data_dir="data/mnist"):
+        self.B, self.h, self.mb = batch, hidden, minibatch
+        self.act = torch.sigmoid if act == "sigmoid" else torch.relu
+        self.gen = gen
+        x, y = load_mnist(data_dir)
+        # The meta-training half of a fixed split (ham uses its own permutation).
+        perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(160604474))
+        self.pool = perm[: x.shape[0] // 2]
+        self.x, self.y = x, y
+        h = hidden
+        self.sizes = [h * 784, h, 10 * h, 10]
+        self.dim = sum(self.sizes)
+        self.reset()
+
+    def reset(self):
+        h, B = self.h, self.B
+        k1, k2 = 1 / math.sqrt(784), 1 / math.sqrt(h)
+        parts = [(torch.rand(B, s, generator=self.gen) * 2 - 1) * k for s, k in
+                 zip(self.sizes, (k1, k1, k2, k2))]
+        return torch.cat(parts, 1)
+
+    def _batch(self):
+        idx = self.pool[torch.randint(self.pool.numel(), (self.B * self.mb,), generator=self.gen)]
+        return self.x.index_select(0, idx).view(self.B, self.mb, 784), self.y.index_select(0, idx)
+
+    def _loss(self, theta, x, y):
+        B, h = self.B, self.h
+        W1, b1, W2, b2 = torch.split(theta, self.sizes, 1)
+        if B == 1:   # one network: plain 2-D matmuls (addmm) are twice as fast as bmm here
+            a = self.act(F.linear(x[0], W1.view(h, 784), b1[0]))
+            z = F.linear(a, W2.view(10, h), b2[0])
+            return F.cross_entropy(z, y)
+        a = self.act(torch.baddbmm(b1.unsqueeze(1), x, W1.view(B, h, 784).transpose(1, 2)))
+        z = torch.baddbmm(b2.unsqueeze(1), a, W2.view(B, 10, h).transpose(1, 2))
+        # sum over the B runs of each run's mean NLL: each run's gradient is its own
+        return F.cross_entropy(z.reshape(-1, 10), y, reduction="sum") / self.mb
+
+    def loss_grad(self, theta):
+        x, y = self._batch()
+        with torch.enable_grad():
+            th = theta.detach().requires_grad_(True)
+            loss = self._loss(th, x, y)
+            (g,) = torch.autograd.grad(loss, th)
+        return loss.detach(), g
+
+    def loss_graph(self, theta):
+        x, y = self._batch()
+        loss = self._loss(theta, x, y)
+        (g,) = torch.autograd.grad(loss, theta, retain_graph=True)
         return loss, g
+
+    def loss(self, theta):
+        x, y = self._batch()
+        return self._loss(theta, x, y)
+
+
+def make_task(name, batch, gen, dim=10):
+    if name == "quadratic":
+        return Quadratic(batch, dim, gen)
+    if name.startswith("mnist"):
+        return Mnist(batch, gen, act="relu" if "relu" in name else "sigmoid")
+    raise ValueError(name)
 
 
 # ----------------------------------------------------------------------- optimizers
 def _u(shape, a, b):
     return nn.Parameter(torch.empty(shape).uniform_(a, b))
+
+
+def logsign(x, p=10.0):
+    """Andrychowicz et al. (2016) appendix A: [log|x|/p, sign x] if |x| >= e^-p, else
+    [-1, e^p x].  The clamp keeps log's gradient finite in the branch not taken."""
+    big = x.abs() >= math.exp(-p)
+    mag = torch.where(big, torch.log(x.abs().clamp_min(math.exp(-p))) / p, torch.full_like(x, -1.0))
+    dirn = torch.where(big, torch.sign(x), math.exp(p) * x)
+    return mag, dirn
 
 
 class SeedHNN(nn.Module):
@@ -80,8 +217,8 @@ class SeedHNN(nn.Module):
         self.wo = _u((2,), -s, s)
         self.wn = _u((2,), -s, s)
 
-    def init_state(self, n, dtype):
-        return (torch.zeros(n, dtype=dtype),)
+    def init_state(self, n):
+        return (torch.zeros(n, dtype=DTYPE),)
 
     def forward(self, g, state):
         (v,) = state
@@ -97,107 +234,308 @@ class SeedHNN(nn.Module):
         return update, (v_next,)
 
 
-class LSTMOpt(nn.Module):
-    """stdlib/lstm.ham: nn.LSTMCell has exactly the spec's parameterization (gates
-    i, f, c~, o; W_x x + W_h h + b_x + b_h) and init U(-1/sqrt(20), 1/sqrt(20))."""
-    out_mul = 0.1
-    H = 20
+class SeedHNNPre(nn.Module):
+    """stdlib/seed_hnn_pre.ham: seed_hnn with logsign on g and on v (24 params)."""
+    out_mul = 0.001
 
     def __init__(self):
         super().__init__()
-        self.cell1 = nn.LSTMCell(1, self.H)
+        a, b, c = 0.7071, 1.0, 0.5774
+        self.gw1, self.gb1 = _u((2,), -a, a), _u((), -a, a)
+        self.gw2, self.gb2 = _u((), -b, b), _u((), -b, b)
+        self.vw1, self.vb1 = _u((2,), -a, a), _u((), -a, a)
+        self.vw2, self.vb2 = _u((), -b, b), _u((), -b, b)
+        self.D, self.Db = _u((2, 3), -c, c), _u((2,), -c, c)
+        self.L = _u((), 0.5, 1)
+        self.wo, self.wn = _u((3,), -c, c), _u((2,), -a, a)
+
+    def init_state(self, n):
+        return (torch.zeros(n, dtype=DTYPE),)
+
+    def forward(self, g, state):
+        (v,) = state
+        g0, g1 = logsign(g)
+        v0, v1 = logsign(v)
+        G = self.gw2 * torch.relu(self.gw1[0] * g0 + self.gw1[1] * g1 + self.gb1) + self.gb2
+        V = self.vw2 * torch.relu(self.vw1[0] * v0 + self.vw1[1] * v1 + self.vb1) + self.vb2
+        D, Db = self.D, self.Db
+        Dv0 = D[0, 0] * V + D[0, 1] * v0 + D[0, 2] * v1 + Db[0]
+        Dv1 = D[1, 0] * V + D[1, 1] * v0 + D[1, 2] * v1 + Db[1]
+        dq = v - Dv0
+        dp = self.L * self.L * (-V - Dv1 + G)
+        v_next = self.wn[0] * dq + self.wn[1] * dp
+        update = self.out_mul * (self.wo[0] * dq + self.wo[1] * g0 + self.wo[2] * g1)
+        return update, (v_next,)
+
+
+class LSTMOpt(nn.Module):
+    """stdlib/lstm.ham (lstm_pre.ham with pre=True): nn.LSTMCell has exactly the spec's
+    parameterization (gates i, f, c~, o; W_x x + W_h h + b_x + b_h) and init
+    U(-1/sqrt(20), 1/sqrt(20))."""
+    out_mul = 0.1
+    H = 20
+
+    def __init__(self, pre=False):
+        super().__init__()
+        self.pre = pre
+        self.cell1 = nn.LSTMCell(2 if pre else 1, self.H)
         self.cell2 = nn.LSTMCell(self.H, self.H)
         k = 1 / math.sqrt(self.H)
         self.w = _u((self.H,), -k, k)
         self.b = _u((), -k, k)
 
-    def init_state(self, n, dtype):
-        z = lambda: torch.zeros(n, self.H, dtype=dtype)
+    def init_state(self, n):
+        z = lambda: torch.zeros(n, self.H, dtype=DTYPE)
         return (z(), z(), z(), z())
 
     def forward(self, g, state):
         h1, c1, h2, c2 = state
-        h1, c1 = self.cell1(g.unsqueeze(1), (h1, c1))
+        x = torch.stack(logsign(g), 1) if self.pre else g.unsqueeze(1)
+        h1, c1 = self.cell1(x, (h1, c1))
         h2, c2 = self.cell2(h1, (h2, c2))
-        update = self.out_mul * (h2 @ self.w + self.b)
+        update = self.out_mul * torch.addmv(self.b, h2, self.w)
         return update, (h1, c1, h2, c2)
 
 
-OPTIMIZERS = {"seed_hnn": SeedHNN, "lstm": LSTMOpt}
+class PHNN(nn.Module):
+    """stdlib/phnn.ham: x = [q; p] (2 + 2 per coordinate), H = sum p^2 / (2 softplus(m))
+    + w . tanh(W q + b), R = diag(softplus(rq), softplus(rp)), port K on
+    u = [g; logsign(g)], symplectic Euler (dt = 1) as `hamc derive` writes it:
+        p' = p - dH/dq(q) - softplus(rp) dH/dp(p) + K u
+        q' = q + dH/dp(p') - softplus(rq) dH/dq(q)
+        update = out_mul a . [q'; p']
+    with dH/dq = W^T (w * (1 - tanh^2(W q + b))), dH/dp = p / softplus(m)."""
+    out_mul = 0.01
+
+    def __init__(self):
+        super().__init__()
+        self.W = nn.Parameter(torch.randn(8, 2) * 0.3)
+        self.bb = nn.Parameter(torch.zeros(8))
+        self.w = nn.Parameter(torch.randn(8) * 0.3)
+        self.m = nn.Parameter(torch.full((2,), 0.5413))
+        self.rq = nn.Parameter(torch.full((2,), -2.0))
+        self.rp = nn.Parameter(torch.full((2,), -1.0))
+        self.K = nn.Parameter(torch.randn(2, 3) * 0.3)
+        self.a = nn.Parameter(torch.randn(4) * 0.3)
+
+    def init_state(self, n):
+        return (torch.zeros(n, 2, dtype=DTYPE), torch.zeros(n, 2, dtype=DTYPE))
+
+    def forward(self, g, state):
+        q, p = state
+        inv_m = 1.0 / F.softplus(self.m)
+        t = torch.tanh(torch.addmm(self.bb, q, self.W.t()))          # [n, 8]
+        dHdq = ((1 - t * t) * self.w) @ self.W                        # [n, 2]
+        u = torch.stack((g,) + logsign(g), 1)                         # [n, 3]
+        p2 = p - dHdq - F.softplus(self.rp) * (p * inv_m) + u @ self.K.t()
+        q2 = q + p2 * inv_m - F.softplus(self.rq) * dHdq
+        update = self.out_mul * (q2 @ self.a[:2] + p2 @ self.a[2:])
+        return update, (q2, p2)
 
 
-# ----------------------------------------------------------------------- meta-train
-def unroll(opt, task, theta, g, state, U):
-    """U steps from theta (detached) with gradient g (data); returns meta-loss and the
-    end point (theta, g, state) for the next unroll."""
-    L = 0.0
-    for _ in range(U):
-        upd, state = opt(g, state)
-        theta = theta + upd
-        loss, g = task.loss_grad(theta)
-        L = L + loss
-    return L, theta, g, state
+OPTIMIZERS = {"seed_hnn": SeedHNN, "seed_hnn_pre": SeedHNNPre, "lstm": LSTMOpt,
+              "lstm_pre": lambda: LSTMOpt(pre=True), "phnn": PHNN}
 
 
-def finite(t):
-    return bool(torch.isfinite(t).all())
+# ----------------------------------------------------------------------- the runner
+class Runner:
+    """One optimizer on one task with B runs stacked: meta-steps, evaluation steps."""
+
+    def __init__(self, opt_name, task_name, batch, unroll, steps, meta_loss, seed, meta_lr=0.01, dim=10):
+        torch.manual_seed(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.task = make_task(task_name, batch, self.gen, dim)
+        self.opt_name, self.B, self.U, self.steps = opt_name, batch, unroll, steps
+        self.linear = meta_loss == "linear"
+        self.n = batch * self.task.dim
+        if opt_name == "adam":
+            self.opt = None
+        else:
+            self.opt = OPTIMIZERS[opt_name]()
+            self.meta = torch.optim.Adam(self.opt.parameters(), lr=meta_lr)
+        self.done_in_run = 0
+        self.new_run()
+
+    def new_run(self):
+        self.theta = self.task.reset()
+        self.done_in_run = 0
+        if self.opt is None:
+            self.theta.requires_grad_(True)
+            self.adam = torch.optim.Adam([self.theta], lr=0.001)
+        else:
+            _, self.g = self.task.loss_grad(self.theta)
+            self.state = self.opt.init_state(self.n)
+
+    # One unroll: U steps recorded, one backward, one Adam step.  Returns (t_fwd, t_total, ok).
+    def meta_step(self):
+        if self.done_in_run + self.U > self.steps:
+            self.new_run()
+        t0 = time.perf_counter()
+        theta, g, state = self.theta, self.g, self.state
+        L = 0.0
+        Lval = torch.zeros(())
+        for _ in range(self.U):
+            upd, state = self.opt(g.reshape(-1), state)
+            theta = theta + upd.view(self.B, -1)
+            if self.linear:
+                loss, g = self.task.loss_grad(theta)
+                L = L + (g * theta).sum() / self.B
+            else:
+                loss, g = self.task.loss_graph(theta)
+                L = L + loss / self.B
+            Lval = Lval + loss.detach() / self.B
+        t1 = time.perf_counter()
+        self.meta.zero_grad(set_to_none=True)
+        L.backward()
+        ok = bool(torch.isfinite(Lval)) and all(bool(torch.isfinite(p.grad).all())
+                                                for p in self.opt.parameters() if p.grad is not None)
+        if ok:
+            self.meta.step()
+        t2 = time.perf_counter()
+        self.theta, self.g = theta.detach(), g
+        self.state = tuple(s.detach() for s in state)
+        self.done_in_run += self.U
+        if not ok:
+            self.new_run()
+        self.last_loss = float(Lval)
+        return t1 - t0, t2 - t0, ok
+
+    # One optimizee step in evaluation mode.
+    def eval_step(self):
+        if self.done_in_run >= self.steps:
+            self.new_run()
+        t0 = time.perf_counter()
+        if self.opt is None:   # the standard PyTorch training loop
+            self.adam.zero_grad(set_to_none=True)
+            loss = self.task.loss(self.theta)
+            loss.backward()
+            self.adam.step()
+        else:
+            with torch.no_grad():
+                loss, g = self.task.loss_grad(self.theta)
+                upd, self.state = self.opt(g.reshape(-1), self.state)
+                self.theta = self.theta + upd.view(self.B, -1)
+        t = time.perf_counter() - t0
+        self.done_in_run += 1
+        return t
 
 
-def meta_train(opt, args, gen, dtype):
-    meta = torch.optim.Adam(opt.parameters(), lr=args.meta_lr)
-    n_unrolls = args.steps // args.unroll
-    done = skipped = 0
-    t_total = 0.0
-    while done < args.meta_steps:
-        task = Quadratic(args.batch, args.dim, gen, dtype)
-        n = args.batch * args.dim
-        theta = torch.zeros(n, dtype=dtype)
-        _, g = task.loss_grad(theta)
-        state = opt.init_state(n, dtype)
-        for _ in range(n_unrolls):
-            if done >= args.meta_steps:
-                break
-            t0 = time.perf_counter()
-            L, theta, g, state = unroll(opt, task, theta, g, state, args.unroll)
-            meta.zero_grad(set_to_none=True)
-            L.backward()
-            ok = finite(L) and all(finite(p.grad) for p in opt.parameters() if p.grad is not None)
-            if ok:
-                meta.step()
-            theta = theta.detach()
-            state = tuple(s.detach() for s in state)
-            t_total += time.perf_counter() - t0
-            done += 1
-            if not ok:
-                skipped += 1
-                break  # abandon this run, as ham does
-    return t_total, done, skipped, float(L.detach())
+class KernelBench:
+    """Only the optimizer's step on n coordinates (no task), under no_grad, state
+    carried from call to call; each sample is the mean of `inner` steps."""
+
+    def __init__(self, opt, n, gen):
+        self.opt, self.n = opt, n
+        self.g = 1e-2 * torch.randn(n, generator=gen)
+        with torch.no_grad():
+            self.state = opt.init_state(n)
+            _, self.state = opt(self.g, self.state)   # warm-up (allocations)
+
+    def run(self, reps, inner):
+        ts = []
+        with torch.no_grad():
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                for _ in range(inner):
+                    _, self.state = self.opt(self.g, self.state)
+                ts.append((time.perf_counter() - t0) / inner)
+        return ts
 
 
-@torch.no_grad()
-def eval_steps(opt, args, gen, dtype):
-    task = Quadratic(args.batch, args.dim, gen, dtype)
-    n = args.batch * args.dim
-    theta = torch.zeros(n, dtype=dtype)
-    state = opt.init_state(n, dtype)
-    total = 0
-    t0 = time.perf_counter()
-    while total < args.eval_steps:
-        for _ in range(args.steps):
-            _, g = task.loss_grad(theta)
-            upd, state = opt(g, state)
-            theta = theta + upd
-        total += args.steps
-        theta.zero_()
-        state = opt.init_state(n, dtype)
-    dt = time.perf_counter() - t0
-    return dt, total
+def peak_rss_kb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def current_rss_kb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+# ----------------------------------------------------------------------- serve mode
+def set_threads(n):
+    """torch's intra-op threads, and OpenBLAS's own (Debian's torch calls OpenBLAS through
+    libblas.so.3, whose pthreads torch.set_num_threads does not govern)."""
+    torch.set_num_threads(n)
+    try:
+        import ctypes
+        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(n)
+    except (OSError, AttributeError):
+        pass
+
+
+def serve(args):
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    runners, kopts = {}, {}
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        cmd, kv = words[0], dict(w.split("=", 1) for w in words[1:])
+        if cmd == "quit":
+            break
+        out = {}
+        try:
+            set_threads(int(kv.get("threads", 1)))
+            reps = int(kv.get("reps", 1))
+            if cmd in ("meta", "eval"):
+                key = (kv["opt"], kv["task"], int(kv.get("batch", 1)), int(kv.get("unroll", 20)))
+                if key not in runners:
+                    runners[key] = Runner(key[0], key[1], key[2], key[3], 100, args.meta_loss, args.seed)
+                r = runners[key]
+                if cmd == "meta":
+                    fwd, tot, skipped = [], [], 0
+                    for _ in range(reps):
+                        a, b, ok = r.meta_step()
+                        fwd.append(a), tot.append(b)
+                        skipped += not ok
+                    out = {"fwd": fwd, "total": tot, "skipped": skipped}
+                else:
+                    out = {"t": [r.eval_step() for _ in range(reps)]}
+            elif cmd == "kernel":
+                key = (kv["opt"], int(kv["n"]))
+                if key not in kopts:
+                    kopts.clear()   # one size at a time: 10^7 coordinates of state are large
+                    torch.manual_seed(args.seed)
+                    kopts[key] = KernelBench(OPTIMIZERS[key[0]](), key[1], torch.Generator().manual_seed(3))
+                out = {"t": kopts[key].run(reps, int(kv.get("inner", 1)))}
+            elif cmd == "grad":   # the optimizee's gradient alone (the task's share of a step)
+                key = (kv.get("opt", "adam"), kv["task"], int(kv.get("batch", 1)), 0)
+                if key not in runners:
+                    runners[key] = Runner("seed_hnn", key[1], key[2], 20, 100, args.meta_loss, args.seed)
+                task, theta = runners[key].task, runners[key].theta
+                ts = []
+                for _ in range(reps):
+                    t0 = time.perf_counter()
+                    task.loss_grad(theta)
+                    ts.append(time.perf_counter() - t0)
+                out = {"t": ts}
+            elif cmd == "drop":   # free a runner's memory
+                runners.clear()
+                kopts.clear()
+            elif cmd == "info":
+                out = {"torch": torch.__version__, "threads_max": os.cpu_count(),
+                       "config": torch.__config__.parallel_info().splitlines()[:6]}
+            elif cmd == "rss":
+                out = {"maxrss_kb": peak_rss_kb(), "rss_kb": current_rss_kb()}
+            else:
+                out = {"error": "unknown command " + cmd}
+        except Exception as e:   # report, keep serving
+            out = {"error": "%s: %s" % (type(e).__name__, e)}
+        print(json.dumps(out), flush=True)
+    return 0
+
+
+# ----------------------------------------------------------------------- CLI
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="seed_hnn")
-    p.add_argument("--task", choices=["quadratic"], default="quadratic")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS) + ["adam"], default="seed_hnn")
+    p.add_argument("--task", choices=["quadratic", "mnist", "mnist_relu"], default="quadratic")
     p.add_argument("--dim", type=int, default=10)
     p.add_argument("--batch", type=int, default=1, help="meta-batch B (ham's --meta-batch)")
     p.add_argument("--unroll", type=int, default=20)
@@ -205,37 +543,46 @@ def main(argv=None):
     p.add_argument("--meta-steps", type=int, default=200)
     p.add_argument("--eval-steps", type=int, default=2000)
     p.add_argument("--meta-lr", type=float, default=0.01)
+    p.add_argument("--meta-loss", choices=["linear", "graph"], default="linear")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--warmup", type=int, default=5, help="untimed meta-steps first")
+    p.add_argument("--serve", action="store_true", help="answer commands on stdin (see above)")
     args = p.parse_args(argv)
+    if args.serve:
+        return serve(args)
 
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
-    torch.manual_seed(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
-    dtype = torch.float32
-    opt = OPTIMIZERS[args.optimizer]()
-
-    if args.warmup:
-        w = argparse.Namespace(**vars(args))
-        w.meta_steps = args.warmup
-        meta_train(opt, w, gen, dtype)
-    t_meta, done, skipped, last = meta_train(opt, args, gen, dtype)
-    t_eval, nsteps = eval_steps(opt, args, gen, dtype)
-
-    out = {
-        "impl": "torch", "torch": torch.__version__, "optimizer": args.optimizer,
-        "task": args.task, "dim": args.dim, "batch": args.batch, "unroll": args.unroll,
-        "steps": args.steps, "threads": args.threads,
-        "params": sum(p.numel() for p in opt.parameters()),
-        "meta_steps": done, "skipped": skipped, "last_meta_loss": last,
-        "ms_per_meta_step": 1e3 * t_meta / max(done, 1),
-        "ms_per_eval_step": 1e3 * t_eval / max(nsteps, 1),
-    }
+    rss_setup = current_rss_kb()
+    out = {"impl": "torch", "torch": torch.__version__, "optimizer": args.optimizer,
+           "task": args.task, "dim": args.dim, "batch": args.batch, "unroll": args.unroll,
+           "steps": args.steps, "threads": args.threads, "meta_loss": args.meta_loss}
+    if args.optimizer != "adam" and args.meta_steps > 0:
+        r = Runner(args.optimizer, args.task, args.batch, args.unroll, args.steps, args.meta_loss,
+                   args.seed, args.meta_lr, args.dim)
+        out["params"] = sum(q.numel() for q in r.opt.parameters())
+        for _ in range(args.warmup):
+            r.meta_step()
+        rss_setup = current_rss_kb()
+        fwd = tot = 0.0
+        skipped = 0
+        for _ in range(args.meta_steps):
+            a, b, ok = r.meta_step()
+            fwd, tot, skipped = fwd + a, tot + b, skipped + (not ok)
+        out.update(meta_steps=args.meta_steps, skipped=skipped, last_meta_loss=r.last_loss,
+                   ms_per_meta_step=1e3 * tot / args.meta_steps,
+                   ms_per_train_step=1e3 * fwd / (args.meta_steps * args.unroll))
+    if args.eval_steps > 0:
+        r = Runner(args.optimizer, args.task, args.batch, args.unroll, args.steps, args.meta_loss,
+                   args.seed, args.meta_lr, args.dim)
+        ts = [r.eval_step() for _ in range(args.eval_steps)]
+        out["ms_per_eval_step"] = 1e3 * sum(ts) / len(ts)
+    out["rss_kb_after_setup"] = rss_setup
+    out["maxrss_kb"] = peak_rss_kb()
     print(json.dumps(out))
     return 0
 
