@@ -15,6 +15,9 @@
  *   kernel  the optimizer's f32 forward kernel alone on n coordinates (ham_forward on
  *           the pool, state swapped each call); {"t": [s per call]}, each sample the
  *           mean of `inner` calls
+ *   probe   opt=NAME: its params (cmd_setup_params, seed 1) by array, and the updates of 3 steps
+ *           on 16 fixed coordinates from the initial state (torch_ref.py checks its modules
+ *           against them)
  *   rss     {"maxrss_kb": getrusage peak, "rss_kb": VmRSS now};  info  (OpenBLAS's build)
  *   drop    free every runner (their tasks, batches, unrolls)
  *   quit
@@ -380,6 +383,41 @@ int main(void)
                 printf("{");
                 print_times("t", t1, reps);
                 printf("}\n");
+            }
+        } else if (!strcmp(cmd, "probe")) {   // params and 3 steps' updates on fixed inputs, for torch_ref
+            Spec *sp = get_spec(kv_get(nw, words, "opt", "seed_hnn"), err, sizeof err);
+            if (sp) {
+                const HamKernelInfo *in = &sp->c.kernel.info;
+                enum { N = 16, T = 3 };
+                int S = in->nstate, P = in->nparam, H = in->nhyper;
+                double *pd = calloc((size_t)P + 1, sizeof *pd);
+                float *pf = calloc((size_t)P + 1, sizeof *pf), *hf = calloc((size_t)H + 1, sizeof *hf);
+                float *st = calloc((size_t)S * N + 1, sizeof *st), *nx = calloc((size_t)S * N + 1, sizeof *nx);
+                float g[N], th[N] = {0}, up[N];
+                cmd_setup_params(in, 1, pd);
+                for (int i = 0; i < P; i++) pf[i] = (float)pd[i];
+                for (int i = 0; i < H; i++) hf[i] = (float)sp->c.hypers[i];
+                printf("{\"arrays\": [");
+                for (int i = 0; i < in->nparam_arrays; i++)
+                    printf("%s[\"%s\", %d, %d]", i ? ", " : "", in->params[i].name, in->params[i].offset,
+                           in->params[i].size);
+                printf("], \"params\": [");
+                for (int i = 0; i < P; i++) printf("%s%.9g", i ? ", " : "", pf[i]);
+                printf("], \"updates\": [");
+                for (int k = 0; k < T; k++) {
+                    for (int i = 0; i < N; i++) g[i] = (float)(0.5 * sin(1.7 * i + k) * pow(10.0, -(i % 6)));
+                    HamStepArgs a = {0};
+                    a.begin = 0, a.end = N, a.stride = N, a.state = st, a.g = g, a.theta = th, a.t = k + 1;
+                    a.params = pf, a.hypers = hf, a.state_next = nx, a.update = up;
+                    sp->c.kernel.forward[HAM_F32](&a);
+                    printf("%s[", k ? ", " : "");
+                    for (int i = 0; i < N; i++) printf("%s%.9g", i ? ", " : "", up[i]);
+                    printf("]");
+                    float *tmp = st;
+                    st = nx, nx = tmp;
+                }
+                printf("]}\n");
+                free(pd), free(pf), free(hf), free(st), free(nx);
             }
         } else if (!strcmp(cmd, "kernel")) {
             long long n = atoll(kv_get(nw, words, "n", "1000"));

@@ -48,6 +48,7 @@ Timing (all in ms, float32, torch.set_num_threads(--threads)):
   eval  opt=NAME task=... batch=B threads=T reps=K  -> {"t": [s per optimizee step]}
   kernel opt=NAME n=N threads=T reps=K inner=I  -> {"t": [s per optimizer step on N coords]}
   grad  task=... batch=B threads=T reps=K  -> {"t": [s per optimizee gradient (loss_grad)]}
+  probe opt=NAME JSON  (race_ham's probe: ham's params and updates) -> {"max_rel_diff": ..}
   rss   (peak RSS so far, KB)  -> {"maxrss_kb": .., "rss_kb": ..};  info;  drop (free runners)
   quit
 """
@@ -442,6 +443,40 @@ class KernelBench:
         return ts
 
 
+def load_ham_params(opt, arrays, params):
+    """Set a module's params from ham's flat vector (race_ham's probe: [name, offset, size]
+    per array, in the spec's names and row-major layout)."""
+    for name, off, size in arrays:
+        vals = torch.tensor(params[off:off + size], dtype=DTYPE)
+        if isinstance(opt, LSTMOpt) and len(name) == 3:   # W|U|b|d, gate i|f|c|o, layer 1|2
+            cell = opt.cell1 if name[2] == "1" else opt.cell2
+            t = {"W": cell.weight_ih, "U": cell.weight_hh, "b": cell.bias_ih, "d": cell.bias_hh}[name[0]]
+            k = "ifco".index(name[1]) * LSTMOpt.H
+            rows = t.data[k:k + LSTMOpt.H]
+            rows.copy_(vals.view_as(rows))
+        else:
+            p = getattr(opt, "bb" if isinstance(opt, PHNN) and name == "b" else name)
+            p.data.copy_(vals.view_as(p.data))
+
+
+def probe(name, data):
+    """Run the module from ham's params on race_ham's probe inputs; the largest difference of
+    its updates from ham's, relative to their RMS."""
+    opt = OPTIMIZERS[name]()
+    load_ham_params(opt, data["arrays"], data["params"])
+    N, worst = 16, 0.0
+    with torch.no_grad():
+        state = opt.init_state(N)
+        for k, ham_upd in enumerate(data["updates"]):
+            i = torch.arange(N, dtype=torch.float64)
+            g = (0.5 * torch.sin(1.7 * i + k) * 10.0 ** (-(i % 6))).to(DTYPE)
+            upd, state = opt(g, state)
+            h = torch.tensor(ham_upd, dtype=torch.float64)
+            rms = float(h.pow(2).mean().sqrt()) + 1e-30
+            worst = max(worst, float((upd.double() - h).abs().max()) / rms)
+    return worst
+
+
 def peak_rss_kb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -475,6 +510,14 @@ def serve(args):
     for line in sys.stdin:
         words = line.split()
         if not words:
+            continue
+        if words[0] == "probe":   # probe opt=NAME {race_ham's probe answer}
+            parts = line.split(None, 2)
+            try:
+                out = {"max_rel_diff": probe(parts[1].split("=", 1)[1], json.loads(parts[2]))}
+            except Exception as e:
+                out = {"error": "%s: %s" % (type(e).__name__, e)}
+            print(json.dumps(out), flush=True)
             continue
         cmd, kv = words[0], dict(w.split("=", 1) for w in words[1:])
         if cmd == "quit":
