@@ -17,7 +17,7 @@ unroll is one forward graph and one backward.
   optimizers adam (no learned params: torch.optim.Adam on theta, the standard
              zero_grad / backward / step loop), seed_hnn and seed_hnn_pre (19 / 24
              params), lstm and lstm_pre (nn.LSTMCell x 2, 20 units, linear output;
-             5221 / 5301 params) and phnn (48 params: the symplectic-Euler step of
+             5221 / 5301 params) and phnn (49 params: the symplectic-Euler step of
              stdlib/phnn.ham with dH/dx written out), same parameterization and inits
              as stdlib/*.ham.  *_pre: the log/sign preprocessing (p = 10).
   meta       truncated BPTT: runs of `steps` steps cut into unrolls of U steps;
@@ -304,9 +304,10 @@ class PHNN(nn.Module):
     u = [g; logsign(g)], symplectic Euler (dt = 1) as `hamc derive` writes it:
         p' = p - dH/dq(q) - softplus(rp) dH/dp(p) + K u
         q' = q + dH/dp(p') - softplus(rq) dH/dq(q)
-        update = out_mul a . [q'; p']
+        update = clip tanh(out_mul e^s a . [q'; p'] / clip)
     with dH/dq = W^T (w * (1 - tanh^2(W q + b))), dH/dp = p / softplus(m)."""
     out_mul = 0.01
+    clip = 1.0
 
     def __init__(self):
         super().__init__()
@@ -318,6 +319,7 @@ class PHNN(nn.Module):
         self.rp = nn.Parameter(torch.full((2,), -1.0))
         self.K = nn.Parameter(torch.randn(2, 3) * 0.3)
         self.a = nn.Parameter(torch.randn(4) * 0.3)
+        self.s = nn.Parameter(torch.zeros(()))
 
     def init_state(self, n):
         return (torch.zeros(n, 2, dtype=DTYPE), torch.zeros(n, 2, dtype=DTYPE))
@@ -330,7 +332,8 @@ class PHNN(nn.Module):
         u = torch.stack((g,) + logsign(g), 1)                         # [n, 3]
         p2 = p - dHdq - F.softplus(self.rp) * (p * inv_m) + u @ self.K.t()
         q2 = q + p2 * inv_m - F.softplus(self.rq) * dHdq
-        update = self.out_mul * (q2 @ self.a[:2] + p2 @ self.a[2:])
+        raw = self.out_mul * torch.exp(self.s) * (q2 @ self.a[:2] + p2 @ self.a[2:])
+        update = self.clip * torch.tanh(raw / self.clip)
         return update, (q2, p2)
 
 
