@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # experiments.sh [quadratic|mnist|generalization|all]: the experiments of the reference project,
 # end to end: meta-train the learned optimizers, evaluate everything on 1000 fresh
-# tasks, write results/<experiment>/*.csv, results/summary.json and a plot per
-# experiment.  Progress goes to the terminal; RUNS and EPOCHS override the sizes.
+# tasks (the quadratic on 10000), write results/<experiment>/*.csv,
+# results/summary.json and a plot per experiment.  Progress goes to the terminal;
+# RUNS, EPOCHS, MNIST_EPOCHS override the sizes, HAMC the binary.
 #
 #   quadratic      10-d quadratic, 100 steps: seed_hnn (unroll 15, meta-lr 0.01,
-#                  out_mul 0.001), lstm (unroll 20, meta-lr 0.003), phnn; 100 epochs
-#                  of 20 runs; baselines at the reference's learning rates
-#   mnist_sigmoid  784-20-10 sigmoid MLP, batch 128, 100 steps: seed_hnn_pre, phnn
-#                  (50 epochs); baselines
+#                  out_mul 0.001) and lstm (unroll 20, meta-lr 0.003), 100 epochs of
+#                  20 runs, as the reference; phnn by its own protocol (1000 epochs,
+#                  unroll 50); baselines at the reference's and at tuned learning rates
+#   mnist_sigmoid  784-20-10 sigmoid MLP, batch 128, 100 steps: seed_hnn_pre (unroll
+#                  15, meta-lr 0.01, out_mul 0.001), lstm_pre (unroll 20, meta-lr 0.01,
+#                  out_mul 0.1), phnn (unroll 20, log meta-loss), 50 epochs; baselines
 #   mnist_relu     the optimizers trained on the sigmoid network, run unchanged on
 #                  the ReLU one
 #   generalization the same, run unchanged for 200 steps, with 40 hidden units, and
@@ -17,7 +20,7 @@
 # part, which dominates the time (its matrix products are scalarized per coordinate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-hamc=bin/hamc
+hamc=${HAMC:-bin/hamc}
 export HAM_STDLIB=$PWD/stdlib
 which=${1:-all}
 runs=${RUNS:-1000}
