@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# experiments.sh [quadratic|mnist|generalization|all]: the experiments of the reference project,
+# experiments.sh [quadratic|mnist|generalization|mnist_lstm|all]: the experiments of the reference project,
 # end to end: meta-train the learned optimizers, evaluate everything on 1000 fresh
 # tasks (the quadratic on 10000), write results/<experiment>/*.csv,
 # results/summary.json and a plot per experiment.  Progress goes to the terminal;
@@ -176,6 +176,26 @@ if [ "$which" = generalization ] || [ "$which" = all ]; then
         for b in adam rmsprop momentum nag; do tune "$b" "stdlib/$b.ham" "$task" "$dir"; done
         plot "$dir" "MNIST generalization: $task, $steps steps" $keys adam rmsprop momentum nag
         unset STEPS
+    done
+fi
+
+if [ "$which" = mnist_lstm ]; then
+    # The LSTM's MNIST rows alone, from results/mnist_sigmoid/lstm.ckpt (trained here
+    # unless LSTM_MNIST_EPOCHS=0): sigmoid, the ReLU transfer, and the generalization
+    # variants, evaluated as above; then the summary is rebuilt with them.
+    make --no-print-directory data
+    d=results/mnist_sigmoid
+    lstm_epochs=${LSTM_MNIST_EPOCHS:-$mepochs}
+    if [ "$lstm_epochs" != 0 ]; then
+        train lstm stdlib/lstm_pre.ham mnist "$d" --epochs "$lstm_epochs" --unroll 20 --meta-lr 0.01 --out-mul 0.1
+    fi
+    runs=${LSTM_RUNS:-$runs}
+    for v in "mnist_sigmoid|mnist|100" "mnist_relu|mnist activation=relu|100" "mnist_steps200|mnist|200" \
+             "mnist_hidden40|mnist hidden=40|100" "mnist_layers2|mnist layers=2|100"; do
+        IFS='|' read -r key task steps <<< "$v"
+        [ -d "results/$key" ] || continue
+        STEPS=$steps evaluate lstm stdlib/lstm_pre.ham "$task" "results/$key" --params "$d/lstm.ckpt" --test
+        plot "results/$key" "MNIST ($task, $steps steps)" seed_hnn lstm phnn adam rmsprop momentum nag
     done
 fi
 
