@@ -364,6 +364,48 @@ static void explain(FILE *f, const Spec *sp, const Row *big, const Row *mid, con
     fprintf(f, "\n\n");
 }
 
+/* vecmath_rows: the f32 forward kernel with exp/log/log1p/tanh inline (llvm_math.c, the
+ * JIT's default) against the same spec compiled to call libmvec (JitOptions.libm_math),
+ * in cache, the two interleaved in the same rounds (the O3 slot of the row carries the
+ * libmvec kernel). */
+static void vecmath_rows(FILE **fs, Jit *jit, Bufs *b, HamPool *pool, Spec **list, int n)
+{
+    for (int k = 0; k < 2 && fs[k]; k++) {
+        fprintf(fs[k], "\nInline exp/log/tanh (the default) against libmvec calls, f32 forward, in cache "
+                       "(n = %d); g standard normal, and with every fourth g exactly 0 (as MNIST's "
+                       "constant pixels make a weight's gradient):\n\n| spec | inline ns/coord | libmvec ns/coord | "
+                       "libmvec / inline | with zeros: inline | libmvec | libmvec / inline |\n"
+                       "|---|---|---|---|---|---|---|\n", N_SMALL);
+    }
+    for (int i = 0; i < n; i++) {
+        Spec v = *list[i];
+        JitOptions o;
+        jit_default_options(&o);
+        o.precisions = 1 << HAM_F32;
+        o.with_adjoint = 0;
+        o.libm_math = 1;
+        HamKernel k;
+        char err[512];
+        if (jit_compile(jit, v.c.step, &o, &v.c.arena, &k, NULL, err, sizeof err) != 0) {
+            fprintf(stderr, "kernels: %s (libmvec): %s\n", v.name, err);
+            continue;
+        }
+        v.fwd_o3 = k.forward[HAM_F32];
+        Row r = {.sp = &v, .b = b, .pool = pool, .n = N_SMALL};
+        row_args(&r);
+        int want[V_COUNT] = {[V_JIT1] = 1, [V_JITO3] = 1};
+        measure_row(&r, want, 200);
+        double normal[2] = {r.ns[V_JIT1], r.ns[V_JITO3]};
+        float saved[N_SMALL / 4];
+        for (int j = 0; j < N_SMALL / 4; j++) saved[j] = b->g[4 * j], b->g[4 * j] = 0;
+        measure_row(&r, want, 200);
+        for (int j = 0; j < N_SMALL / 4; j++) b->g[4 * j] = saved[j];
+        for (int f = 0; f < 2 && fs[f]; f++)
+            fprintf(fs[f], "| %s | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f |\n", v.name, normal[0], normal[1],
+                    normal[1] / normal[0], r.ns[V_JIT1], r.ns[V_JITO3], r.ns[V_JITO3] / r.ns[V_JIT1]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static Spec specs[NSPEC] = {{.name = "momentum", .path = "stdlib/momentum.ham"},
@@ -439,6 +481,10 @@ int main(int argc, char **argv)
                     sp->c.stats.optimize_ms, sp->c.stats.codegen_ms, sp->o3_ms);
         }
     }
+    Spec pre = {.name = "seed_hnn_pre", .path = "stdlib/seed_hnn_pre.ham"};
+    compile_spec(jit, &pre);
+    Spec *with_math[] = {&pre, &specs[3], &specs[4]};
+    vecmath_rows(fs, jit, &b, pool, with_math, 3);
     FILE *js = argc > 2 ? fopen(argv[2], "w") : NULL;
     if (js) {   // the summary bench/race.py puts in the one table
         fprintf(js, "{\"rows\": [");
@@ -467,6 +513,7 @@ int main(int argc, char **argv)
     ham_pool_destroy(pool);
     for (int s = 0; s < NSPEC; s++) compiled_free(&specs[s].c);
     compiled_free(&warm.c);
+    compiled_free(&pre.c);
     jit_destroy(jit);
     return 0;
 }
