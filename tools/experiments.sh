@@ -242,3 +242,5 @@ for exp, rows in summary.items():
         paired = f"  {p['mean']:+.3f} [{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}]" if p else ""
         print(f"  {key:15} {r['final_mean']:.3f} [{r['final_ci95'][0]:.3f}, {r['final_ci95'][1]:.3f}]  {r['final_median']:.3f}{paired}")
 PY
+/usr/bin/python3 tools/results_table.py results/summary.json > results/README.md
+echo "wrote results/summary.json and results/README.md"
