@@ -241,6 +241,18 @@ static int prepare(const char *cmd, RunArgs *a, Jit **jit, Compiled *c, int adjo
     return compile_optimizer(*jit, &req, stderr, c, err, errlen);
 }
 
+void cmd_print_eval_warnings(const char *who, const EvalResult *r, const char *task)
+{
+    if (r->grad_faults)
+        fprintf(stderr, "%swarning: non-finite gradient from the task in %d of %d runs (first: run %d, "
+                "step %ld of %d, task %s, %lld of %lld coordinates)\n", who, r->grad_faults, r->runs, r->fault_run,
+                r->fault_step, r->steps, task, r->fault_coords, r->fault_dim);
+    if (r->state_faults)
+        fprintf(stderr, "%swarning: %d of %d runs ended with a finite loss but NaN/Inf in the "
+                "optimizer's state (first: run %d; an overflow, say a gradient too large for the precision)\n",
+                who, r->state_faults, r->runs, r->state_fault_run);
+}
+
 void cmd_print_table(const EvalResult *r)
 {
     int marks[] = {0, r->steps / 4, r->steps / 2, 3 * r->steps / 4, r->steps};
@@ -314,14 +326,7 @@ int cmd_run(int argc, char **argv)
         ham_catch_interrupt(1);
         if (eval_optimizer(&c.kernel, params, c.hypers, &ec, pool, &r, err, sizeof err) == 0) {
             if (ham_interrupted) fprintf(stderr, "hamc run: interrupted after %d runs\n", r.runs);
-            if (r.grad_faults)
-                fprintf(stderr, "hamc run: warning: non-finite gradient from the task in %d of %d runs (first: run %d, "
-                        "step %ld of %d, task %s, %lld of %lld coordinates)\n", r.grad_faults, r.runs, r.fault_run,
-                        r.fault_step, r.steps, a.task, r.fault_coords, r.fault_dim);
-            if (r.state_faults)
-                fprintf(stderr, "hamc run: warning: %d of %d runs ended with a finite loss but NaN/Inf in the "
-                        "optimizer's state (first: run %d; an overflow, say a gradient too large for the precision)\n",
-                        r.state_faults, r.runs, r.state_fault_run);
+            cmd_print_eval_warnings("hamc run: ", &r, a.task);
             cmd_print_table(&r);
             status = 0;
             if (a.csv && eval_write_curve_csv(&r, a.csv, err, sizeof err) != 0) status = 1;

@@ -28,5 +28,9 @@ int cmd_load_params(const char *path, const struct Compiled *c, double *params, 
 /* cmd_print_table: `hamc run`'s table: loss at 0, 1/4, 1/2, 3/4 and all steps, the final
  * loss with its 95% interval, the mean over steps, and the test set when measured. */
 void cmd_print_table(const struct EvalResult *r);
+/* cmd_print_eval_warnings: to stderr, prefixed by who ("hamc run: "), the runs whose task
+ * gave a non-finite gradient (where: run, step, task, coordinates) and the runs that
+ * ended with NaN/Inf in the optimizer's state. */
+void cmd_print_eval_warnings(const char *who, const struct EvalResult *r, const char *task);
 
 #endif

@@ -803,6 +803,7 @@ static int evaluate(ReplSession *s, const char *name, const ReplOpts *opts, Eval
         return -1;
     }
     if (ham_interrupted) fprintf(stderr, "interrupted after %d runs\n", r->runs);
+    cmd_print_eval_warnings("", r, s->task_text);
     return 0;
 }
 

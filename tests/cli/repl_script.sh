@@ -152,5 +152,12 @@ for f in "$root"/examples/*.repl; do
     [ "$status" -eq 0 ] && ok || bad "example $(basename "$f")" "status $status"
 done
 
+# A task that hands the optimizer a NaN gradient: run warns where, as hamc run does.
+session <<'SCRIPT'
+task quadratic inject=nan inject_step=3
+run sgd runs=5 steps=10
+SCRIPT
+has "run warns of an injected NaN gradient" err '^warning: non-finite gradient from the task in 5 of 5 runs \(first: run 0, step 3 of 10, task quadratic inject=nan inject_step=3, 1 of 10 coordinates\)$'
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
