@@ -21,11 +21,13 @@
  * bytes that remain in its section; the file itself is read in one malloc. */
 #include "checkpoint.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -332,6 +334,38 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* Unlink PATH.tmp.PID files left by processes that no longer exist (a kill -9 in the
+ * middle of a write); a live process's temporary file is left alone. */
+static void remove_stale_tmps(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dirlen = slash ? (size_t)(slash - path) : 0, baselen = strlen(base);
+    char dir[4096];
+    if (dirlen >= sizeof dir) return;
+    if (slash) {
+        memcpy(dir, path, dirlen);
+        dir[dirlen] = 0;
+        if (dirlen == 0) strcpy(dir, "/");
+    } else {
+        strcpy(dir, ".");
+    }
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, baselen) != 0 || strncmp(n + baselen, ".tmp.", 5) != 0) continue;
+        char *end;
+        long pid = strtol(n + baselen + 5, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   // alive, or not ours to judge
+        char full[8192];
+        if ((size_t)snprintf(full, sizeof full, "%s/%s", dir, n) < sizeof full) unlink(full);
+    }
+    closedir(d);
+}
+
 /* Create tmp, write buf, fsync, close.  A stale tmp (a crashed process that had our
  * pid) is removed and the create retried once. */
 static int write_tmp(const char *tmp, const uint8_t *buf, size_t len, const char *path,
@@ -404,6 +438,7 @@ int ckpt_write(const char *path, const Checkpoint *c, char *err, size_t errlen)
     }
     snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
     int rc = write_tmp(tmp, buf, len, path, err, errlen);
+    if (rc == 0) remove_stale_tmps(path);
     if (rc == 0 && rename(tmp, path) != 0)
         rc = fail(err, errlen, path, "cannot replace it with %s: %s", tmp, strerror(errno));
     if (rc != 0) unlink(tmp);   // may not exist; the old file at path is untouched either way

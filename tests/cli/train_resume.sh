@@ -55,5 +55,14 @@ a=$("$HAMC" run "$spec" --task quadratic --runs 20 --params "$tmp/mul.ckpt" --js
 b=$("$HAMC" run "$spec" --task quadratic --runs 20 --params "$tmp/mul.ckpt" --set out_mul=0.5 --json 2>/dev/null | tail -1)
 c=$("$HAMC" run "$spec" --task quadratic --runs 20 --params "$tmp/mul.ckpt" --set out_mul=0.001 --json 2>/dev/null | tail -1)
 [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" != "$c" ] && ok || bad "the checkpoint's out_mul is not applied (or --set does not win)"
+# A temporary file left by a killed writer (its PID gone) is removed by the next write
+# of the same checkpoint; one of a live process is left alone.
+sh -c 'exit 0' & dead=$!
+wait "$dead"
+: >"$tmp/stale.ckpt.tmp.$dead"
+: >"$tmp/stale.ckpt.tmp.$$"
+train --epochs 1 --out "$tmp/stale.ckpt" && ok || bad "training next to stale temporary files"
+[ ! -e "$tmp/stale.ckpt.tmp.$dead" ] && ok || bad "the dead writer's stale.ckpt.tmp.$dead is still there"
+[ -e "$tmp/stale.ckpt.tmp.$$" ] && ok || bad "a live process's temporary file was removed"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
