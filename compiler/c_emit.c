@@ -728,7 +728,7 @@ static int load_checkpoint(EmitArgs *a, const StepProgram *s, double **params, d
     Checkpoint ck;
     char err[512];
     int rc = ckpt_read(a->params, &ck, err, sizeof err);
-    if (rc == 0) rc = ckpt_check_spec(&ck, codegen_hash(s), s->info->opt->name, err, sizeof err);
+    if (rc == 0) rc = ckpt_check_spec(&ck, a->params, codegen_hash(s), s->info->opt->name, err, sizeof err);
     if (rc == 0 && ck.n_params != (size_t)s->nparam) {
         snprintf(err, sizeof err, "%s: %zu params, but '%s' has %d", a->params, ck.n_params,
                  s->info->opt->name, s->nparam);

@@ -221,7 +221,7 @@ int cmd_load_params(const char *path, const Compiled *c, double *params, char *e
 {
     Checkpoint ck;
     if (ckpt_read(path, &ck, err, errlen) != 0) return -1;
-    int rc = ckpt_check_spec(&ck, c->kernel.info.spec_hash, c->kernel.info.name, err, errlen);
+    int rc = ckpt_check_spec(&ck, path, c->kernel.info.spec_hash, c->kernel.info.name, err, errlen);
     if (rc == 0 && ck.n_params != (size_t)c->kernel.info.nparam) {
         snprintf(err, errlen, "%s: %zu params, but '%s' has %d", path, ck.n_params, c->kernel.info.name,
                  c->kernel.info.nparam);

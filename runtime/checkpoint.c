@@ -800,19 +800,19 @@ int ckpt_read(const char *path, Checkpoint *c, char *err, size_t errlen)
 
 /* ---- spec check, builders, free ------------------------------------------------------ */
 
-int ckpt_check_spec(const Checkpoint *c, uint64_t spec_hash, const char *opt_name,
+int ckpt_check_spec(const Checkpoint *c, const char *path, uint64_t spec_hash, const char *opt_name,
                     char *err, size_t errlen)
 {
     char q[QUOTE_MAX + 4], q2[QUOTE_MAX + 4];
     const char *made = c->opt_name ? c->opt_name : "";
     if (opt_name && strcmp(made, opt_name) != 0)
-        return fail(err, errlen, "checkpoint",
+        return fail(err, errlen, path,
                     "made for optimizer '%s' (spec hash %016llx), not '%s' (spec hash %016llx): "
                     "resume with the spec it was made for (the checkpoint holds its text), or start a fresh run",
                     quote(made, q), (unsigned long long)c->spec_hash, quote(opt_name, q2),
                     (unsigned long long)spec_hash);
     if (c->spec_hash != spec_hash)
-        return fail(err, errlen, "checkpoint",
+        return fail(err, errlen, path,
                     "made for optimizer '%s' from spec hash %016llx, but this spec hashes to %016llx "
                     "(the spec changed): resume with the original spec (the checkpoint holds its text), "
                     "or start a fresh run",

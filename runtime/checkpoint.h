@@ -109,9 +109,10 @@ int ckpt_read(const char *path, Checkpoint *c, char *err, size_t errlen);
 
 void ckpt_free(Checkpoint *c);
 
-/* 0 when c was made for this spec; else -1 with a line saying which optimizer and hash
- * the checkpoint was made for and how to proceed. */
-int ckpt_check_spec(const Checkpoint *c, uint64_t spec_hash, const char *opt_name,
+/* 0 when c (read from path) was made for this spec; else -1 with a line, starting with
+ * the path, saying which optimizer and hash the checkpoint was made for and how to
+ * proceed. */
+int ckpt_check_spec(const Checkpoint *c, const char *path, uint64_t spec_hash, const char *opt_name,
                     char *err, size_t errlen);
 
 /* Builders: append a copy.  0, or -1 when out of memory. */

@@ -84,7 +84,7 @@ static int restore(Trainer *t, char *err, size_t errlen)
 {
     Checkpoint ck;
     if (ckpt_read(t->c->resume, &ck, err, errlen) != 0) return -1;
-    int rc = ckpt_check_spec(&ck, t->k->info.spec_hash, t->k->info.name, err, errlen);
+    int rc = ckpt_check_spec(&ck, t->c->resume, t->k->info.spec_hash, t->k->info.name, err, errlen);
     if (rc == 0 && ck.n_params != (size_t)t->P) {
         snprintf(err, errlen, "%s: has %zu params, the optimizer %d", t->c->resume, ck.n_params, t->P);
         rc = -1;

@@ -166,7 +166,7 @@ static void test_round_trip(void)
     ASSERT_STR("", err);
     ASSERT_EQ(0, ckpt_read(in_dir("a.ckpt"), &b, err, sizeof err));
     assert_same(&a, &b);
-    ASSERT_EQ(0, ckpt_check_spec(&b, a.spec_hash, "phs_adam", err, sizeof err));
+    ASSERT_EQ(0, ckpt_check_spec(&b, "x.ckpt", a.spec_hash, "phs_adam", err, sizeof err));
     ckpt_free(&b);
 
     // Encoding is deterministic: the same checkpoint gives the same bytes.
@@ -545,14 +545,14 @@ static void test_spec_check(void)
     char err[512];
     Checkpoint a;
     make_sample(&a, 2);
-    ASSERT_EQ(0, ckpt_check_spec(&a, 0x0123456789ABCDEFull, "phs_adam", err, sizeof err));
-    ASSERT_EQ(0, ckpt_check_spec(&a, 0x0123456789ABCDEFull, NULL, err, sizeof err));
-    ASSERT_EQ(-1, ckpt_check_spec(&a, 0xFEDCBA9876543210ull, "phs_adam", err, sizeof err));
-    ASSERT_STR("checkpoint: made for optimizer 'phs_adam' from spec hash 0123456789abcdef, "
+    ASSERT_EQ(0, ckpt_check_spec(&a, "x.ckpt", 0x0123456789ABCDEFull, "phs_adam", err, sizeof err));
+    ASSERT_EQ(0, ckpt_check_spec(&a, "x.ckpt", 0x0123456789ABCDEFull, NULL, err, sizeof err));
+    ASSERT_EQ(-1, ckpt_check_spec(&a, "x.ckpt", 0xFEDCBA9876543210ull, "phs_adam", err, sizeof err));
+    ASSERT_STR("x.ckpt: made for optimizer 'phs_adam' from spec hash 0123456789abcdef, "
                "but this spec hashes to fedcba9876543210 (the spec changed): resume with the "
                "original spec (the checkpoint holds its text), or start a fresh run", err);
-    ASSERT_EQ(-1, ckpt_check_spec(&a, 0x0123456789ABCDEFull, "lion", err, sizeof err));
-    ASSERT_STR("checkpoint: made for optimizer 'phs_adam' (spec hash 0123456789abcdef), not "
+    ASSERT_EQ(-1, ckpt_check_spec(&a, "x.ckpt", 0x0123456789ABCDEFull, "lion", err, sizeof err));
+    ASSERT_STR("x.ckpt: made for optimizer 'phs_adam' (spec hash 0123456789abcdef), not "
                "'lion' (spec hash 0123456789abcdef): resume with the spec it was made for "
                "(the checkpoint holds its text), or start a fresh run", err);
     ckpt_free(&a);
@@ -584,7 +584,7 @@ static void test_one_line_messages(void)
     long_name[99] = 0;
     free(a.opt_name);
     a.opt_name = strdup("made\r\nby");
-    ASSERT_EQ(-1, ckpt_check_spec(&a, 0, long_name, err, sizeof err));
+    ASSERT_EQ(-1, ckpt_check_spec(&a, "x.ckpt", 0, long_name, err, sizeof err));
     ASSERT(strchr(err, '\n') == NULL && strchr(err, '\r') == NULL);
     ASSERT(strstr(err, "'made??by'") != NULL);
     ASSERT(strstr(err, "'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...'") != NULL);
