@@ -10,7 +10,7 @@
 #   make fuzz    the libFuzzer targets, SECONDS each (default 60)
 #   make demo    the main job, see README.md
 #   make bench   benchmarks (ratios, not tests)
-#   make reproduce  the experiment scripts of examples/
+#   make reproduce  the experiments end to end (tools/experiments.sh all), then examples/*.repl
 
 LLVM_CONFIG ?= llvm-config-14
 CC          ?= cc
@@ -95,8 +95,10 @@ demo: deps all
 bench: deps all
 	@tools/bench.sh
 
-# The REPL scripts of examples/, each an experiment.
+# The experiments of the reference project end to end (tools/experiments.sh: hours,
+# most of them the LSTM on MNIST), then the REPL scripts of examples/.
 reproduce: deps data all
+	@tools/experiments.sh all
 	@for f in examples/*.repl; do echo "== $$f"; $(BIN)/hamc run-script $$f || exit 1; done
 
 install: $(BIN)/hamc
