@@ -194,6 +194,8 @@ if [ "$which" = mnist_lstm ]; then
              "mnist_hidden40|mnist hidden=40|100" "mnist_layers2|mnist layers=2|100"; do
         IFS='|' read -r key task steps <<< "$v"
         [ -d "results/$key" ] || continue
+        # Evaluated already with this checkpoint: keep (a second pass fills in the rest).
+        [ "results/$key/lstm.json" -nt "$d/lstm.ckpt" ] && continue
         STEPS=$steps evaluate lstm stdlib/lstm_pre.ham "$task" "results/$key" --params "$d/lstm.ckpt" --test
         plot "results/$key" "MNIST ($task, $steps steps)" seed_hnn lstm phnn adam rmsprop momentum nag
     done
