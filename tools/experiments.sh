@@ -158,6 +158,7 @@ if [ "$which" = generalization ] || [ "$which" = all ]; then
     d=results/mnist_sigmoid
     for v in "mnist_steps200|mnist|200" "mnist_hidden40|mnist hidden=40|100" "mnist_layers2|mnist layers=2|100"; do
         IFS='|' read -r key task steps <<< "$v"
+        case " ${GEN_ONLY:-$key} " in *" $key "*) ;; *) continue ;; esac   # GEN_ONLY="key ...": a subset
         dir=results/$key
         mkdir -p "$dir"
         export STEPS=$steps
