@@ -24,11 +24,15 @@
  * over 10^6 arguments each, against libm in double: at most 1.0 ulp (exp), 0.8 (log),
  * 2.3 (log1p), 1.3 (tanh); vector and scalar loops agree bit for bit.
  *
- * Speed (make bench, in cache, interleaved): on standard-normal gradients libmvec is
- * 1.0-1.35x faster (seed_hnn_pre's log the most); with exact zeros among them, as
- * MNIST's constant pixels give, its special-value path makes it 1.1-1.3x slower than
- * this code.  We keep the inline code for those workloads and for the bitwise
- * agreement above; HAM_VECMATH=libmvec switches back. */
+ * Speed (make bench, in cache, interleaved, quiet machine): on standard-normal
+ * gradients libmvec is faster, 1.01x (phnn_small) to 1.16x (phnn) and 1.37x
+ * (seed_hnn_pre, whose cost is one log); with exact zeros among the gradients, as
+ * MNIST's constant pixels give, libmvec's special-value path makes it 1.15x
+ * (phnn_small) and 1.29x (seed_hnn_pre) slower than this code, and phnn, whose cost is
+ * eight tanh, about even (libmvec 1.03x faster).  We keep the inline code for the
+ * MNIST workloads and for the bitwise agreement above; HAM_VECMATH=libmvec switches
+ * back.  A cheaper tanh (a rational approximation, no exp and no select) would make
+ * this the faster choice everywhere; not done yet. */
 #include "llvm_math.h"
 
 #include <math.h>
