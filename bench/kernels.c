@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_time.h"
 #include "compile.h"
 #include "handwritten.h"
 #include "kernel_run.h"
@@ -82,19 +83,6 @@ typedef struct Row {
     HamStepArgs args;
     double ns[V_COUNT];          // median ns per coordinate, NAN when not measured
 } Row;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static float hyper(const Spec *sp, const char *name)
 {

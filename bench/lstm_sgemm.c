@@ -33,6 +33,7 @@
 
 #include <cblas.h>
 
+#include "bench_time.h"
 #include "compile.h"
 #include "rng.h"
 
@@ -54,19 +55,6 @@ typedef struct Cell {
     float w[H], b, out_mul;
 } Cell;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static const HamArrayInfo *param(const HamKernelInfo *in, const char *name)
 {
     for (int i = 0; i < in->nparam_arrays; i++)
@@ -75,21 +63,30 @@ static const HamArrayInfo *param(const HamKernelInfo *in, const char *name)
     exit(1);
 }
 
-/* Stack the spec's params (looked up by name, each matrix row-major) into A1, A2. */
-static void build_cell(Cell *c, const HamKernelInfo *in, const float *p, const float *hypers)
+/* The spec's arrays of gate k (i, f, c, o) of LSTM layer 1 or 2: input weights W, recurrent
+ * weights U, biases b and d. */
+static void gate_arrays(const HamKernelInfo *in, int k, int layer, const HamArrayInfo **W,
+                        const HamArrayInfo **U, const HamArrayInfo **B, const HamArrayInfo **D)
 {
     static const char gates[4] = {'i', 'f', 'c', 'o'};
     char nm[8];
+    snprintf(nm, sizeof nm, "W%c%d", gates[k], layer);
+    *W = param(in, nm);
+    snprintf(nm, sizeof nm, "U%c%d", gates[k], layer);
+    *U = param(in, nm);
+    snprintf(nm, sizeof nm, "b%c%d", gates[k], layer);
+    *B = param(in, nm);
+    snprintf(nm, sizeof nm, "d%c%d", gates[k], layer);
+    *D = param(in, nm);
+}
+
+/* Stack the spec's params (looked up by name, each matrix row-major) into A1, A2. */
+static void build_cell(Cell *c, const HamKernelInfo *in, const float *p, const float *hypers)
+{
     for (int k = 0; k < 4; k++) {
         for (int layer = 1; layer <= 2; layer++) {
-            snprintf(nm, sizeof nm, "W%c%d", gates[k], layer);
-            const HamArrayInfo *W = param(in, nm);
-            snprintf(nm, sizeof nm, "U%c%d", gates[k], layer);
-            const HamArrayInfo *U = param(in, nm);
-            snprintf(nm, sizeof nm, "b%c%d", gates[k], layer);
-            const HamArrayInfo *B = param(in, nm);
-            snprintf(nm, sizeof nm, "d%c%d", gates[k], layer);
-            const HamArrayInfo *D = param(in, nm);
+            const HamArrayInfo *W, *U, *B, *D;
+            gate_arrays(in, k, layer, &W, &U, &B, &D);
             int nin = layer == 1 ? 1 : H, K = layer == 1 ? K1 : K2;
             float *A = layer == 1 ? c->A1 : c->A2, *bias = layer == 1 ? c->bias1 : c->bias2;
             for (int u = 0; u < H; u++) {
@@ -341,19 +338,11 @@ static void lstm_bwd_range(const Cell *c, const Saved *s, const float *state, co
 /* Grads -> the spec's param_bar layout (inverse of build_cell). */
 static void unstack_grads(const Grads *gr, const HamKernelInfo *in, float *pb)
 {
-    static const char gates[4] = {'i', 'f', 'c', 'o'};
-    char nm[8];
     memset(pb, 0, (size_t)in->nparam * sizeof(float));
     for (int k = 0; k < 4; k++)
         for (int layer = 1; layer <= 2; layer++) {
-            snprintf(nm, sizeof nm, "W%c%d", gates[k], layer);
-            const HamArrayInfo *W = param(in, nm);
-            snprintf(nm, sizeof nm, "U%c%d", gates[k], layer);
-            const HamArrayInfo *U = param(in, nm);
-            snprintf(nm, sizeof nm, "b%c%d", gates[k], layer);
-            const HamArrayInfo *B = param(in, nm);
-            snprintf(nm, sizeof nm, "d%c%d", gates[k], layer);
-            const HamArrayInfo *D = param(in, nm);
+            const HamArrayInfo *W, *U, *B, *D;
+            gate_arrays(in, k, layer, &W, &U, &B, &D);
             int nin = layer == 1 ? 1 : H, K = layer == 1 ? K1 : K2;
             const float *A = layer == 1 ? gr->A1 : gr->A2, *bias = layer == 1 ? gr->bias1 : gr->bias2;
             for (int u = 0; u < H; u++) {

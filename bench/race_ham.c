@@ -36,6 +36,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_time.h"
 #include "batch.h"
 #include "commands.h"
 #include "compile.h"
@@ -49,13 +50,6 @@ char *openblas_get_config(void);
 #define MAXSPEC 16
 #define MAXRUNNER 64
 static int STEPS = 100;   // steps of an optimizee run (the `steps=` key changes it)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct Spec {
     char name[64];

@@ -34,11 +34,11 @@ train() {   # train NAME SPEC TASK OUTDIR [options]
     "$hamc" train "$spec" --task "$task" --out "$dir/$name.ckpt" --seed 1 "$@"
 }
 
-evaluate() {   # evaluate KEY SPEC TASK OUTDIR [options]; STEPS steps (100)
-    local key=$1 spec=$2 task=$3 dir=$4
+evaluate() {   # evaluate KEY SPEC TASK OUTDIR [options]; STEPS steps (100), EVAL_RUNS runs ($runs)
+    local key=$1 spec=$2 task=$3 dir=$4 n=${EVAL_RUNS:-$runs}
     shift 4
-    echo "== $(date +%T) evaluating $key on $task ($runs runs, ${STEPS:-100} steps)"
-    "$hamc" run "$spec" --task "$task" --runs "$runs" --steps "${STEPS:-100}" --seed 2026 "$@" \
+    echo "== $(date +%T) evaluating $key on $task ($n runs, ${STEPS:-100} steps)"
+    "$hamc" run "$spec" --task "$task" --runs "$n" --steps "${STEPS:-100}" --seed 2026 "$@" \
         --csv "$dir/$key.csv" --finals "$dir/${key}_finals.csv" --json | tail -n 1 > "$dir/$key.json"
 }
 
@@ -74,8 +74,7 @@ if [ "$which" = quadratic ] || [ "$which" = all ]; then
     train phnn stdlib/phnn.ham quadratic "$d" --epochs "${PHNN_QEPOCHS:-1000}" --unroll 50 --meta-lr 0.01 --eval-runs 200
     # The quadratic's final losses are heavy-tailed (a few ill-conditioned tasks carry
     # most of the mean), so it is evaluated on 10000 tasks, and tuned on 1000.
-    runs_saved=$runs runs=${QRUNS:-10000}
-    export TUNE_RUNS=1000
+    export EVAL_RUNS=${QRUNS:-10000} TUNE_RUNS=1000
     evaluate seed_hnn stdlib/seed_hnn.ham quadratic "$d" --params "$d/seed_hnn.ckpt"
     evaluate lstm stdlib/lstm.ham quadratic "$d" --params "$d/lstm.ckpt"
     evaluate phnn stdlib/phnn.ham quadratic "$d" --params "$d/phnn.ckpt"
@@ -85,8 +84,7 @@ if [ "$which" = quadratic ] || [ "$which" = all ]; then
     evaluate nag stdlib/nag.ham quadratic "$d" --set lr=0.01
     for b in adam rmsprop momentum nag; do tune "$b" "stdlib/$b.ham" quadratic "$d"; done
     plot "$d" "10-d quadratic" seed_hnn lstm phnn adam rmsprop momentum nag
-    runs=$runs_saved
-    unset TUNE_RUNS
+    unset EVAL_RUNS TUNE_RUNS
     # How much one meta-training run says: seed_hnn under the reference protocol with
     # five training seeds, each evaluated on the same 1000 tasks (results/quadratic/
     # seed_study.txt): the spread, the runs that blow up, and how often a 100-task
@@ -98,7 +96,7 @@ if [ "$which" = quadratic ] || [ "$which" = all ]; then
             --steps 100 --seed 2026 --finals "$d/seed_study_${s}_finals.csv" >/dev/null
     done
     /usr/bin/python3 - "$d" <<'PY' | tee "$d/seed_study.txt"
-import csv, math, random, statistics, sys
+import csv, math, statistics, sys
 d = sys.argv[1]
 print("seed_hnn, reference protocol, by training seed (loss at step 100 over the same tasks):")
 print("seed      mean    median  blown-up (>100)  mean of the rest  P(100-task mean misses them)")
@@ -119,8 +117,8 @@ if [ "$which" = mnist ] || [ "$which" = all ]; then
     train seed_hnn stdlib/seed_hnn_pre.ham mnist "$d" --epochs "$mepochs" --unroll 15 --meta-lr 0.01 --out-mul 0.001
     train phnn stdlib/phnn.ham mnist "$d" --epochs "$mepochs" --unroll 20 --meta-lr 0.01 --out-mul "${PHNN_MNIST_OUT_MUL:-0.01}" \
         --meta-loss log
-    # The LSTM (5301 params over 16k coordinates) is the long pole: about an hour of
-    # meta-training for the 50 epochs here, and 1.2 s per evaluation run.
+    # The LSTM (5301 params over 16k coordinates) is the long pole: 25 epochs took 52
+    # minutes on the shared 2-core machine, and an evaluation run 0.7 s.
     # LSTM_MNIST_EPOCHS=0 evaluates an existing $d/lstm.ckpt without training.
     lstm_epochs=${LSTM_MNIST_EPOCHS:-$mepochs}
     if [ "$lstm_epochs" != 0 ]; then
@@ -134,9 +132,8 @@ if [ "$which" = mnist ] || [ "$which" = all ]; then
         evaluate phnn stdlib/phnn.ham "$task" "$dir" --params "$d/phnn.ckpt" --test
         lstm_key=
         if [ -f "$d/lstm.ckpt" ]; then
-            runs_saved=$runs runs=${LSTM_RUNS:-$runs}
-            evaluate lstm stdlib/lstm_pre.ham "$task" "$dir" --params "$d/lstm.ckpt" --test
-            runs=$runs_saved lstm_key=lstm
+            EVAL_RUNS=${LSTM_RUNS:-$runs} evaluate lstm stdlib/lstm_pre.ham "$task" "$dir" --params "$d/lstm.ckpt" --test
+            lstm_key=lstm
         fi
         if [ $relu = 0 ]; then lrs="0.03 0.01 1.0 1.0"; else lrs="0.03 0.003 0.3 0.3"; fi
         set -- $lrs
@@ -166,9 +163,8 @@ if [ "$which" = generalization ] || [ "$which" = all ]; then
         evaluate phnn stdlib/phnn.ham "$task" "$dir" --params "$d/phnn.ckpt" --test
         keys="seed_hnn phnn"
         if [ -f "$d/lstm.ckpt" ]; then
-            runs_saved=$runs runs=${LSTM_RUNS:-$runs}
-            evaluate lstm stdlib/lstm_pre.ham "$task" "$dir" --params "$d/lstm.ckpt" --test
-            runs=$runs_saved keys="$keys lstm"
+            EVAL_RUNS=${LSTM_RUNS:-$runs} evaluate lstm stdlib/lstm_pre.ham "$task" "$dir" --params "$d/lstm.ckpt" --test
+            keys="$keys lstm"
         fi
         evaluate adam stdlib/adam.ham "$task" "$dir" --set lr=0.03 --test
         evaluate rmsprop stdlib/rmsprop.ham "$task" "$dir" --set lr=0.01 --test
@@ -190,7 +186,7 @@ if [ "$which" = mnist_lstm ]; then
     if [ "$lstm_epochs" != 0 ]; then
         train lstm stdlib/lstm_pre.ham mnist "$d" --epochs "$lstm_epochs" --unroll 20 --meta-lr 0.01 --out-mul 0.1
     fi
-    runs=${LSTM_RUNS:-$runs}
+    export EVAL_RUNS=${LSTM_RUNS:-$runs}
     for v in "mnist_sigmoid|mnist|100" "mnist_relu|mnist activation=relu|100" "mnist_steps200|mnist|200" \
              "mnist_hidden40|mnist hidden=40|100" "mnist_layers2|mnist layers=2|100"; do
         IFS='|' read -r key task steps <<< "$v"
