@@ -247,11 +247,29 @@ static void json_number(FILE *out, double v)
     else fputs("null", out);
 }
 
+/* A JSON string: quotes, backslashes and control characters escaped (a task's text
+ * is the user's, a data path may hold anything). */
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+        else if (c < 0x20) fprintf(out, "\\u%04x", c);
+        else fputc(c, out);
+    }
+    fputc('"', out);
+}
+
 void eval_print_json(FILE *out, const EvalResult *r, const char *optimizer, const char *task, uint64_t seed,
                      int nparams)
 {
-    fprintf(out, "{\"optimizer\": \"%s\", \"task\": \"%s\", \"params\": %d, \"runs\": %d, \"steps\": %d, "
-            "\"seed\": %llu, ", optimizer, task, nparams, r->runs, r->steps, (unsigned long long)seed);
+    fputs("{\"optimizer\": ", out);
+    json_string(out, optimizer);
+    fputs(", \"task\": ", out);
+    json_string(out, task);
+    fprintf(out, ", \"params\": %d, \"runs\": %d, \"steps\": %d, \"seed\": %llu, ", nparams, r->runs, r->steps,
+            (unsigned long long)seed);
     fputs("\"final_mean\": ", out);
     json_number(out, r->final.mean);
     fputs(", \"final_ci95\": [", out);

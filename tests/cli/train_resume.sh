@@ -64,5 +64,13 @@ wait "$dead"
 train --epochs 1 --out "$tmp/stale.ckpt" && ok || bad "training next to stale temporary files"
 [ ! -e "$tmp/stale.ckpt.tmp.$dead" ] && ok || bad "the dead writer's stale.ckpt.tmp.$dead is still there"
 [ -e "$tmp/stale.ckpt.tmp.$$" ] && ok || bad "a live process's temporary file was removed"
+# --json stays JSON when the task's text has quotes and backslashes (a data path).
+if [ -f "$root/data/mnist/train-images-idx3-ubyte" ]; then
+    odd="$tmp/da\\ta\"dir\""
+    mkdir -p "$odd" && ln -s "$root"/data/mnist/* "$odd/"
+    "$HAMC" run "$root/stdlib/sgd.ham" --task "mnist data=$odd" --runs 2 --steps 2 --json 2>/dev/null | tail -1 |
+        /usr/bin/python3 -c 'import json, sys; d = json.loads(sys.stdin.read()); sys.exit(0 if d["task"].endswith("\"dir\"") else 1)' &&
+        ok || bad "run --json with a quote and a backslash in the task text is not valid JSON"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
