@@ -21,6 +21,7 @@
 #include "c_emit.h"
 
 #include "checkpoint.h"
+#include "commands.h"
 #include "jit.h"
 
 #include <ctype.h>
@@ -636,14 +637,6 @@ int c_emit(FILE *out, const StepProgram *s, const CEmitOptions *o)
 
 /* ---- the command ---- */
 
-static int emit_usage(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "hamc emit-c: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nusage: hamc emit-c FILE [--opt NAME] [--float|--double] [--adjoint] [--header]"
-                    " [--seed N] [--params CKPT] [-o OUT]\n");
-    return 2;
-}
 
 typedef struct EmitArgs {
     const char *path, *opt, *out, *params;
@@ -666,12 +659,12 @@ static int parse_emit_args(int argc, char **argv, EmitArgs *a)
         else if (strcmp(arg, "--params") == 0 && val) a->params = argv[++i];
         else if (strcmp(arg, "--seed") == 0 && val) {
             a->o.seed = strtoull(argv[++i], &end, 10);
-            if (*end) return emit_usage("--seed needs an integer, not '%s'", val);
-        } else if (arg[0] == '-' && arg[1]) return emit_usage("unknown option or missing value: '%s'", arg);
-        else if (a->path) return emit_usage("takes one FILE, got also '%s'", arg);
+            if (*end) return cmd_usage("emit-c", "--seed needs an integer, not '%s'", val);
+        } else if (arg[0] == '-' && arg[1]) return cmd_usage("emit-c", "unknown option or missing value: '%s'", arg);
+        else if (a->path) return cmd_usage("emit-c", "takes one FILE, got also '%s'", arg);
         else a->path = arg;
     }
-    if (!a->path) return emit_usage("%sneeds a FILE", "");
+    if (!a->path) return cmd_usage("emit-c", "%sneeds a FILE", "");
     a->o.spec_path = a->path;
     return 0;
 }

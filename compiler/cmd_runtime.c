@@ -56,7 +56,7 @@ typedef struct RunArgs {
     unsigned long long seed;
 } RunArgs;
 
-static int usage(const char *cmd, const char *fmt, const char *arg)
+int cmd_usage(const char *cmd, const char *fmt, const char *arg)
 {
     fprintf(stderr, "hamc %s: ", cmd);
     fprintf(stderr, fmt, arg);
@@ -93,10 +93,10 @@ static int add_set(RunArgs *a, const char *name, size_t len, double v)
 static int parse_set(RunArgs *a, const char *cmd, const char *kv)
 {
     const char *eq = strchr(kv, '=');
-    if (!eq || eq == kv) return usage(cmd, "--set needs NAME=VALUE, not '%s'", kv);
+    if (!eq || eq == kv) return cmd_usage(cmd, "--set needs NAME=VALUE, not '%s'", kv);
     double v;
-    if (parse_double(eq + 1, &v) != 0) return usage(cmd, "--set needs a finite number: '%s'", kv);
-    if (add_set(a, kv, (size_t)(eq - kv), v) != 0) return usage(cmd, "too many --set, or a name over 63 bytes: '%s'", kv);
+    if (parse_double(eq + 1, &v) != 0) return cmd_usage(cmd, "--set needs a finite number: '%s'", kv);
+    if (add_set(a, kv, (size_t)(eq - kv), v) != 0) return cmd_usage(cmd, "too many --set, or a name over 63 bytes: '%s'", kv);
     return 0;
 }
 
@@ -128,13 +128,13 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         int bad = 0, takes = 1;
         double x;
         if (o[0] != '-') {
-            if (a->spec) return usage(cmd, "takes one SPEC, got also '%s'", o);
+            if (a->spec) return cmd_usage(cmd, "takes one SPEC, got also '%s'", o);
             a->spec = o;
             takes = 0;
         } else if (!strcmp(o, "--json")) a->json = 1, takes = 0;
         else if (!strcmp(o, "--verbose")) a->verbose = 1, takes = 0;
         else if (!strcmp(o, "--test") && !train) a->test = 1, takes = 0;
-        else if (!v) return usage(cmd, "unknown option or missing value: '%s'", o);
+        else if (!v) return cmd_usage(cmd, "unknown option or missing value: '%s'", o);
         else if (!strcmp(o, "--opt")) a->opt = v;
         else if (!strcmp(o, "--task")) a->task = v;
         else if (!strcmp(o, "--set")) { if (parse_set(a, cmd, v)) return 2; }
@@ -162,26 +162,26 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         else if (!strcmp(o, "--clip") && train) bad = parse_double(v, &a->clip) || a->clip < 0;
         else if (!strcmp(o, "--meta-loss") && train) {
             a->meta_loss = meta_loss_parse(v);
-            if (a->meta_loss < 0) return usage(cmd, "unknown meta-loss '%s' (sum or log)", v);
+            if (a->meta_loss < 0) return cmd_usage(cmd, "unknown meta-loss '%s' (sum or log)", v);
         }
         else if (!strcmp(o, "--meta-opt") && train) {
             MetaOpt probe;
             a->meta_opt = v;
             bad = meta_opt_init(&probe, v, 1, 0.01) != 0;
             if (!bad) meta_opt_free(&probe);
-            if (bad) return usage(cmd, "unknown meta-optimizer '%s' (adam or sgd)", v);
+            if (bad) return cmd_usage(cmd, "unknown meta-optimizer '%s' (adam or sgd)", v);
         }
         else if (!strcmp(o, "--out-mul") && train) {
             bad = parse_double(v, &x);
             char kv[64];
             snprintf(kv, sizeof kv, "out_mul=%s", v);
             if (!bad && parse_set(a, cmd, kv)) return 2;
-        } else return usage(cmd, "unknown option '%s'", o);
-        if (bad) return usage(cmd, "bad value for %s", o);
+        } else return cmd_usage(cmd, "unknown option '%s'", o);
+        if (bad) return cmd_usage(cmd, "bad value for %s", o);
         i += takes;
     }
-    if (!a->spec) return usage(cmd, "needs a SPEC file%s", "");
-    if (train && !a->out) return usage(cmd, "needs --out CKPT (where the learned params go)%s", "");
+    if (!a->spec) return cmd_usage(cmd, "needs a SPEC file%s", "");
+    if (train && !a->out) return cmd_usage(cmd, "needs --out CKPT (where the learned params go)%s", "");
     return 0;
 }
 
@@ -303,7 +303,7 @@ int cmd_run(int argc, char **argv)
     char err[1024];
     EvalConfig ec;
     eval_default_config(&ec);
-    if (cmd_parse_task(a.task, &ec.task, err, sizeof err) != 0) return usage("run", "%s", err);
+    if (cmd_parse_task(a.task, &ec.task, err, sizeof err) != 0) return cmd_usage("run", "%s", err);
     ec.runs = a.runs;
     ec.steps = a.steps;
     ec.seed = a.seed;
@@ -353,7 +353,7 @@ int cmd_train(int argc, char **argv)
     char err[1024];
     TrainConfig tc;
     train_default_config(&tc);
-    if (cmd_parse_task(a.task, &tc.task, err, sizeof err) != 0) return usage("train", "%s", err);
+    if (cmd_parse_task(a.task, &tc.task, err, sizeof err) != 0) return cmd_usage("train", "%s", err);
     task_role_split(&tc.task, SPLIT_META_TRAIN);
     tc.eval_task = tc.task;
     tc.eval_task.split = SPLIT_META_EVAL;   // best params are chosen on held-out tasks, always

@@ -25,6 +25,9 @@ int cmd_parse_task(const char *text, struct TaskConfig *t, char *err, size_t err
 void cmd_setup_params(const struct HamKernelInfo *info, uint64_t seed, double *params);
 /* cmd_load_params: the best (else last) params of a checkpoint made for c's kernel. */
 int cmd_load_params(const char *path, const struct Compiled *c, double *params, char *err, size_t errlen);
+/* cmd_usage: "hamc CMD: <fmt with arg> (see 'hamc help CMD')" on one line of stderr;
+ * returns 2, the exit status of bad usage. */
+int cmd_usage(const char *cmd, const char *fmt, const char *arg);
 /* cmd_print_table: `hamc run`'s table: loss at 0, 1/4, 1/2, 3/4 and all steps, the final
  * loss with its 95% interval, the mean over steps, and the test set when measured. */
 void cmd_print_table(const struct EvalResult *r);

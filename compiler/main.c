@@ -33,13 +33,6 @@ typedef struct Command {
     const char *summary;
 } Command;
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "hamc %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see 'hamc help %s')\n", cmd);
-    return 2;
-}
 
 /* A loaded and checked spec, for the commands that compile it further. */
 typedef struct Loaded {
@@ -117,10 +110,10 @@ static int parse_compile_args(const char *cmd, int argc, char **argv, CompileArg
         const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
         if (strncmp(arg, "--dump=", 7) == 0) {
-            if ((a->dump = parse_dump(arg + 7)) < 0) return usage_error(cmd, "bad --dump list '%s'", arg + 7);
+            if ((a->dump = parse_dump(arg + 7)) < 0) return cmd_usage(cmd, "bad --dump list '%s'", arg + 7);
         } else if (strcmp(arg, "--format") == 0 && val) {
             if (strcmp(val, "sympy") != 0 && strcmp(val, "text") != 0 && strcmp(val, "latex") != 0)
-                return usage_error(cmd, "--format is text, latex or sympy, not '%s'", val);
+                return cmd_usage(cmd, "--format is text, latex or sympy, not '%s'", val);
             a->sympy = strcmp(val, "sympy") == 0;
             derive_set_latex(strcmp(argv[++i], "latex") == 0);
         } else if (strcmp(arg, "--algebraic") == 0) {
@@ -129,28 +122,28 @@ static int parse_compile_args(const char *cmd, int argc, char **argv, CompileArg
             a->opt = argv[++i];
         } else if (strcmp(arg, "--integrator") == 0 && val) {
             if ((a->step.integrator = parse_integrator(argv[++i])) < -1)
-                return usage_error(cmd, "unknown integrator '%s'", val);
+                return cmd_usage(cmd, "unknown integrator '%s'", val);
         } else if (strcmp(arg, "--dt") == 0 && val) {
             a->step.dt = strtod(argv[++i], &end);
-            if (*end || !(a->step.dt > 0)) return usage_error(cmd, "--dt needs a positive number, not '%s'", val);
+            if (*end || !(a->step.dt > 0)) return cmd_usage(cmd, "--dt needs a positive number, not '%s'", val);
         } else if (strcmp(arg, "--trials") == 0 && val) {
             a->trials = (int)strtol(argv[++i], &end, 10);
-            if (*end || a->trials < 1) return usage_error(cmd, "--trials needs a positive integer, not '%s'", val);
+            if (*end || a->trials < 1) return cmd_usage(cmd, "--trials needs a positive integer, not '%s'", val);
         } else if (strcmp(arg, "--seed") == 0 && val) {
             a->seed = strtoull(argv[++i], &end, 10);
-            if (*end) return usage_error(cmd, "--seed needs an integer, not '%s'", val);
+            if (*end) return cmd_usage(cmd, "--seed needs an integer, not '%s'", val);
         } else if (strcmp(arg, "--tol") == 0 && val) {
             a->tol = strtod(argv[++i], &end);
-            if (*end || !(a->tol > 0)) return usage_error(cmd, "--tol needs a positive number, not '%s'", val);
+            if (*end || !(a->tol > 0)) return cmd_usage(cmd, "--tol needs a positive number, not '%s'", val);
         } else if (arg[0] == '-' && arg[1]) {
-            return usage_error(cmd, "unknown option or missing value: '%s'", arg);
+            return cmd_usage(cmd, "unknown option or missing value: '%s'", arg);
         } else if (a->path) {
-            return usage_error(cmd, "takes one FILE, got also '%s'", arg);
+            return cmd_usage(cmd, "takes one FILE, got also '%s'", arg);
         } else {
             a->path = arg;
         }
     }
-    if (!a->path) return usage_error(cmd, "%sneeds a FILE", "");
+    if (!a->path) return cmd_usage(cmd, "%sneeds a FILE", "");
     return 0;
 }
 
@@ -235,10 +228,10 @@ static int cmd_check(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-q") == 0) quiet = 1;
         else if (strcmp(argv[i], "-w") == 0) warnings_off = 1;
-        else if (argv[i][0] == '-' && argv[i][1]) return usage_error("check", "unknown option '%s'", argv[i]);
+        else if (argv[i][0] == '-' && argv[i][1]) return cmd_usage("check", "unknown option '%s'", argv[i]);
         else nfiles++;
     }
-    if (nfiles == 0) return usage_error("check", "%sneeds at least one FILE", "");
+    if (nfiles == 0) return cmd_usage("check", "%sneeds at least one FILE", "");
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1]) continue;
         Arena a;
@@ -285,11 +278,11 @@ static int cmd_fmt(int argc, char **argv)
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-i") == 0) in_place = 1;
-        else if (argv[i][0] == '-' && argv[i][1]) return usage_error("fmt", "unknown option '%s'", argv[i]);
-        else if (path) return usage_error("fmt", "takes one FILE, got also '%s'", argv[i]);
+        else if (argv[i][0] == '-' && argv[i][1]) return cmd_usage("fmt", "unknown option '%s'", argv[i]);
+        else if (path) return cmd_usage("fmt", "takes one FILE, got also '%s'", argv[i]);
         else path = argv[i];
     }
-    if (!path) return usage_error("fmt", "%sneeds a FILE", "");
+    if (!path) return cmd_usage("fmt", "%sneeds a FILE", "");
     Arena a;
     arena_init(&a);
     Diag d;
