@@ -75,7 +75,8 @@ static void summarize(EvalResult *r)
 
 /* One chunk of runs [first, first + count). */
 static int eval_chunk(const HamKernel *k, const double *params, const double *hypers, const EvalConfig *c,
-                      HamPool *pool, EvalResult *r, int first, int count, Task **tasks, char *err, size_t errlen)
+                      HamPool *pool, EvalResult *r, int first, int count, Task **tasks, Progress *pr,
+                      char *err, size_t errlen)
 {
     RunSet rs = {tasks, NULL, c->prec, task_dim(tasks[0])};
     if (c->prec == HAM_F64) {
@@ -104,6 +105,9 @@ static int eval_chunk(const HamKernel *k, const double *params, const double *hy
         for (int i = 0; i < count; i++) r->curve[(size_t)(first + i) * (T + 1) + t] = b.loss[i];
         if (t < T) batch_step(&b);
         stopped = c->stop && *c->stop;   // Ctrl-C: this chunk's runs are dropped
+        // The line's units are optimizee steps (of one run), so that it moves inside a chunk.
+        progress_update(pr, (long)first * T + (long)count * t, "runs %d-%d of %d  step %d/%d", first + 1,
+                        first + count, c->runs, t, T);
     }
     for (int i = 0; i < count && !stopped; i++) {
         long step;
@@ -169,20 +173,21 @@ int eval_optimizer(const HamKernel *k, const double *params, const double *hyper
             return -1;
         }
     Progress pr;
-    progress_start(&pr, c->runs, "runs");
+    progress_start(&pr, (long)c->runs * T, "steps");
     pr.tty &= !c->quiet;
     double t0 = progress_now();
     int rc = 0;
     for (int first = 0; first < c->runs && rc == 0; first += chunk) {
         if (c->stop && *c->stop) break;
         int count = c->runs - first < chunk ? c->runs - first : chunk;
-        rc = eval_chunk(k, params, hypers, c, pool, r, first, count, tasks, err, errlen);
+        rc = eval_chunk(k, params, hypers, c, pool, r, first, count, tasks, &pr, err, errlen);
         if (rc == 1) {   // interrupted inside the chunk: report the runs before it
             rc = 0;
             break;
         }
         r->runs = first + count;
-        progress_update(&pr, r->runs, "last final loss %.4g", r->curve[(size_t)(r->runs - 1) * (T + 1) + T]);
+        progress_update(&pr, (long)r->runs * T, "runs %d/%d  last final loss %.4g", r->runs, c->runs,
+                        r->curve[(size_t)(r->runs - 1) * (T + 1) + T]);
     }
     progress_end(&pr);
     r->seconds = progress_now() - t0;
@@ -280,7 +285,18 @@ void eval_print_json(FILE *out, const EvalResult *r, const char *optimizer, cons
     json_number(out, r->final.median);
     fputs(", \"mean_over_steps\": ", out);
     json_number(out, r->mean_over_steps.mean);
-    fprintf(out, ", \"diverged\": %d, \"curve_mean\": [", r->final.nonfinite);
+    fprintf(out, ", \"diverged\": %d", r->final.nonfinite);
+    int tested = 0;   // --test: the test set's loss and accuracy, means over the runs measured
+    double tl = 0, ta = 0;
+    for (int i = 0; i < r->runs; i++)
+        if (isfinite(r->test_acc[i])) tl += r->test_loss[i], ta += r->test_acc[i], tested++;
+    if (tested) {
+        fputs(", \"test_loss\": ", out);
+        json_number(out, tl / tested);
+        fputs(", \"test_accuracy\": ", out);
+        json_number(out, ta / tested);
+    }
+    fputs(", \"curve_mean\": [", out);
     for (int t = 0; t <= r->steps; t++) {
         if (t) fputs(", ", out);
         json_number(out, r->curve_mean[t]);

@@ -39,6 +39,9 @@ typedef struct Trainer {
     MetaOpt opt;
     Rng rng;
     long epoch, meta_step;
+    long first_epoch;         // the epoch this process started at (after a resume)
+    int run;                  // the optimizee run of the epoch going on, from 0
+    double eval_loss;         // the last evaluation's loss (NaN: none yet)
     Task **tasks;
     Batch batch;
     Unroll unroll;
@@ -118,6 +121,38 @@ static double clip_norm(double *g, int n, double max)
     return norm;
 }
 
+/* ---- the progress line ---- */
+
+static long steps_per_run(const TrainConfig *c)
+{
+    return (long)((c->steps + c->unroll - 1) / c->unroll) * c->unroll;
+}
+
+/* The optimizee steps this process has run when run `run` of the current epoch is at
+ * unroll `u`: the progress line's units, so that it shows steps/s and the ETA moves
+ * within an epoch. */
+static long steps_done(const Trainer *t, int run, int u)
+{
+    const TrainConfig *c = t->c;
+    return ((t->epoch - t->first_epoch) * c->runs_per_epoch + run) * steps_per_run(c) + (long)u * c->unroll;
+}
+
+/* "epoch 13/100  run 3/20  meta-loss 0.61  eval 0.25 (best 0.24)"; run < 0: between epochs. */
+static void show_progress(Trainer *t, int run, int u, double meta_loss)
+{
+    // Called after every meta-step, which may take microseconds: nothing to format
+    // off a terminal, or before the line is due again (progress.c draws 10 times a second).
+    if (!t->progress.tty || (run >= 0 && progress_now() - t->progress.last_draw < 0.1)) return;
+    char ev[64] = "eval -";
+    if (!isnan(t->eval_loss)) snprintf(ev, sizeof ev, "eval %.4g (best %.4g)", t->eval_loss, t->best_loss);
+    if (run < 0)
+        progress_update(&t->progress, steps_done(t, 0, 0), "epoch %ld/%d  meta-loss %.4g  %s", t->epoch,
+                        t->c->epochs, meta_loss, ev);
+    else
+        progress_update(&t->progress, steps_done(t, run, u), "epoch %ld/%d  run %d/%d  meta-loss %.4g  %s",
+                        t->epoch + 1, t->c->epochs, run + 1, t->c->runs_per_epoch, meta_loss, ev);
+}
+
 static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, int *unrolls, TrainResult *r)
 {
     const TrainConfig *c = t->c;
@@ -177,6 +212,7 @@ static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, in
         t->meta_step++;
         *loss_sum += L / c->unroll;
         (*unrolls)++;
+        show_progress(t, t->run, u + 1, *loss_sum / *unrolls);
     }
 }
 
@@ -222,7 +258,7 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         return -1;
     }
     if (c->out && ckpt_check_target(c->out, err, errlen) != 0) return -1;   // before any work
-    Trainer t = {.k = k, .c = c, .P = k->info.nparam, .params = params, .best_loss = INFINITY};
+    Trainer t = {.k = k, .c = c, .P = k->info.nparam, .params = params, .best_loss = INFINITY, .eval_loss = NAN};
     t.rng = rng_split(c->seed, 0x7121);
     t.best = malloc((size_t)(t.P + 1) * sizeof *t.best);
     t.grad = calloc((size_t)t.P + 1, sizeof *t.grad);
@@ -261,18 +297,18 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         return -1;
     }
     t.unroll.meta_loss = (MetaLoss)c->meta_loss;
-    progress_start(&t.progress, c->epochs, "epoch");
+    t.first_epoch = t.epoch;
+    progress_start(&t.progress, c->epochs > t.epoch ? (c->epochs - t.epoch) * c->runs_per_epoch * steps_per_run(c) : 0,
+                   "steps");
     t.progress.tty &= !c->quiet;
     double t0 = progress_now();
     int rc = 0, saved = 0;
     for (; t.epoch < c->epochs && rc == 0; ) {
         double loss_sum = 0;
         int unrolls = 0;
-        for (int run = 0; run < c->runs_per_epoch; run++) {
+        for (t.run = 0; t.run < c->runs_per_epoch; t.run++) {
             optimizee_run(&t, hypers, &loss_sum, &unrolls, r);
             if (c->stop && *c->stop) break;
-            progress_update(&t.progress, t.epoch, "run %d/%d  meta-loss %.4g  best eval %.4g", run + 1,
-                            c->runs_per_epoch, unrolls ? loss_sum / unrolls : NAN, t.best_loss);
         }
         if (c->stop && *c->stop) {
             r->stopped = 1;
@@ -283,13 +319,14 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         if (t.epoch % c->eval_every == 0 || t.epoch == c->epochs) {
             double e = evaluate(&t, hypers, pool, err, errlen);
             if (isnan(e)) rc = -1;
-            else if (e < t.best_loss) {
+            else t.eval_loss = e;
+            if (!isnan(e) && e < t.best_loss) {
                 t.best_loss = e;
                 memcpy(t.best, t.params, (size_t)t.P * sizeof *t.best);
             }
         }
         if (rc == 0) rc = save(&t, hypers, err, errlen), saved = 1;
-        progress_update(&t.progress, t.epoch, "meta-loss %.4g  best eval %.4g", r->last_meta_loss, t.best_loss);
+        show_progress(&t, -1, 0, r->last_meta_loss);
     }
     // No epoch to run (--epochs 0, or a resumed run already there): --out still gets
     // the state, as the summary line says.

@@ -1,4 +1,11 @@
-/* progress.c: "epoch 12/100  meta-loss 3.21  eval 0.45  1.9 epochs/s  ETA 0:46". */
+/* progress.c: the status line of a long job on a terminal, the caller's text first,
+ * then the rate of its units of work and the time left:
+ *
+ *     epoch 13/100  run 3/20  meta-loss 0.61  eval 0.25 (best 0.24)  31042 steps/s  ETA 0:46
+ *
+ * `done` and `total` count the units of work (optimizee steps) of this process only,
+ * from progress_start: a resumed run's earlier epochs count neither in the rate nor in
+ * the ETA.  The caller's text says where the job is (epoch, run, losses). */
 #include "progress.h"
 
 #include <stdarg.h>
@@ -34,14 +41,18 @@ void progress_update(Progress *p, long done, const char *fmt, ...)
     double now = progress_now();
     if (!p->tty || (now - p->last_draw < 0.1 && done < p->total)) return;
     p->last_draw = now;
-    char text[256], eta[32] = "?";
+    char text[256], eta[32] = "?", rate_text[32] = "?";
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    double el = now - p->start, rate = el > 0 ? done / el : 0;
-    if (rate > 0) clock_text(eta, sizeof eta, (p->total - done) / rate);
-    fprintf(stderr, "\r\033[K%s %ld/%ld  %s  %.3g %s/s  ETA %s", p->unit, done, p->total, text, rate, p->unit, eta);
+    if (done > p->total) done = p->total;
+    double el = now - p->start, rate = el > 0 && done > 0 ? done / el : 0;
+    if (rate > 0) {
+        clock_text(eta, sizeof eta, (double)(p->total - done) / rate);
+        snprintf(rate_text, sizeof rate_text, rate >= 100 ? "%.0f" : "%.3g", rate);
+    }
+    fprintf(stderr, "\r\033[K%s  %s %s/s  ETA %s", text, rate_text, p->unit, eta);
     fflush(stderr);
 }
 
