@@ -3,8 +3,8 @@
  * the runtime (eval.h, meta_train.h).
  *
  *   hamc run SPEC --task "mnist activation=relu" [--set k=v]... [--params CKPT] [--verbose]
- *            [--steps 100] [--runs 1000] [--seed S] [--csv curve.csv] [--finals f.csv]
- *            [--json] [--test] [--threads N] [--opt NAME]
+ *            [--steps 100] [--runs 100] [--seed S] [--csv curve.csv] [--finals f.csv]
+ *            [--json] [--test] [--threads N] [--opt NAME] [--at K,K,...]
  *   hamc train SPEC --task ... [--unroll 20] [--steps 100] [--epochs E]
  *            [--runs-per-epoch 20] [--meta-batch B] [--meta-lr 0.01] [--meta-opt adam]
  *            [--meta-loss sum|log] [--out-mul K] [--clip C] [--eval-every N] [--eval-runs N] --out CKPT
@@ -44,9 +44,10 @@ void ham_catch_interrupt(int on)
 }
 
 #define MAX_SET 64
+#define MAX_AT 32   // steps of --at
 
 typedef struct RunArgs {
-    const char *spec, *opt, *task, *params, *csv, *finals, *out, *resume, *meta_opt;
+    const char *spec, *opt, *task, *params, *csv, *finals, *out, *resume, *meta_opt, *at;
     const char *set_names[MAX_SET];
     char set_buf[MAX_SET][64];     // the names' storage: no allocation to free on any path
     double set_values[MAX_SET];
@@ -150,6 +151,7 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         else if (!strcmp(o, "--runs") && !train) bad = parse_int(v, 1, &a->runs);
         else if (!strcmp(o, "--csv") && !train) a->csv = v;
         else if (!strcmp(o, "--finals") && !train) a->finals = v;
+        else if (!strcmp(o, "--at") && !train) a->at = v;
         else if (!strcmp(o, "--out") && train) a->out = v;
         else if (!strcmp(o, "--resume") && train) a->resume = v;
         else if (!strcmp(o, "--unroll") && train) bad = parse_int(v, 1, &a->unroll);
@@ -253,12 +255,12 @@ void cmd_print_eval_warnings(const char *who, const EvalResult *r, const char *t
                 who, r->state_faults, r->runs, r->state_fault_run);
 }
 
-void cmd_print_table(const EvalResult *r)
+/* The table at the steps marks[0..n) (ascending), then the final loss and the rest. */
+static void print_table_at(const EvalResult *r, const int *marks, int n)
 {
-    int marks[] = {0, r->steps / 4, r->steps / 2, 3 * r->steps / 4, r->steps};
     printf("%8s %12s %25s %12s\n", "step", "mean loss", "95% interval", "median");
-    double *col = malloc((size_t)r->runs * sizeof *col);
-    for (int m = 0; m < 5; m++) {
+    double *col = malloc(((size_t)r->runs + 1) * sizeof *col);
+    for (int m = 0; m < n; m++) {
         if (m > 0 && marks[m] == marks[m - 1]) continue;
         for (int i = 0; i < r->runs; i++) col[i] = r->curve[(size_t)i * (r->steps + 1) + marks[m]];
         Summary s;
@@ -276,6 +278,34 @@ void cmd_print_table(const EvalResult *r)
     for (int i = 0; i < r->runs; i++)
         if (isfinite(r->test_acc[i])) acc += r->test_acc[i], tl += r->test_loss[i], tested++;
     if (tested) printf("test set: loss %.5g, accuracy %.2f%% (mean of %d runs)\n", tl / tested, 100 * acc / tested, tested);
+}
+
+void cmd_print_table(const EvalResult *r)
+{
+    int marks[] = {0, r->steps / 4, r->steps / 2, 3 * r->steps / 4, r->steps};
+    print_table_at(r, marks, 5);
+}
+
+/* --at "10,50,100": the steps of the table, in 0..steps, sorted, each once; -1 with a
+ * message for anything else. */
+static int parse_at(const char *text, int steps, int *marks, int *n)
+{
+    *n = 0;
+    const char *p = text;
+    for (;;) {
+        char *end;
+        long k = strtol(p, &end, 10);
+        if (end == p || k < 0 || k > steps || *n == MAX_AT || (*end && *end != ',')) {
+            cmd_usage("run", "--at needs steps in 0..--steps separated by commas (at most 32), not '%s'", text);
+            return -1;
+        }
+        int i = *n;
+        while (i > 0 && marks[i - 1] > k) marks[i] = marks[i - 1], i--;
+        if (i == 0 || marks[i - 1] != k) marks[i] = (int)k, (*n)++;
+        else memmove(marks + i, marks + i + 1, (size_t)(*n - i) * sizeof *marks);   // a repeat
+        if (!*end) return 0;
+        p = end + 1;
+    }
 }
 
 /* A checkpoint's hyper values (--out-mul at training time) apply when its params are
@@ -310,14 +340,33 @@ int cmd_run(int argc, char **argv)
     ec.test = a.test;
     ec.stop = &ham_interrupted;
     task_role_split(&ec.task, SPLIT_META_EVAL);   // "mnist split=train" tunes on the other half
+    int marks[MAX_AT + 1], nmarks = 0;
+    if (a.at && parse_at(a.at, a.steps, marks, &nmarks) != 0) return 2;
     Jit *jit = NULL;
     Compiled c;
     int status = 1;
+    int given = a.nset;   // the --set overrides; the checkpoint's hypers follow them
     if (a.params && adopt_checkpoint_hypers(&a, err, sizeof err) != 0) {
         fprintf(stderr, "hamc run: %s\n", err);
         return 1;
     }
-    if (prepare("run", &a, &jit, &c, 0, err, sizeof err) == 0) {
+    int compiled = prepare("run", &a, &jit, &c, 0, err, sizeof err) == 0;
+    if (!compiled && a.nset > given && jit) {
+        /* The checkpoint's hypers do not fit the spec ("no hyper 'clip'"): when the
+         * checkpoint was made for another optimizer, that is what to report. */
+        char why[1024];
+        Jit *j2 = NULL;
+        Compiled c2;
+        a.nset = given;
+        if (prepare("run", &a, &j2, &c2, 0, why, sizeof why) == 0) {
+            double *probe = calloc((size_t)c2.kernel.info.nparam + 1, sizeof *probe);
+            if (probe && cmd_load_params(a.params, &c2, probe, why, sizeof why) != 0) snprintf(err, sizeof err, "%s", why);
+            free(probe);
+        }
+        if (j2) compiled_free(&c2);
+        jit_destroy(j2);
+    }
+    if (compiled) {
         double *params = calloc((size_t)c.kernel.info.nparam + 1, sizeof *params);
         cmd_setup_params(&c.kernel.info, a.seed, params);
         if (a.params && cmd_load_params(a.params, &c, params, err, sizeof err) != 0) goto done_params;
@@ -327,7 +376,8 @@ int cmd_run(int argc, char **argv)
         if (eval_optimizer(&c.kernel, params, c.hypers, &ec, pool, &r, err, sizeof err) == 0) {
             if (ham_interrupted) fprintf(stderr, "hamc run: interrupted after %d runs\n", r.runs);
             cmd_print_eval_warnings("hamc run: ", &r, a.task);
-            cmd_print_table(&r);
+            if (a.at) print_table_at(&r, marks, nmarks);
+            else cmd_print_table(&r);
             status = 0;
             if (a.csv && eval_write_curve_csv(&r, a.csv, err, sizeof err) != 0) status = 1;
             if (a.finals && eval_write_finals_csv(&r, a.finals, err, sizeof err) != 0) status = 1;

@@ -375,9 +375,10 @@ static const Command commands[] = {
      "hamc emit-c FILE [--opt NAME] [--float|--double] [--adjoint] [--header] [--seed N] [-o OUT]",
      "write the optimizer as one self-contained C99 file (or its header)"},
     {"run", cmd_run,
-     "hamc run SPEC --task T [--runs 1000] [--steps 100] [--params CKPT] [--set k=v]... [--opt NAME]\n"
+     "hamc run SPEC --task T [--runs 100] [--steps 100] [--params CKPT] [--set k=v]... [--opt NAME]\n"
      "                [--seed S] [--csv CURVE.csv] [--finals FINALS.csv] [--json] [--test] [--threads N]\n"
-     "                [--verbose]   (T: \"quadratic dim=10\", \"mnist activation=relu hidden=40 layers=2\")",
+     "                [--at K,K,...] [--verbose]   (T: \"quadratic dim=10\", \"mnist activation=relu hidden=40 layers=2\")\n"
+     "                (--at: the steps of the table, default 0, 1/4, 1/2, 3/4 and all of --steps)",
      "run an optimizer on many fresh tasks: loss curve, final loss with 95% interval"},
     {"train", cmd_train,
      "hamc train SPEC --task T --out CKPT [--unroll 20] [--steps 100] [--epochs 100]\n"
