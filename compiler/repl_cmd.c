@@ -598,6 +598,16 @@ static ReplStatus rc_list(ReplSession *s, int argc, char **argv, const char *res
         if (o && isfinite(o->best_loss)) printf("  trained (best %.5g)", o->best_loss);
         printf("\n");
     }
+    // Optimizers of the stdlib or of imports: shown when the session changed them.
+    for (int i = 0; i < s->nopts; i++) {
+        const ReplOpt *o = s->opts[i];
+        if (find_entry(s, TOP_OPTIMIZER, o->name) || (o->nset == 0 && !isfinite(o->best_loss))) continue;
+        char path[PATH_MAX];
+        printf("%-9s %-20s %s", "optimizer", o->name, stdlib_file(o->name, path, sizeof path) ? "stdlib" : "imported");
+        for (int k = 0; k < o->nset; k++) printf("%s%s=%g", k ? " " : "  set ", o->set_names[k], o->set_values[k]);
+        if (isfinite(o->best_loss)) printf("  trained (best %.5g)", o->best_loss);
+        printf("\n");
+    }
     if (s->nentries == 0) printf("(no definitions yet: type an optimizer, or 'load FILE')\n");
     printf("stdlib:");
     DIR *dir = opendir(load_stdlib_dir());
