@@ -238,6 +238,7 @@ static void emit_stores(Emitter *E, const KernelPlan *p, const int *acc_of)
         case OUT_UPDATE: fprintf(E->out, "        update[i] = t%d;\n", t); break;
         case OUT_STATE_BAR: fprintf(E->out, "        state_bar[%d * stride + i] = t%d;\n", ko->index, t); break;
         case OUT_PARAM_BAR: fprintf(E->out, "        acc[%d] += t%d;\n", acc_of[ko->index], t); break;
+        default: break;   // stage-kernel outputs: the C backend emits whole steps only
         }
     }
 }

@@ -4,28 +4,44 @@
 #include <stdio.h>
 #include <string.h>
 
+static void plan_nodes(KernelPlan *plan);
+
 void codegen_plan(const StepProgram *s, int adjoint, KernelPlan *plan)
+{
+    int max = adjoint ? s->nstate + s->nparam : s->nstate + 1;
+    KernelOut *outs = dag_realloc(NULL, (size_t)(max + 1) * sizeof *outs);
+    int nout = 0;
+    if (!adjoint) {
+        for (int k = 0; k < s->nstate; k++) outs[nout++] = (KernelOut){OUT_NEXT, k, s->next[k]};
+        outs[nout++] = (KernelOut){OUT_UPDATE, 0, s->update};
+    } else {
+        for (int k = 0; k < s->nstate; k++) outs[nout++] = (KernelOut){OUT_STATE_BAR, k, s->adj_state[k]};
+        for (int k = 0; k < s->nparam; k++) outs[nout++] = (KernelOut){OUT_PARAM_BAR, k, s->adj_param[k]};
+    }
+    codegen_plan_outs(s, adjoint, outs, nout, plan);
+    dag_realloc(outs, 0);
+}
+
+void codegen_plan_outs(const StepProgram *s, int adjoint, const KernelOut *outs, int nout, KernelPlan *plan)
 {
     memset(plan, 0, sizeof *plan);
     plan->adjoint = adjoint;
     plan->nstate = s->nstate;
     plan->nparam = s->nparam;
     plan->nhyper = s->nhyper;
-    int max = adjoint ? s->nstate + s->nparam : s->nstate + 1;
-    plan->outs = dag_realloc(NULL, (size_t)(max + 1) * sizeof *plan->outs);
-    if (!adjoint) {
-        for (int k = 0; k < s->nstate; k++) plan->outs[plan->nout++] = (KernelOut){OUT_NEXT, k, s->next[k]};
-        plan->outs[plan->nout++] = (KernelOut){OUT_UPDATE, 0, s->update};
-    } else {
-        for (int k = 0; k < s->nstate; k++)
-            plan->outs[plan->nout++] = (KernelOut){OUT_STATE_BAR, k, s->adj_state[k]};
-        for (int k = 0; k < s->nparam; k++) {
-            const DagNode *n = s->adj_param[k];
-            if (n->op == OP_CONST && n->value == 0) continue;
-            plan->outs[plan->nout++] = (KernelOut){OUT_PARAM_BAR, k, n};
-            plan->nparam_bar++;
-        }
+    plan->outs = dag_realloc(NULL, (size_t)(nout + 1) * sizeof *plan->outs);
+    for (int k = 0; k < nout; k++) {
+        const DagNode *n = outs[k].node;
+        if (outs[k].kind == OUT_PARAM_BAR && n->op == OP_CONST && n->value == 0) continue;
+        plan->outs[plan->nout++] = outs[k];
+        plan->nparam_bar += outs[k].kind == OUT_PARAM_BAR;
     }
+    plan_nodes(plan);
+}
+
+/* The nodes the outputs need, in topological order, with operand positions. */
+static void plan_nodes(KernelPlan *plan)
+{
     const DagNode **roots = dag_realloc(NULL, (size_t)(plan->nout + 1) * sizeof *roots);
     for (int k = 0; k < plan->nout; k++) roots[k] = plan->outs[k].node;
     plan->nodes = dag_topo(plan->nout, roots, &plan->count);

@@ -14,6 +14,10 @@ typedef enum {
     OUT_UPDATE,     // update[i]
     OUT_STATE_BAR,  // state_bar[index * stride + i]
     OUT_PARAM_BAR,  // param_bar[index], summed over the block
+    /* Only in the stage kernels of a staged step (stage.h): */
+    OUT_AUX,            // aux[index * aux_stride + i]
+    OUT_AUX_BAR_ADD,    // aux_bar[index * aux_stride + i] += value
+    OUT_STATE_BAR_ADD,  // state_bar[index * stride + i] += value
 } OutKind;
 
 typedef struct KernelOut {
@@ -28,6 +32,7 @@ typedef struct KernelPlan {
     KernelOut *outs;
     int nout;
     int nparam_bar;              // outputs of kind OUT_PARAM_BAR (not constant zero)
+    int stage;                   // a stage kernel (stage.h): never segmented
     const DagNode **nodes;       // everything the outputs need, by increasing id
     int count;
     int *uses;                   // uses[k]: how many nodes of the plan read nodes[k]
@@ -38,6 +43,8 @@ typedef struct KernelPlan {
 /* codegen_plan: the plan of s's forward step or adjoint.  Param adjoints that are
  * the constant 0 get no accumulator: the kernel writes 0 for them. */
 void codegen_plan(const StepProgram *s, int adjoint, KernelPlan *plan);
+/* codegen_plan_outs: the plan computing outs[0..nout) (copied), for s's symbols. */
+void codegen_plan_outs(const StepProgram *s, int adjoint, const KernelOut *outs, int nout, KernelPlan *plan);
 void codegen_plan_free(KernelPlan *plan);
 
 /* codegen_symbol_name: "ham_<optimizer>_<forward|adjoint>_<f32|f64>". */

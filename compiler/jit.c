@@ -24,11 +24,14 @@
 
 #include "derive.h"
 #include "llvm_gen.h"
+#include "../runtime/staged.h"
 
 typedef struct CacheEntry {
     uint64_t hash;
     int with_adjoint;
     HamKernelFn forward[2], adjoint[2];
+    HamStaged *staged;         // what the entry points of a staged step run, or NULL
+    int stages, gemms, gemm_macs;
     struct CacheEntry *next;
 } CacheEntry;
 
@@ -66,6 +69,7 @@ void jit_default_options(JitOptions *o)
     o->precisions = 1 << HAM_F32 | 1 << HAM_F64;
     const char *vm = getenv("HAM_VECMATH");
     o->libm_math = vm && !strcmp(vm, "libmvec");
+    o->gemm = stage_mode();
 }
 
 static LLVMTargetMachineRef host_machine(Jit *j, char *err, size_t errlen)
@@ -148,6 +152,7 @@ void jit_destroy(Jit *j)
     LLVMDisposeMessage(j->features);
     for (CacheEntry *c = j->cache, *next; c; c = next) {
         next = c->next;
+        ham_staged_free(c->staged);
         free(c);
     }
     free(j);
@@ -266,8 +271,61 @@ static int count_instructions(LLVMModuleRef mod)
 }
 
 /* Build (and optimize) the module of s's kernels in ctx. */
+static void gen_options(const Jit *j, const JitOptions *o, int prec, LlvmGenOptions *go)
+{
+    *go = (LlvmGenOptions){(HamPrecision)prec, 1, 0, prec == HAM_F32 && o->contract, !o->libm_math};
+    if (j->avx2 && !o->scalar) go->width = prec == HAM_F32 ? 8 : 4, go->vector_isa = 'd';
+}
+
+static const char *const stage_kind[3] = {"fwd", "aux", "adj"};
+
+static void stage_kernel_name(char *buf, size_t size, const StepProgram *s, int serial, int prec, int k, int kind)
+{
+    char base[256];
+    kernel_name(base, sizeof base, s, serial, 0, (HamPrecision)prec);
+    snprintf(buf, size, "%s_s%d_%s", base, k, stage_kind[kind]);
+}
+
+/* The plan of stage k's kernel of a kind (0 fwd, 1 aux, 2 adj), or NULL if there is
+ * none (nothing to do, or the aux kernel is the fwd one). */
+static const KernelPlan *stage_plan(const StagedStep *sst, int k, int kind)
+{
+    const KernelPlan *p = kind == 0 ? &sst->fwd[k] : kind == 1 ? &sst->fwd_aux[k] : sst->adj ? &sst->adj[k] : NULL;
+    if (!p || p->nout == 0) return NULL;
+    if (kind == 1 && sst->fwd_aux[k].nout == sst->fwd[k].nout) return NULL;
+    return p;
+}
+
+/* A staged step's kernels: the stages', and the entry points calling ham_staged_run. */
+static void build_staged(Jit *j, LLVMModuleRef mod, const StepProgram *s, const JitOptions *o, int serial,
+                         const StagedStep *sst, const HamStaged *hs, int with_adjoint)
+{
+    for (int prec = HAM_F32; prec <= HAM_F64; prec++) {
+        if (!(o->precisions & 1 << prec)) continue;
+        LlvmGenOptions go;
+        gen_options(j, o, prec, &go);
+        char name[300];
+        for (int k = 0; k < sst->nstage; k++) {
+            for (int kind = 0; kind < 3; kind++) {
+                const KernelPlan *p = stage_plan(sst, k, kind);
+                if (!p || (kind == 2 && !with_adjoint)) continue;
+                stage_kernel_name(name, sizeof name, s, serial, prec, k, kind);
+                llvm_gen_kernel(mod, p, name, &go);
+            }
+        }
+        void (*run)(void);
+        void (*staged_run)(const HamStaged *, int, const HamStepArgs *) = ham_staged_run;
+        memcpy(&run, &staged_run, sizeof run);
+        for (int adjoint = 0; adjoint <= with_adjoint; adjoint++) {
+            kernel_name(name, sizeof name, s, serial, adjoint, (HamPrecision)prec);
+            llvm_gen_trampoline(mod, name, run, hs, 2 * adjoint + prec);
+        }
+    }
+}
+
 static LLVMModuleRef build_module(Jit *j, LLVMContextRef ctx, const StepProgram *s, const JitOptions *o,
-                                  int serial, JitStats *st, char *err, size_t errlen)
+                                  int serial, JitStats *st, const StagedStep *sst, const HamStaged *hs,
+                                  char *err, size_t errlen)
 {
     double t0 = now_ms();
     LLVMModuleRef mod = LLVMModuleCreateWithNameInContext(s->info->opt->name, ctx);
@@ -275,13 +333,14 @@ static LLVMModuleRef build_module(Jit *j, LLVMContextRef ctx, const StepProgram 
     LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(j->tm);
     LLVMSetModuleDataLayout(mod, layout);
     LLVMDisposeTargetData(layout);
-    for (int adjoint = 0; adjoint <= (o->with_adjoint && s->adj_state ? 1 : 0); adjoint++) {
+    if (sst) build_staged(j, mod, s, o, serial, sst, hs, o->with_adjoint && s->adj_state && sst->adj);
+    for (int adjoint = 0; !sst && adjoint <= (o->with_adjoint && s->adj_state ? 1 : 0); adjoint++) {
         KernelPlan plan;
         codegen_plan(s, adjoint, &plan);
         for (int prec = HAM_F32; prec <= HAM_F64; prec++) {
             if (!(o->precisions & 1 << prec)) continue;
-            LlvmGenOptions go = {(HamPrecision)prec, 1, 0, prec == HAM_F32 && o->contract, !o->libm_math};
-            if (j->avx2 && !o->scalar) go.width = prec == HAM_F32 ? 8 : 4, go.vector_isa = 'd';
+            LlvmGenOptions go;
+            gen_options(j, o, prec, &go);
             char name[256];
             kernel_name(name, sizeof name, s, serial, adjoint, (HamPrecision)prec);
             llvm_gen_kernel(mod, &plan, name, &go);
@@ -323,6 +382,47 @@ static LLVMModuleRef build_module(Jit *j, LLVMContextRef ctx, const StepProgram 
     return mod;
 }
 
+/* The runtime's description of a staged step (kernels filled in after lookup). */
+static HamStaged *staged_description(const StepProgram *s, const StagedStep *sst)
+{
+    HamStaged *hs = ham_staged_new(sst->nstage, sst->ngemm);
+    hs->ncol = sst->ncol;
+    hs->nstate = s->nstate;
+    hs->nparam = s->nparam;
+    for (int g = 0; g < sst->ngemm; g++) {
+        const StageGemm *G = &sst->gemm[g];
+        HamStagedGemm *H = &hs->gemm[g];
+        *H = (HamStagedGemm){G->level, G->rows, G->cols, G->x_col, G->y_col, NULL};
+        size_t bytes = (size_t)G->rows * (size_t)G->cols * sizeof *H->w;
+        H->w = malloc(bytes ? bytes : 1);
+        if (!H->w) abort();
+        memcpy(H->w, G->w, bytes);
+    }
+    return hs;
+}
+
+static int lookup_stages(Jit *j, const StepProgram *s, const JitOptions *o, int serial, const StagedStep *sst,
+                         HamStaged *hs, int with_adjoint, char *err, size_t errlen)
+{
+    for (int prec = HAM_F32; prec <= HAM_F64; prec++) {
+        if (!(o->precisions & 1 << prec)) continue;
+        for (int k = 0; k < sst->nstage; k++) {
+            for (int kind = 0; kind < 3; kind++) {
+                HamKernelFn *slot = kind == 0 ? &hs->fwd[prec][k] : kind == 1 ? &hs->fwd_aux[prec][k] : &hs->adj[prec][k];
+                const KernelPlan *p = stage_plan(sst, k, kind);
+                if (kind == 1 && !p && sst->fwd_aux[k].nout > 0) *slot = hs->fwd[prec][k];   // the same kernel
+                if (!p || (kind == 2 && !with_adjoint)) continue;
+                char name[300];
+                stage_kernel_name(name, sizeof name, s, serial, prec, k, kind);
+                LLVMOrcExecutorAddress addr = 0;
+                if (take_error(LLVMOrcLLJITLookup(j->lljit, &addr, name), "compiling", err, errlen)) return -1;
+                memcpy(slot, &(void *){(void *)(uintptr_t)addr}, sizeof *slot);
+            }
+        }
+    }
+    return 0;
+}
+
 int jit_compile(Jit *j, const StepProgram *s, const JitOptions *o, Arena *arena, HamKernel *out,
                 JitStats *st, char *err, size_t errlen)
 {
@@ -332,20 +432,26 @@ int jit_compile(Jit *j, const StepProgram *s, const JitOptions *o, Arena *arena,
     memset(out, 0, sizeof *out);
     codegen_kernel_info(s, arena, &out->info);
     uint64_t hash = out->info.spec_hash ^ (uint64_t)(o->contract * 2 + o->scalar * 4 + o->opt_level * 16 +
-                                                     o->precisions * 256 + o->libm_math * 8192);
+                                                     o->precisions * 256 + o->libm_math * 8192 + o->gemm * 16384);
     int want_adjoint = o->with_adjoint && s->adj_state;
     for (CacheEntry *c = j->cache; c; c = c->next) {
         if (c->hash != hash || c->with_adjoint < want_adjoint) continue;
         memcpy(out->forward, c->forward, sizeof out->forward);
         if (want_adjoint) memcpy(out->adjoint, c->adjoint, sizeof out->adjoint);
         st->cached = 1;
+        st->stages = c->stages, st->gemms = c->gemms, st->gemm_macs = c->gemm_macs;
         return 0;
     }
     int serial = ++j->serial;
+    StagedStep *sst = o->gemm != STAGE_OFF ? stage_build(s, (StageMode)o->gemm, want_adjoint) : NULL;
+    HamStaged *hs = sst ? staged_description(s, sst) : NULL;
+    if (sst) st->stages = sst->nstage, st->gemms = sst->ngemm, st->gemm_macs = sst->macs;
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-    LLVMModuleRef mod = build_module(j, LLVMOrcThreadSafeContextGetContext(tsc), s, o, serial, st, err, errlen);
+    LLVMModuleRef mod = build_module(j, LLVMOrcThreadSafeContextGetContext(tsc), s, o, serial, st, sst, hs, err, errlen);
     if (!mod) {
         LLVMOrcDisposeThreadSafeContext(tsc);
+        stage_free(sst);
+        ham_staged_free(hs);
         return -1;
     }
     double t0 = now_ms();
@@ -354,15 +460,26 @@ int jit_compile(Jit *j, const StepProgram *s, const JitOptions *o, Arena *arena,
     LLVMOrcJITDylibRef dylib = LLVMOrcLLJITGetMainJITDylib(j->lljit);
     if (take_error(LLVMOrcLLJITAddLLVMIRModule(j->lljit, dylib, tsm), "adding the module", err, errlen)) {
         LLVMOrcDisposeThreadSafeModule(tsm);
+        stage_free(sst);
+        ham_staged_free(hs);
         return -1;
     }
+    if (sst && lookup_stages(j, s, o, serial, sst, hs, want_adjoint, err, errlen) != 0) {
+        stage_free(sst);
+        ham_staged_free(hs);   // the module stays in the JIT, unreachable
+        return -1;
+    }
+    stage_free(sst);
     for (int adjoint = 0; adjoint <= want_adjoint; adjoint++) {
         for (int prec = HAM_F32; prec <= HAM_F64; prec++) {
             if (!(o->precisions & 1 << prec)) continue;
             char name[256];
             kernel_name(name, sizeof name, s, serial, adjoint, (HamPrecision)prec);
             LLVMOrcExecutorAddress addr = 0;
-            if (take_error(LLVMOrcLLJITLookup(j->lljit, &addr, name), "compiling", err, errlen)) return -1;
+            if (take_error(LLVMOrcLLJITLookup(j->lljit, &addr, name), "compiling", err, errlen)) {
+                ham_staged_free(hs);
+                return -1;
+            }
             HamKernelFn fn;
             memcpy(&fn, &(void *){(void *)(uintptr_t)addr}, sizeof fn);
             if (adjoint) out->adjoint[prec] = fn;
@@ -373,6 +490,8 @@ int jit_compile(Jit *j, const StepProgram *s, const JitOptions *o, Arena *arena,
     CacheEntry *c = calloc(1, sizeof *c);
     c->hash = hash;
     c->with_adjoint = want_adjoint;
+    c->staged = hs;
+    c->stages = st->stages, c->gemms = st->gemms, c->gemm_macs = st->gemm_macs;
     memcpy(c->forward, out->forward, sizeof c->forward);
     memcpy(c->adjoint, out->adjoint, sizeof c->adjoint);
     c->next = j->cache;
@@ -383,7 +502,11 @@ int jit_compile(Jit *j, const StepProgram *s, const JitOptions *o, Arena *arena,
 char *jit_ir(Jit *j, const StepProgram *s, const JitOptions *o, char *err, size_t errlen)
 {
     LLVMContextRef ctx = LLVMContextCreate();
-    LLVMModuleRef mod = build_module(j, ctx, s, o, 0, NULL, err, errlen);
+    StagedStep *sst = o->gemm != STAGE_OFF ? stage_build(s, (StageMode)o->gemm, o->with_adjoint) : NULL;
+    HamStaged *hs = sst ? staged_description(s, sst) : NULL;   // only its address is printed
+    LLVMModuleRef mod = build_module(j, ctx, s, o, 0, NULL, sst, hs, err, errlen);
+    stage_free(sst);
+    ham_staged_free(hs);
     char *text = NULL;
     if (mod) {
         char *ir = LLVMPrintModuleToString(mod);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "codegen.h"
+#include "stage.h"
 
 typedef struct Jit Jit;
 
@@ -20,12 +21,15 @@ typedef struct JitOptions {
     int precisions;      // bit 1 << HAM_F32, 1 << HAM_F64: which kernels to make (default both)
     int libm_math;       // f32 exp/log/log1p/tanh through libm/libmvec calls, not inline
                          // polynomials (default 0; HAM_VECMATH=libmvec sets it, for benchmarks)
+    int gemm;            // StageMode (stage.h): lower large param-matrix products to BLAS
+                         // GEMMs between staged kernels (default STAGE_AUTO; $HAM_GEMM)
 } JitOptions;
 
 typedef struct JitStats {
     double build_ms, optimize_ms, codegen_ms;   // IR construction, passes, machine code
     int ir_instructions;                        // before the passes
     int cached;                                 // 1 if served from the cache
+    int stages, gemms, gemm_macs;               // staged steps: stages, GEMMs, MACs per coordinate
 } JitStats;
 
 void jit_default_options(JitOptions *o);

@@ -25,7 +25,8 @@
 
 /* HamStepArgs fields, in order (runtime/kernel.h). */
 enum { F_BEGIN, F_END, F_STRIDE, F_STATE, F_G, F_THETA, F_T, F_PARAMS, F_HYPERS, F_NEXT,
-       F_UPDATE, F_NEXT_BAR, F_UPDATE_BAR, F_STATE_BAR, F_PARAM_BAR, F_COUNT };
+       F_UPDATE, F_NEXT_BAR, F_UPDATE_BAR, F_STATE_BAR, F_PARAM_BAR, F_AUX_STRIDE, F_AUX, F_AUX_BAR,
+       F_COUNT };
 
 /* Param accumulators past this many stay in memory (volatile, so SROA leaves them):
  * promoted to registers, thousands of them (the LSTM's 5221) only make the register
@@ -245,12 +246,14 @@ static LLVMValueRef emit_op(Gen *g, DagOp op, LLVMValueRef a, LLVMValueRef b, LL
 
 /* ---- memory ---- */
 
-/* &base[k * stride + i] as a pointer to the body's type. */
+/* &base[k * stride + i] as a pointer to the body's type (aux arrays: aux_stride). */
 static LLVMValueRef element_ptr(Gen *g, LLVMValueRef base, int k, LLVMValueRef i)
 {
     LLVMValueRef idx = i;
     if (k > 0) {
-        LLVMValueRef off = LLVMBuildMul(g->b, g->field[F_STRIDE], LLVMConstInt(g->i64, (unsigned long long)k, 0), "");
+        int aux = base == g->field[F_AUX] || base == g->field[F_AUX_BAR];
+        LLVMValueRef stride = g->field[aux ? F_AUX_STRIDE : F_STRIDE];
+        LLVMValueRef off = LLVMBuildMul(g->b, stride, LLVMConstInt(g->i64, (unsigned long long)k, 0), "");
         idx = LLVMBuildAdd(g->b, off, i, "");
     }
     LLVMValueRef p = LLVMBuildGEP2(g->b, g->T, base, &idx, 1, "");
@@ -283,9 +286,11 @@ static LLVMValueRef leaf(Gen *g, const DagNode *n, int k, LLVMValueRef i)
     case SYM_PARAM:
     case SYM_HYPER:
         return g->width == 1 ? g->scalar_leaf[k] : g->vector_leaf[k];
-    case SYM_SEED:
+    case SYM_SEED:   // xbar'[k], ubar, then (stage kernels) the aux columns' adjoints
         if (n->index < g->plan->nstate) return load_at(g, g->field[F_NEXT_BAR], n->index, i);
-        return load_at(g, g->field[F_UPDATE_BAR], 0, i);
+        if (n->index == g->plan->nstate) return load_at(g, g->field[F_UPDATE_BAR], 0, i);
+        return load_at(g, g->field[F_AUX_BAR], n->index - g->plan->nstate - 1, i);
+    case SYM_AUX: return load_at(g, g->field[F_AUX], n->index, i);
     default: return NULL;
     }
 }
@@ -325,6 +330,13 @@ static void emit_output(Gen *g, int o, LLVMValueRef v, LLVMValueRef i)
         case OUT_NEXT: store_at(g, v, g->field[F_NEXT], out->index, i); break;
         case OUT_UPDATE: store_at(g, v, g->field[F_UPDATE], 0, i); break;
         case OUT_STATE_BAR: store_at(g, v, g->field[F_STATE_BAR], out->index, i); break;
+        case OUT_AUX: store_at(g, v, g->field[F_AUX], out->index, i); break;
+        case OUT_AUX_BAR_ADD:
+        case OUT_STATE_BAR_ADD: {
+            LLVMValueRef base = g->field[out->kind == OUT_AUX_BAR_ADD ? F_AUX_BAR : F_STATE_BAR];
+            store_at(g, LLVMBuildFAdd(g->b, load_at(g, base, out->index, i), v, ""), base, out->index, i);
+            break;
+        }
         case OUT_PARAM_BAR: {
             LLVMValueRef acc = width == 1 ? g->acc_scalar : g->acc_vec;
             LLVMTypeRef at = ty(g, width);
@@ -345,7 +357,8 @@ static LLVMTypeRef args_type(Gen *g)
 {
     LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(g->ctx), 0);
     LLVMTypeRef f[F_COUNT];
-    for (int i = 0; i < F_COUNT; i++) f[i] = i <= F_STRIDE ? g->i64 : i == F_T ? LLVMDoubleTypeInContext(g->ctx) : i8p;
+    for (int i = 0; i < F_COUNT; i++)
+        f[i] = i <= F_STRIDE || i == F_AUX_STRIDE ? g->i64 : i == F_T ? LLVMDoubleTypeInContext(g->ctx) : i8p;
     LLVMTypeRef st = LLVMGetTypeByName2(g->ctx, "HamStepArgs");
     if (!st) {
         st = LLVMStructCreateNamed(g->ctx, "HamStepArgs");
@@ -360,7 +373,7 @@ static void load_fields(Gen *g, LLVMValueRef args, LLVMTypeRef st)
         LLVMValueRef p = LLVMBuildStructGEP2(g->b, st, args, (unsigned)f, "");
         LLVMTypeRef ft = LLVMStructGetTypeAtIndex(st, (unsigned)f);
         LLVMValueRef v = LLVMBuildLoad2(g->b, ft, p, "");
-        if (f > F_STRIDE && f != F_T) v = LLVMBuildBitCast(g->b, v, g->TP, "");
+        if (f > F_STRIDE && f != F_T && f != F_AUX_STRIDE) v = LLVMBuildBitCast(g->b, v, g->TP, "");
         if (f == F_T && g->o->prec == HAM_F32) v = LLVMBuildFPTrunc(g->b, v, g->T, "");
         g->field[f] = v;
     }
@@ -440,6 +453,14 @@ static LLVMValueRef lane_sum(Gen *g, LLVMValueRef a)
     return LLVMBuildFAdd(g->b, sum, rem, "");
 }
 
+/* param_bar[j] = sum (stage kernels: param_bar[j] += sum). */
+static void store_param_bar(Gen *g, LLVMValueRef sum, LLVMValueRef j)
+{
+    LLVMValueRef p = LLVMBuildGEP2(g->b, g->T, g->field[F_PARAM_BAR], &j, 1, "");
+    if (g->plan->stage) sum = LLVMBuildFAdd(g->b, LLVMBuildLoad2(g->b, g->T, p, ""), sum, "");
+    LLVMBuildStore(g->b, sum, p);
+}
+
 /* param_bar[j] = lane_sum(accumulator of j), 0 for params without adjoint.  Many
  * accumulators are summed in a loop over a table of their params' indices. */
 static void emit_exit(Gen *g, LLVMValueRef fn)
@@ -447,8 +468,9 @@ static void emit_exit(Gen *g, LLVMValueRef fn)
     const KernelPlan *plan = g->plan;
     if (!plan->adjoint) return;
     unsigned es = g->o->prec == HAM_F32 ? 4 : 8;
-    LLVMBuildMemSet(g->b, g->field[F_PARAM_BAR], LLVMConstInt(LLVMInt8TypeInContext(g->ctx), 0, 0),
-                    LLVMConstInt(g->i64, (unsigned long long)plan->nparam * es, 0), es);
+    if (!plan->stage)   // stage kernels add into the staged step's sum instead
+        LLVMBuildMemSet(g->b, g->field[F_PARAM_BAR], LLVMConstInt(LLVMInt8TypeInContext(g->ctx), 0, 0),
+                        LLVMConstInt(g->i64, (unsigned long long)plan->nparam * es, 0), es);
     int nacc = plan->nparam_bar;
     if (nacc == 0) return;
     if (nacc <= ACC_IN_REGISTERS) {
@@ -456,7 +478,7 @@ static void emit_exit(Gen *g, LLVMValueRef fn)
             if (plan->outs[o].kind != OUT_PARAM_BAR) continue;
             LLVMValueRef sum = lane_sum(g, LLVMConstInt(g->i64, (unsigned long long)g->acc_of_out[o], 0));
             LLVMValueRef j = LLVMConstInt(g->i64, (unsigned long long)plan->outs[o].index, 0);
-            LLVMBuildStore(g->b, sum, LLVMBuildGEP2(g->b, g->T, g->field[F_PARAM_BAR], &j, 1, ""));
+            store_param_bar(g, sum, j);
         }
         return;
     }
@@ -481,7 +503,7 @@ static void emit_exit(Gen *g, LLVMValueRef fn)
     LLVMValueRef sum = lane_sum(g, a);
     LLVMValueRef gi[2] = {LLVMConstInt(g->i64, 0, 0), a};
     LLVMValueRef j = LLVMBuildZExt(g->b, LLVMBuildLoad2(g->b, i32, LLVMBuildGEP2(g->b, table_t, table, gi, 2, ""), ""), g->i64, "");
-    LLVMBuildStore(g->b, sum, LLVMBuildGEP2(g->b, g->T, g->field[F_PARAM_BAR], &j, 1, ""));
+    store_param_bar(g, sum, j);
     LLVMValueRef next = LLVMBuildAdd(g->b, a, LLVMConstInt(g->i64, 1, 0), "");
     LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, next, LLVMConstInt(g->i64, (unsigned long long)nacc, 0), ""), body, done);
     LLVMValueRef in[2] = {LLVMConstInt(g->i64, 0, 0), next};
@@ -827,7 +849,7 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
 
     LLVMPositionBuilderAtEnd(g.b, entry);
     Segments sg = {{NULL, NULL}, {NULL, NULL}, NULL, NULL};
-    int segmented = plan->count > segment_param(0);
+    int segmented = !plan->stage && plan->count > segment_param(0);
     /* Inline exp/log/tanh make huge kernels (the LSTM's) 3x slower to compile for
      * no gain at run time: there, libmvec calls. */
     g.inline_math = o->inline_math && !segmented;
@@ -895,5 +917,28 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     free(g.val);
     free(g.uniform);
     free(g.acc_of_out);
+    return fn;
+}
+
+LLVMValueRef llvm_gen_trampoline(LLVMModuleRef mod, const char *name, void (*target)(void), const void *ctx_ptr,
+                                 int which)
+{
+    LLVMContextRef ctx = LLVMGetModuleContext(mod);
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+    LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(ctx), 0);
+    LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx), i64 = LLVMInt64TypeInContext(ctx);
+    LLVMTypeRef voidt = LLVMVoidTypeInContext(ctx);
+    LLVMValueRef fn = LLVMAddFunction(mod, name, LLVMFunctionType(voidt, &i8p, 1, 0));
+    LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, fn, "entry"));
+    LLVMTypeRef params[3] = {i8p, i32, i8p};
+    LLVMTypeRef callee_t = LLVMFunctionType(voidt, params, 3, 0);
+    uintptr_t target_addr, ctx_addr = (uintptr_t)ctx_ptr;
+    memcpy(&target_addr, &target, sizeof target_addr);
+    LLVMValueRef callee = LLVMConstIntToPtr(LLVMConstInt(i64, target_addr, 0), LLVMPointerType(callee_t, 0));
+    LLVMValueRef args[3] = {LLVMConstIntToPtr(LLVMConstInt(i64, ctx_addr, 0), i8p),
+                            LLVMConstInt(i32, (unsigned long long)which, 0), LLVMGetParam(fn, 0)};
+    LLVMBuildCall2(b, callee_t, callee, args, 3, "");
+    LLVMBuildRetVoid(b);
+    LLVMDisposeBuilder(b);
     return fn;
 }

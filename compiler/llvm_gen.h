@@ -18,4 +18,10 @@ typedef struct LlvmGenOptions {
 LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const char *name,
                              const LlvmGenOptions *o);
 
+/* llvm_gen_trampoline: add `void name(const HamStepArgs *a)` that calls
+ * target(ctx_ptr, which, a), target and ctx_ptr being addresses in this process (for
+ * the JIT only): the entry point of a staged step (runtime/staged.h). */
+LLVMValueRef llvm_gen_trampoline(LLVMModuleRef mod, const char *name, void (*target)(void), const void *ctx_ptr,
+                                 int which);
+
 #endif

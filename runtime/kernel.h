@@ -41,6 +41,11 @@ typedef struct HamStepArgs {
     const void *update_bar;      // adjoint: [n]
     void *state_bar;             // adjoint: [S * stride]
     void *param_bar;             // adjoint: [P], this block's sum
+    /* Only for the stage kernels of a staged step (runtime/staged.h), which run on
+     * one sub-block [0, end) of a block with its arrays offset to the sub-block: */
+    int64_t aux_stride;          // distance between two aux columns
+    void *aux;                   // [columns * aux_stride]: GEMM operands and carried values
+    void *aux_bar;               // [columns * aux_stride]: their adjoints (accumulated)
 } HamStepArgs;
 #endif
 

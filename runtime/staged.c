@@ -1,0 +1,168 @@
+/* staged.c: one block of a staged step: stage kernels and GEMMs, sub-block by sub-block.
+ *
+ * Layout.  The aux columns of a sub-block are column-major with leading dimension
+ * ld: the sub-block rounded up to 16, never a multiple of 256 (so the 40-odd columns
+ * a stage reads at the same row do not fall into one cache set).  A GEMM's X is ld-strided columns
+ * x_col .. x_col+cols-1, its Y columns y_col .. y_col+rows-1, so in BLAS terms (column
+ * major, M = sub-block length):
+ *     forward   Y    = X Wp             Wp: W^T as cols x rows, ld = cols (= W row-major)
+ *     adjoint   Xbar += Ybar Wp^T
+ *               Wpbar += X^T Ybar       summed over the block's sub-blocks
+ * and Wpbar[r * cols + c] is the adjoint of W[r][c], added to its param at the end. */
+#include "staged.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *xalloc(size_t size)
+{
+    void *p = calloc(1, size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "hamc: out of memory (%zu bytes for a staged step)\n", size);
+        exit(1);
+    }
+    return p;
+}
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
+HamStaged *ham_staged_new(int nstage, int ngemm)
+{
+    pthread_once(&blas_once, blas_single_thread);   // our pool runs the blocks in parallel
+    HamStaged *st = xalloc(sizeof *st);
+    st->nstage = nstage;
+    st->ngemm = ngemm;
+    st->gemm = xalloc((size_t)(ngemm + 1) * sizeof *st->gemm);
+    for (int p = 0; p < 2; p++) {
+        st->fwd[p] = xalloc((size_t)(nstage + 1) * sizeof(HamKernelFn));
+        st->fwd_aux[p] = xalloc((size_t)(nstage + 1) * sizeof(HamKernelFn));
+        st->adj[p] = xalloc((size_t)(nstage + 1) * sizeof(HamKernelFn));
+    }
+    return st;
+}
+
+void ham_staged_free(HamStaged *st)
+{
+    if (!st) return;
+    for (int g = 0; g < st->ngemm; g++) free(st->gemm[g].w);
+    free(st->gemm);
+    for (int p = 0; p < 2; p++) free(st->fwd[p]), free(st->fwd_aux[p]), free(st->adj[p]);
+    free(st);
+}
+
+/* The GEMMs in one precision; es is the element size.  Pointers are to elements. */
+static void gemm(int f32, int transa, int transb, int m, int n, int k, const void *a, int lda, const void *b,
+                 int ldb, double beta, void *c, int ldc)
+{
+    enum CBLAS_TRANSPOSE ta = transa ? CblasTrans : CblasNoTrans, tb = transb ? CblasTrans : CblasNoTrans;
+    if (f32) cblas_sgemm(CblasColMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, (float)beta, c, ldc);
+    else cblas_dgemm(CblasColMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
+}
+
+static void *at(const void *base, size_t elems, size_t es)
+{
+    return base ? (char *)base + elems * es : NULL;
+}
+
+/* The aux leading dimension for blocks of n coordinates: the sub-block rounded up to
+ * whole cache lines, plus a line when that is a multiple of 256 elements. */
+static int leading_dim(int64_t n)
+{
+    int ld = (int)((n < HAM_STAGED_SUB ? n : HAM_STAGED_SUB) + 15) / 16 * 16;
+    return ld % 256 == 0 ? ld + 16 : ld;
+}
+
+void ham_staged_run(const HamStaged *st, int which, const HamStepArgs *args)
+{
+    int adjoint = which >> 1, prec = which & 1, f32 = prec == HAM_F32;
+    size_t es = f32 ? sizeof(float) : sizeof(double);
+    int LD = leading_dim(args->end - args->begin);
+    size_t nw = 0;
+    for (int g = 0; g < st->ngemm; g++) nw += (size_t)st->gemm[g].rows * (size_t)st->gemm[g].cols;
+    size_t naux = (size_t)st->ncol * (size_t)LD;
+    char *mem = malloc(((nw + naux) * (adjoint ? 2 : 1) + 1) * es);
+    if (!mem) {
+        fprintf(stderr, "hamc: out of memory (a staged step's buffers)\n");
+        exit(1);
+    }
+    char *wp = mem, *wbar = wp + nw * es;
+    char *aux = adjoint ? wbar + nw * es : wbar, *aux_bar = aux + naux * es;
+    if (adjoint) {
+        memset(wbar, 0, nw * es);
+        memset(args->param_bar, 0, (size_t)st->nparam * es);   // the stages add into it
+    }
+    // Pack W (row-major rows x cols) from the params, once per block.
+    size_t off = 0;
+    for (int g = 0; g < st->ngemm; g++) {
+        const HamStagedGemm *G = &st->gemm[g];
+        for (int j = 0; j < G->rows * G->cols; j++) {
+            if (f32) ((float *)wp)[off + (size_t)j] = ((const float *)args->params)[G->w[j]];
+            else ((double *)wp)[off + (size_t)j] = ((const double *)args->params)[G->w[j]];
+        }
+        off += (size_t)G->rows * (size_t)G->cols;
+    }
+    for (int64_t b0 = args->begin; b0 < args->end; b0 += HAM_STAGED_SUB) {
+        int len = (int)(args->end - b0 < HAM_STAGED_SUB ? args->end - b0 : HAM_STAGED_SUB);
+        HamStepArgs a = *args;
+        size_t o = (size_t)b0;
+        a.begin = 0;
+        a.end = len;
+        a.state = at(args->state, o, es);
+        a.g = at(args->g, o, es);
+        a.theta = at(args->theta, o, es);
+        a.state_next = at(args->state_next, o, es);
+        a.update = at(args->update, o, es);
+        a.state_next_bar = at(args->state_next_bar, o, es);
+        a.update_bar = at(args->update_bar, o, es);
+        a.state_bar = at(args->state_bar, o, es);
+        a.aux_stride = LD;
+        a.aux = aux;
+        a.aux_bar = aux_bar;
+        // Forward: stage 0, GEMMs of level 1, stage 1, ...; the adjoint's recomputation
+        // runs the stages' exports only.
+        HamKernelFn *const *fwd = adjoint ? st->fwd_aux : st->fwd;
+        for (int k = 0; k < st->nstage; k++) {
+            size_t woff = 0;
+            for (int g = 0; g < st->ngemm; g++) {
+                const HamStagedGemm *G = &st->gemm[g];
+                if (G->level == k)
+                    gemm(f32, 0, 0, len, G->rows, G->cols, aux + (size_t)G->x_col * LD * es, LD, wp + woff * es,
+                         G->cols, 0.0, aux + (size_t)G->y_col * LD * es, LD);
+                woff += (size_t)G->rows * (size_t)G->cols;
+            }
+            if (fwd[prec][k]) fwd[prec][k](&a);
+        }
+        if (!adjoint) continue;
+        memset(aux_bar, 0, naux * es);
+        for (int k = st->nstage - 1; k >= 0; k--) {
+            if (st->adj[prec][k]) st->adj[prec][k](&a);
+            size_t woff = 0;
+            for (int g = 0; g < st->ngemm; g++) {
+                const HamStagedGemm *G = &st->gemm[g];
+                if (G->level == k) {
+                    const char *x = aux + (size_t)G->x_col * LD * es, *ybar = aux_bar + (size_t)G->y_col * LD * es;
+                    gemm(f32, 0, 1, len, G->cols, G->rows, ybar, LD, wp + woff * es, G->cols, 1.0,
+                         aux_bar + (size_t)G->x_col * LD * es, LD);
+                    gemm(f32, 1, 0, G->cols, G->rows, len, x, LD, ybar, LD, 1.0, wbar + woff * es, G->cols);
+                }
+                woff += (size_t)G->rows * (size_t)G->cols;
+            }
+        }
+    }
+    if (adjoint) {
+        off = 0;
+        for (int g = 0; g < st->ngemm; g++) {
+            const HamStagedGemm *G = &st->gemm[g];
+            for (int j = 0; j < G->rows * G->cols; j++) {
+                if (f32) ((float *)args->param_bar)[G->w[j]] += ((float *)wbar)[off + (size_t)j];
+                else ((double *)args->param_bar)[G->w[j]] += ((double *)wbar)[off + (size_t)j];
+            }
+            off += (size_t)G->rows * (size_t)G->cols;
+        }
+    }
+    free(mem);
+}

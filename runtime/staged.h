@@ -1,0 +1,48 @@
+/* staged.h: running a staged step: elementwise stage kernels around BLAS GEMMs.
+ *
+ * The compiler (compiler/stage.h) cuts a step whose parameter-matrix products are
+ * large into stages; each stage is a JIT kernel over [0, end) of a sub-block whose
+ * arrays are offset to it, reading and writing aux columns (HamStepArgs.aux).  A
+ * HamStaged describes the stages and the GEMMs between them; ham_staged_run does one
+ * block of a forward step or of its adjoint with the same contract as an ordinary
+ * kernel (runtime/kernel.h), so the runtime cannot tell them apart: the JIT's entry
+ * points for a staged step are small functions calling ham_staged_run.
+ *
+ * Sub-blocks of HAM_STAGED_SUB coordinates keep the aux columns in cache.  Results
+ * depend only on the block's bounds, never on the thread running it: every GEMM is
+ * a single-threaded OpenBLAS call on fixed sizes, and the param adjoints are summed
+ * stage by stage, sub-block by sub-block, in order. */
+#ifndef HAM_STAGED_H
+#define HAM_STAGED_H
+
+#include "kernel.h"
+
+#define HAM_STAGED_SUB 512
+
+typedef struct HamStagedGemm {
+    int level;               // runs after stage level-1, before stage level
+    int rows, cols;          // W: rows x cols, W[r][c] = params[w[r * cols + c]]
+    int x_col, y_col;        // X = aux columns x_col.., Y = aux columns y_col..
+    int *w;
+} HamStagedGemm;
+
+typedef struct HamStaged {
+    int nstage, ncol, ngemm;
+    int nstate, nparam;
+    HamStagedGemm *gemm;
+    /* [precision][stage]; NULL where a stage has nothing to do. */
+    HamKernelFn *fwd[2];     // exports and outputs
+    HamKernelFn *fwd_aux[2]; // exports only (the adjoint's recomputation)
+    HamKernelFn *adj[2];
+} HamStaged;
+
+/* ham_staged_new: an empty description with room for nstage stages and ngemm GEMMs
+ * (the caller fills it); ham_staged_free frees it and its arrays. */
+HamStaged *ham_staged_new(int nstage, int ngemm);
+void ham_staged_free(HamStaged *st);
+
+/* ham_staged_run: one block, args as for a kernel.  which = 2 * adjoint + precision
+ * (HamPrecision).  On out-of-memory it reports and exits, as the runtime does. */
+void ham_staged_run(const HamStaged *st, int which, const HamStepArgs *args);
+
+#endif
