@@ -67,7 +67,8 @@ typedef struct HamArrayInfo {
 
 typedef struct HamKernelInfo {
     const char *name;            // the optimizer's name
-    uint64_t spec_hash;          // of the spec's text and everything that shaped the code
+    uint64_t spec_hash;          // of the derived forward step (codegen_hash): comments and
+                                 // formatting do not change it, any change to the math does
     int nstate, nparam, nhyper;  // scalars
     int nstate_arrays, nparam_arrays;
     const HamArrayInfo *states, *params;
