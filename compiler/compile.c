@@ -51,9 +51,15 @@ int compile_optimizer(Jit *jit, const CompileRequest *req, FILE *diag_out, Compi
     jo.precisions = req->precisions ? req->precisions : 1 << HAM_F32;
     if (jit_compile(jit, c->step, &jo, a, &c->kernel, &c->stats, err, errlen) != 0) return -1;
     if (req->verbose || getenv("HAM_VERBOSE"))
+    {
+        char staged[120] = "";
+        if (c->stats.stages)
+            snprintf(staged, sizeof staged, "; staged: %d stages around %d GEMMs (%d multiply-adds a coordinate)",
+                     c->stats.stages, c->stats.gemms, c->stats.gemm_macs);
         fprintf(stderr, "hamc: compiled %s: %d IR instructions; build %.0f ms, passes %.0f ms, "
-                "machine code %.0f ms%s\n", o->name, c->stats.ir_instructions, c->stats.build_ms,
-                c->stats.optimize_ms, c->stats.codegen_ms, c->stats.cached ? " (cached)" : "");
+                "machine code %.0f ms%s%s\n", o->name, c->stats.ir_instructions, c->stats.build_ms,
+                c->stats.optimize_ms, c->stats.codegen_ms, c->stats.cached ? " (cached)" : "", staged);
+    }
     c->hypers = arena_alloc(a, (size_t)(c->step->nhyper + 1) * sizeof(double));
     memcpy(c->hypers, c->step->hyper_values, (size_t)c->step->nhyper * sizeof(double));
     return 0;
