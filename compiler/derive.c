@@ -6,13 +6,16 @@
  *
  * The gradient check evaluates everything with the DAG interpreter in double:
  * L(x, phi) = sum_k xbar'_k x'_k(x, phi) + ubar * update(x, phi) for random seeds,
- * and compares the adjoint (dL/dx, dL/dphi) with central differences
- * (L(z + h) - L(z - h)) / 2h, h = 1e-5 max(1, |z|), skipping points where the one-sided
- * quotients disagree (a kink in the stencil).  The relative error is
+ * and compares the adjoint (dL/dx, dL/dphi) with 4-point central differences
+ * (L(z - 2h) - 8 L(z - h) + 8 L(z + h) - L(z + 2h)) / 12h, h = 1e-5 max(1, |z|), and
+ * with smaller steps h/4, h/16, ... when that one disagrees (see derive_gradcheck),
+ * skipping points where the one-sided quotients disagree (a kink in the stencil).
+ * The relative error is
  * |a - fd| / max(|a|, |fd|, 1e-3): an absolute floor, since derivatives near 0
  * cannot be matched relatively by a difference quotient. */
 #include "derive.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +243,29 @@ static double loss_at(const StepProgram *s, const Point *pt, const DagNode **out
     return L;
 }
 
+/* The difference quotients of L along *z at step h: the 4-point central difference
+ * (error O(h^4)) as the result, and the second-order one-sided slopes in *right and
+ * *left (a first-order pair differs by h f'' on any curved function).  l0 is L at z. */
+static double fd_at(const StepProgram *s, Point *pt, const DagNode **outs, double *buf,
+                    double *z, double l0, double h, double *right, double *left)
+{
+    static const double off[4] = {-2, -1, 1, 2};
+    double z0 = *z, l[4];
+    for (int k = 0; k < 4; k++) {
+        *z = z0 + off[k] * h;
+        l[k] = loss_at(s, pt, outs, buf);
+    }
+    *z = z0;
+    *right = (4 * l[2] - l[3] - 3 * l0) / (2 * h);
+    *left = (3 * l0 - 4 * l[1] + l[0]) / (2 * h);
+    return (l[0] - 8 * l[1] + 8 * l[2] - l[3]) / (12 * h);
+}
+
+/* Steps tried per derivative (h0, h0/4, ...), and the agreement at h0 that needs no
+ * smaller step. */
+enum { GC_STEPS = 5 };
+#define GC_GOOD 1e-7
+
 int derive_gradcheck(StepProgram *s, int trials, unsigned long long seed, GradcheckResult *r)
 {
     Rng rng = {seed};
@@ -284,18 +310,38 @@ int derive_gradcheck(StepProgram *s, int trials, unsigned long long seed, Gradch
         double l0 = loss_at(s, &pt, outs, buf);
         for (int j = 0; j < ns + np; j++) {
             double *z = j < ns ? &pt.state[j] : &pt.param[j - ns];
-            double z0 = *z, h = 1e-5 * fmax(1, fabs(z0));
-            *z = z0 + h;
-            double lp = loss_at(s, &pt, outs, buf);
-            *z = z0 - h;
-            double lm = loss_at(s, &pt, outs, buf);
-            *z = z0;
-            double fd = (lp - lm) / (2 * h), a = adj[j];
-            // A kink inside the stencil (min/max at a tie, a clipped value at its
-            // bound): the one-sided slopes disagree, and no difference quotient
-            // can check the convention chosen there.
-            double right = (lp - l0) / h, left = (l0 - lm) / h;
-            int kink = fabs(right - left) > 1e-3 * fmax(fmax(fabs(right), fabs(left)), 1e-3);
+            double a = adj[j];
+            // Steps h0, h0/4, ...: the first is enough almost always.  When it
+            // disagrees with the adjoint, the smaller ones decide: a curved function
+            // (Adam's sqrt(v) with v about 1e-4, where h0 is 10% of v) needs a small
+            // step, a large loss (L of order 10 against derivatives of 1e-3) a large
+            // one, against cancellation.  The estimate used is the one with the least
+            // estimated error: truncation, its distance to the next smaller step's
+            // estimate, plus rounding, 100 ulps of L over h.  Never the one closest
+            // to the adjoint.
+            double h0 = 1e-5 * fmax(1, fabs(*z)), d[GC_STEPS];
+            double noise = 100 * DBL_EPSILON * fabs(l0);
+            int kinked[GC_STEPS], n = 0;
+            while (n < GC_STEPS) {
+                double right, left;
+                d[n] = fd_at(s, &pt, outs, buf, z, l0, ldexp(h0, -2 * n), &right, &left);
+                // A kink inside the stencil (min/max at a tie, a clipped value at its
+                // bound): the one-sided slopes disagree, and no difference quotient
+                // can check the convention chosen there.
+                kinked[n] = fabs(right - left) > 1e-3 * fmax(fmax(fabs(right), fabs(left)), 1e-3);
+                n++;
+                if (n == 1 && (!isfinite(d[0]) || !isfinite(a) ||
+                               (!kinked[0] && fabs(a - d[0]) <= GC_GOOD * fmax(fmax(fabs(a), fabs(d[0])), 1e-3))))
+                    break;
+            }
+            int pick = 0;
+            double least = INFINITY;
+            for (int k = 0; k + 1 < n; k++) {
+                double err = fabs(d[k] - d[k + 1]) + noise / ldexp(h0, -2 * k);
+                if (isfinite(d[k]) && isfinite(d[k + 1]) && err < least) least = err, pick = k;
+            }
+            double fd = d[pick];
+            int kink = kinked[pick];
             if (!isfinite(fd) || !isfinite(a) || kink) {
                 r->skipped++;
                 continue;
