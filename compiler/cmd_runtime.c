@@ -187,25 +187,16 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
     return 0;
 }
 
-/* "mnist activation=relu hidden=40" -> a TaskConfig. */
+/* "mnist activation=relu hidden=40" -> a TaskConfig: the task registry's parser. */
 int cmd_parse_task(const char *text, TaskConfig *t, char *err, size_t errlen)
 {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", text);
-    char *save = NULL, *word = strtok_r(buf, " \t", &save);
-    if (!word) {
-        snprintf(err, errlen, "--task needs a task name (quadratic or mnist)");
+    if (!text[strspn(text, " \t")]) {
+        char names[256];
+        task_names(names, sizeof names);
+        snprintf(err, errlen, "--task needs a task name (%s)", names);
         return -1;
     }
-    if (!strcmp(word, "quadratic")) task_default_config(t, TASK_QUADRATIC);
-    else if (!strcmp(word, "mnist")) task_default_config(t, TASK_MNIST);
-    else {
-        snprintf(err, errlen, "unknown task '%s' (quadratic or mnist)", word);
-        return -1;
-    }
-    while ((word = strtok_r(NULL, " \t", &save)))
-        if (task_config_set(t, word, err, errlen) != 0) return -1;
-    return 0;
+    return task_config_parse(t, text, err, errlen);
 }
 
 void cmd_setup_params(const HamKernelInfo *info, uint64_t seed, double *params)

@@ -23,6 +23,7 @@
 #include "parse.h"
 #include "repl.h"
 #include "sema.h"
+#include "task.h"
 
 #define HAMC_VERSION "0.1.0"
 
@@ -377,7 +378,7 @@ static const Command commands[] = {
     {"run", cmd_run,
      "hamc run SPEC --task T [--runs 100] [--steps 100] [--params CKPT] [--set k=v]... [--opt NAME]\n"
      "                [--seed S] [--csv CURVE.csv] [--finals FINALS.csv] [--json] [--test] [--threads N]\n"
-     "                [--at K,K,...] [--verbose]   (T: \"quadratic dim=10\", \"mnist activation=relu hidden=40 layers=2\")\n"
+     "                [--at K,K,...] [--verbose]   (T: \"NAME key=value ...\", e.g. \"mnist activation=relu hidden=40\")\n"
      "                (--at: the steps of the table, default 0, 1/4, 1/2, 3/4 and all of --steps)",
      "run an optimizer on many fresh tasks: loss curve, final loss with 95% interval"},
     {"train", cmd_train,
@@ -393,12 +394,24 @@ static const Command commands[] = {
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
+/* The tasks of --task, from the task registry (runtime/tasks.def). */
+static void print_tasks(void)
+{
+    printf("tasks (--task \"NAME key=value ...\"; the defaults shown):\n");
+    task_help(stdout, "  ");
+}
+
 static int cmd_help(int argc, char **argv)
 {
     if (argc > 1) {
+        if (strcmp(argv[1], "tasks") == 0 || strcmp(argv[1], "task") == 0) {
+            print_tasks();
+            return 0;
+        }
         for (int i = 0; i < NCOMMANDS; i++) {
             if (strcmp(commands[i].name, argv[1]) == 0) {
                 printf("usage: %s\n  %s\n", commands[i].usage, commands[i].summary);
+                if (commands[i].run == cmd_run || commands[i].run == cmd_train) print_tasks();
                 return 0;
             }
         }
@@ -408,6 +421,9 @@ static int cmd_help(int argc, char **argv)
     printf("hamc %s: a compiler for learned port-Hamiltonian optimizers\n\ncommands:\n",
            HAMC_VERSION);
     for (int i = 0; i < NCOMMANDS; i++) printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+    char names[256];
+    task_names(names, sizeof names);
+    printf("\ntasks: %s ('hamc help tasks' shows their options)\n", names);
     printf("\n'hamc help COMMAND' shows a command's options.\n"
            "exit status: 0 ok, 1 errors in the input, 2 bad usage\n");
     return 0;

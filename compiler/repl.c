@@ -193,7 +193,7 @@ static char **complete(const char *text, int start, int end)
     ReplSession *s = active->session;
     pending = (Matches){NULL, 0, 0, "", text};
     if (active->continuing) return NULL;
-    char cmd[64] = "";
+    char cmd[64] = "", arg1[64] = "";
     int index = 0;   // which word is being completed (0: the command)
     for (int i = 0; i < start;) {
         while (i < start && (rl_line_buffer[i] == ' ' || rl_line_buffer[i] == '\t')) i++;
@@ -201,6 +201,7 @@ static char **complete(const char *text, int start, int end)
         int w = i;
         while (i < start && rl_line_buffer[i] != ' ' && rl_line_buffer[i] != '\t') i++;
         if (index == 0) snprintf(cmd, sizeof cmd, "%.*s", i - w, rl_line_buffer + w);
+        if (index == 1) snprintf(arg1, sizeof arg1, "%.*s", i - w, rl_line_buffer + w);
         index++;
     }
     const char *dot = strchr(text, '.');
@@ -220,7 +221,9 @@ static char **complete(const char *text, int start, int end)
             rl_attempted_completion_over = 0;   // readline's file names
             return NULL;
         case REPL_ARG_OPT: repl_names(s, REPL_NAMES_OPTIMIZERS, NULL, add_match, &pending); break;
-        case REPL_ARG_TASK: repl_names(s, REPL_NAMES_TASKS, NULL, add_match, &pending); break;
+        case REPL_ARG_TASK:   // the task's name, then its options
+            repl_names(s, REPL_NAMES_TASKS, index == 1 ? NULL : arg1, add_match, &pending);
+            break;
         case REPL_ARG_COMMAND: repl_names(s, REPL_NAMES_COMMANDS, NULL, add_match, &pending); break;
         case REPL_ARG_NONE: break;
         }

@@ -735,11 +735,9 @@ static ReplStatus rc_task(ReplSession *s, int argc, char **argv, const char *res
     TaskConfig t;
     char err[512];
     if (cmd_parse_task(rest, &t, err, sizeof err) != 0) return fail("task: %s", err);
-    if (t.kind == TASK_MNIST) {   // fail now, not at the first run
-        Task *probe = task_create(&t, err, sizeof err);
-        if (!probe) return fail("task: %s", err);
-        task_destroy(probe);
-    }
+    Task *probe = task_create(&t, err, sizeof err);   // fail now (say, MNIST's files), not at the first run
+    if (!probe) return fail("task: %s", err);
+    task_destroy(probe);
     s->task = t;
     while (isspace((unsigned char)*rest)) rest++;
     snprintf(s->task_text, sizeof s->task_text, "%s", rest);
@@ -1078,8 +1076,8 @@ static const ReplCmd commands[] = {
      "the derived vector field, energy balance, discrete step and adjoint", 0},
     {"set", rc_set, 0, 3, "", REPL_ARG_OPT, REPL_ARG_NONE, "set NAME.HYPER = VALUE",
      "override a hyper of an optimizer for this session (`set` alone lists them)", 0},
-    {"task", rc_task, 0, MAX_ARGS, "", REPL_ARG_TASK, REPL_ARG_TASK, "task quadratic dim=10 | task mnist activation=relu hidden=40",
-     "the task of run, compare and train (`task` alone shows it)", 0},
+    {"task", rc_task, 0, MAX_ARGS, "", REPL_ARG_TASK, REPL_ARG_TASK, "task NAME [key=value ...]",
+     "the task of run, compare and train, e.g. `task mnist activation=relu hidden=40` (`task` alone shows it)", 0},
     {"run", rc_run, 1, 1, "runs steps seed threads test", REPL_ARG_OPT, REPL_ARG_NONE,
      "run NAME [runs=100] [steps=100] [seed=1] [threads=N] [test=1]",
      "evaluate an optimizer on fresh task instances: the table of `hamc run`", 1},
@@ -1121,6 +1119,7 @@ static ReplStatus rc_help(ReplSession *s, int argc, char **argv, const char *res
         const ReplCmd *c = find_command(argv[1]);
         if (c) {
             printf("usage: %s\n  %s\n", c->usage, c->help);
+            if (c->run == rc_task) printf("tasks:\n"), task_help(stdout, "  ");
             return REPL_OK;
         }
         if (!strcmp(argv[1], "optimizer") || !strcmp(argv[1], "def") || !strcmp(argv[1], "import")) {
@@ -1133,6 +1132,9 @@ static ReplStatus rc_help(ReplSession *s, int argc, char **argv, const char *res
     }
     printf("commands:\n");
     for (int i = 0; i < NCOMMANDS; i++) printf("  %s\n", commands[i].usage);
+    char names[256];
+    task_names(names, sizeof names);
+    printf("tasks: %s (see 'help task')\n", names);
     printf("definitions: optimizer NAME { ... }, def NAME(ARGS) = EXPR, import NAME (see 'help optimizer')\n"
            "'help COMMAND' explains one; Ctrl-C stops a run or a training; Ctrl-D or 'quit' leaves\n");
     return REPL_OK;
@@ -1218,9 +1220,18 @@ static void add_stdlib(ReplNameFn *add, void *ctx)
     if (dir) closedir(dir);
 }
 
+/* A task key as completion offers it: "dim=". */
+typedef struct KeyAdder { ReplNameFn *add; void *ctx; } KeyAdder;
+static void add_task_key(void *ctx, const char *key)
+{
+    KeyAdder *k = ctx;
+    char kv[80];
+    snprintf(kv, sizeof kv, "%s=", key);
+    k->add(k->ctx, kv);
+}
+
 void repl_names(ReplSession *s, ReplNames what, const char *opt, ReplNameFn *add, void *ctx)
 {
-    static const char *const tasks[] = {"quadratic", "mnist", "dim=", "hidden=", "layers=", "activation=", "batch=", "data="};
     switch (what) {
     case REPL_NAMES_COMMANDS:
         for (int i = 0; i < NCOMMANDS; i++) add(ctx, commands[i].name);
@@ -1244,9 +1255,14 @@ void repl_names(ReplSession *s, ReplNames what, const char *opt, ReplNameFn *add
         if (devnull) fclose(devnull);
         break;
     }
-    case REPL_NAMES_TASKS:
-        for (size_t i = 0; i < sizeof tasks / sizeof *tasks; i++) add(ctx, tasks[i]);
+    case REPL_NAMES_TASKS: {   // the task names, or with opt a task's name, its key= options
+        int kind = opt ? task_find(opt) : -1;
+        KeyAdder k = {add, ctx};
+        if (kind >= 0) task_keys((TaskKind)kind, add_task_key, &k);
+        else if (!opt)
+            for (int i = 0; i < TASK_NKINDS; i++) add(ctx, task_def((TaskKind)i)->name);
         break;
+    }
     case REPL_NAMES_OPTIONS: {
         const ReplCmd *c = find_command(opt);
         char buf[512], *save = NULL;

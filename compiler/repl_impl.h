@@ -42,7 +42,7 @@ typedef enum {
     REPL_NAMES_COMMANDS,    // the command words
     REPL_NAMES_OPTIMIZERS,  // session, imported and stdlib optimizers
     REPL_NAMES_HYPERS,      // the hypers of optimizer `opt`
-    REPL_NAMES_TASKS,       // quadratic, mnist and their keys
+    REPL_NAMES_TASKS,       // the registry's task names; with opt = a task's name, its key= options
     REPL_NAMES_OPTIONS,     // the key= options of command `opt`
 } ReplNames;
 typedef void ReplNameFn(void *ctx, const char *name);

@@ -1,13 +1,18 @@
-/* task.c: task configuration (defaults, `key=value` parsing) and the dispatch from the
- * public task_* functions to the concrete tasks (task_quadratic.c, task_mnist.c).
+/* task.c: the registry of tasks (tasks.def), task configuration (defaults, `key=value`
+ * parsing) and the dispatch from the public task_* functions to the concrete tasks
+ * (task_quadratic.c, task_mnist.c, task_logistic.c, ...).
  *
- * task_config_set understands, one pair per call:
- *   dim=10                 quadratic: theta in R^10
+ * A task line is "NAME key=value ...": NAME is looked up in the registry, its defaults
+ * set, then each pair applied in order.  task_config_set understands, one pair per call,
+ * the shared fields a task lists in its TaskDef.options:
+ *   dim=10                 theta in R^10 (quadratic, logistic)
  *   hidden=20              mnist: every hidden layer has 20 units (the count stays)
  *   hidden=40,40           mnist: exactly these hidden layers (sets nhidden)
  *   layers=2               mnist: 2 hidden layers, all of the first listed size
  *   activation=sigmoid|relu|tanh, batch=128, split=train|eval, data=DIR
- * so `hidden=40 layers=2` and `layers=2 hidden=40` both mean 784-40-40-10.
+ * so `hidden=40 layers=2` and `layers=2 hidden=40` both mean 784-40-40-10; then the
+ * task's own numeric params (TaskDef.params: range-checked into TaskConfig.param[i]).
+ * A key the task does not list is refused, naming the ones it takes.
  * For testing the layers above, any task takes a fault to inject into its gradients:
  *   inject=nan|inf|huge    what replaces the coordinates (huge: TASK_INJECT_HUGE)
  *   inject_step=K          at the K-th gradient since task_reset, from 0 (default 0)
@@ -23,6 +28,7 @@
  * Errors are one line, without a trailing newline, naming the pair and what was expected. */
 #include "task_impl.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -40,6 +46,10 @@ enum {
 };
 #define TASK_MAX_STEP 1000000000L   // inject_step, inject_coord, inject_count
 
+/* An internal impossibility (a caller's bug, not an input error): file, line, abort. */
+#define TASK_ASSERT(cond) \
+    ((cond) ? (void)0 : (fprintf(stderr, "%s:%d: internal error: %s\n", __FILE__, __LINE__, #cond), abort()))
+
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0) return;
@@ -47,6 +57,120 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+/* ---- the registry ---- */
+
+static const TaskDef *const registry[TASK_NKINDS] = {
+#define TASK(KIND, name) [TASK_##KIND] = &task_##name,
+#include "tasks.def"
+#undef TASK
+};
+
+/* The shared TaskConfig fields a task may list in TaskDef.options, with the default
+ * task_default_config gives and what they mean, for help. */
+static const struct { const char *key, *def, *help; } fields[] = {
+    {"dim", "10", "theta in R^dim"},
+    {"hidden", "20", "units per hidden layer (hidden=40,40: one size per layer)"},
+    {"layers", "1", "hidden layers"},
+    {"activation", "sigmoid", "of the hidden layers: sigmoid|relu|tanh"},
+    {"batch", "128", "minibatch size"},
+    {"split", "train|eval", "half of the training set (default: train to train, eval to run)"},
+    {"data", "data/mnist", "where the idx files are (make data)"},
+};
+enum { NFIELDS = sizeof fields / sizeof fields[0] };
+
+/* The keys every task takes. */
+static const char *const inject_keys[] = {"inject", "inject_step", "inject_coord", "inject_count"};
+
+const TaskDef *task_def(TaskKind kind)
+{
+    TASK_ASSERT((unsigned)kind < TASK_NKINDS && registry[kind]);
+    return registry[kind];
+}
+
+int task_find(const char *name)
+{
+    for (int k = 0; k < TASK_NKINDS; k++)
+        if (strcmp(registry[k]->name, name) == 0) return k;
+    return -1;
+}
+
+void task_names(char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int k = 0; k < TASK_NKINDS && n < len; k++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", k == 0 ? "" : k + 1 < TASK_NKINDS ? ", " : " or ",
+                              registry[k]->name);
+}
+
+/* has_word: the space-separated list holds exactly the word key[0..klen). */
+static int has_word(const char *list, const char *key, size_t klen)
+{
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ') p++;
+        size_t n = strcspn(p, " ");
+        if (n && n == klen && memcmp(p, key, klen) == 0) return 1;
+        p += n;
+    }
+    return 0;
+}
+
+/* The index of task def's own param key[0..klen), or -1. */
+static int param_index(const TaskDef *def, const char *key, size_t klen)
+{
+    for (int i = 0; def->params && def->params[i].key; i++)
+        if (strlen(def->params[i].key) == klen && memcmp(def->params[i].key, key, klen) == 0) return i;
+    return -1;
+}
+
+void task_keys(TaskKind kind, void (*add)(void *ctx, const char *key), void *ctx)
+{
+    const TaskDef *def = task_def(kind);
+    for (int f = 0; f < NFIELDS; f++)
+        if (has_word(def->options, fields[f].key, strlen(fields[f].key))) add(ctx, fields[f].key);
+    for (int i = 0; def->params && def->params[i].key; i++) add(ctx, def->params[i].key);
+}
+
+typedef struct KeyList { char *buf; size_t len; } KeyList;
+
+static void add_key(void *ctx, const char *key)
+{
+    KeyList *l = ctx;
+    size_t n = strlen(l->buf);
+    snprintf(l->buf + n, l->len - n, "%s%s", n ? ", " : "", key);
+}
+
+/* "dim, samples" into buf: the keys task `kind` takes, besides the injection ones. */
+static void key_list(TaskKind kind, char *buf, size_t len)
+{
+    KeyList l = {buf, len};
+    buf[0] = 0;
+    task_keys(kind, add_key, &l);
+}
+
+void task_help(FILE *out, const char *indent)
+{
+    for (int k = 0; k < TASK_NKINDS; k++) {
+        const TaskDef *def = registry[k];
+        fprintf(out, "%s%-10s %s\n", indent, def->name, def->summary);
+        for (int f = 0; f < NFIELDS; f++) {
+            if (!has_word(def->options, fields[f].key, strlen(fields[f].key))) continue;
+            char kv[64];
+            snprintf(kv, sizeof kv, "%s=%s", fields[f].key, fields[f].def);
+            fprintf(out, "%s%-10s   %-20s %s\n", indent, "", kv, fields[f].help);
+        }
+        for (int i = 0; def->params && def->params[i].key; i++) {
+            const TaskParam *p = &def->params[i];
+            char kv[64];
+            snprintf(kv, sizeof kv, "%s=%.*f", p->key, p->integer ? 0 : 6, p->def);
+            if (p->integer) fprintf(out, "%s%-10s   %-20s %s (%.0f..%.0f)\n", indent, "", kv, p->help, p->lo, p->hi);
+            else fprintf(out, "%s%-10s   %-20s %s (%g..%g)\n", indent, "", kv, p->help, p->lo, p->hi);
+        }
+    }
+    fprintf(out, "%sany task:  inject=nan|inf|huge inject_step=0 inject_coord=0 inject_count=1\n"
+                 "%s%-10s (a fault injected into the gradients, for testing)\n", indent, indent, "");
 }
 
 void task_default_config(TaskConfig *c, TaskKind kind)
@@ -62,6 +186,11 @@ void task_default_config(TaskConfig *c, TaskKind kind)
     c->data_dir = "data/mnist";
     c->inject = INJECT_NONE;
     c->inject_count = 1;
+    const TaskDef *def = task_def(kind);
+    for (int i = 0; def->params && def->params[i].key; i++) {
+        TASK_ASSERT(i < TASK_MAX_PARAMS);   // a TaskDef with more params: raise TASK_MAX_PARAMS
+        c->param[i] = def->params[i].def;
+    }
 }
 
 /* parse_int: the whole of s[0..n) as a decimal integer in [lo, hi]; 0 on success. */
@@ -153,6 +282,26 @@ static int set_choice(const char *key, const char *v, const char *const *names, 
     return -1;
 }
 
+/* set_param: c's own param i (p) from the value v of `kv`, range-checked. */
+static int set_param(TaskConfig *c, const TaskParam *p, int i, const char *kv, const char *v,
+                     char *err, size_t errlen)
+{
+    if (p->integer) {
+        long n;
+        if (get_int(kv, v, (long)p->lo, (long)p->hi, &n, err, errlen)) return -1;
+        c->param[i] = (double)n;
+        return 0;
+    }
+    char *end;
+    double x = strtod(v, &end);
+    if (!*v || isspace((unsigned char)*v) || *end || !isfinite(x) || x < p->lo || x > p->hi) {
+        set_err(err, errlen, "%s: expected a number in %g..%g", kv, p->lo, p->hi);
+        return -1;
+    }
+    c->param[i] = x;
+    return 0;
+}
+
 int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen)
 {
     static const char *const acts[] = {"sigmoid", "relu", "tanh"};       // Activation order
@@ -168,6 +317,19 @@ int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen)
     long n;
     int choice;
 #define KEY(name) (klen == sizeof(name) - 1 && memcmp(kv, name, klen) == 0)
+    const TaskDef *def = task_def(c->kind);
+    int inject = 0;
+    for (size_t i = 0; i < sizeof inject_keys / sizeof *inject_keys; i++)
+        inject |= strlen(inject_keys[i]) == klen && memcmp(kv, inject_keys[i], klen) == 0;
+    int param = param_index(def, kv, klen);
+    if (param >= 0) return set_param(c, &def->params[param], param, kv, v, err, errlen);
+    if (!inject && !has_word(def->options, kv, klen)) {
+        char keys[256];
+        key_list(c->kind, keys, sizeof keys);
+        set_err(err, errlen, "unknown task option '%.*s' for %s (its options: %s; any task's: inject, "
+                "inject_step, inject_coord, inject_count)", (int)klen, kv, def->name, *keys ? keys : "none");
+        return -1;
+    }
     if (KEY("dim")) {
         if (get_int(kv, v, 1, TASK_MAX_DIM, &n, err, errlen)) return -1;
         c->dim = (int)n;
@@ -204,28 +366,51 @@ int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen)
     } else if (KEY("inject_count")) {
         if (get_int(kv, v, 1, TASK_MAX_STEP, &n, err, errlen)) return -1;
         c->inject_count = n;
-    } else {
-        set_err(err, errlen, "unknown task option '%.*s' (expected dim, hidden, layers, "
-                "activation, batch, split, data or inject)", (int)klen, kv);
+    } else {   // a key in some TaskDef.options that is no field here: a typo in that TaskDef
+        set_err(err, errlen, "unknown task option '%.*s' (task %s lists it, but it is no TaskConfig field)",
+                (int)klen, kv, def->name);
         return -1;
     }
 #undef KEY
     return 0;
 }
 
+int task_config_parse(TaskConfig *c, const char *text, char *err, size_t errlen)
+{
+    char names[256];
+    task_names(names, sizeof names);
+    char *copy = strdup(text), *save = NULL;
+    if (!copy) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    char *word = strtok_r(copy, " \t\r\n", &save);
+    int kind = word ? task_find(word) : -1, rc = -1;
+    if (!word) set_err(err, errlen, "a task name is needed (%s)", names);
+    else if (kind < 0) set_err(err, errlen, "unknown task '%s' (%s)", word, names);
+    else {
+        task_default_config(c, (TaskKind)kind);
+        rc = 0;
+        while (rc == 0 && (word = strtok_r(NULL, " \t\r\n", &save))) rc = task_config_set(c, word, err, errlen);
+    }
+    free(copy);
+    return rc;
+}
+
 Task *task_create(const TaskConfig *c, char *err, size_t errlen)
 {
-    Task *t = NULL;
-    switch (c->kind) {
-    case TASK_QUADRATIC: t = task_quadratic_create(c, err, errlen); break;
-    case TASK_MNIST:     t = task_mnist_create(c, err, errlen); break;
-    default: set_err(err, errlen, "unknown task kind %d", (int)c->kind); return NULL;
+    if ((unsigned)c->kind >= TASK_NKINDS) {
+        set_err(err, errlen, "unknown task kind %d", (int)c->kind);
+        return NULL;
     }
+    const TaskDef *def = task_def(c->kind);
+    Task *t = def->create(c, err, errlen);
     if (!t) return NULL;
+    t->def = def;
     int64_t dim = t->vt->dim(t);
     if (c->inject != INJECT_NONE && c->inject_coord >= dim) {
         set_err(err, errlen, "inject_coord=%ld: the %s task has %lld coordinates (0..%lld)",
-                c->inject_coord, t->vt->name, (long long)dim, (long long)dim - 1);
+                c->inject_coord, def->name, (long long)dim, (long long)dim - 1);
         t->vt->destroy(t);
         return NULL;
     }
@@ -243,7 +428,7 @@ void task_destroy(Task *t)
 }
 
 int64_t task_dim(const Task *t) { return t->vt->dim(t); }
-const char *task_name(const Task *t) { return t->vt->name; }
+const char *task_name(const Task *t) { return t->def->name; }
 
 void task_reset(Task *t, uint64_t seed, float *theta)
 {

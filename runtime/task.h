@@ -7,19 +7,51 @@
  * instance's own generator, so a run is reproducible from its seed alone.  Instances
  * are independent: runs go in parallel on separate instances.
  *
- * Adding a task is one file: a TaskVTable and a case in task_create (task.c). */
+ * The registry.  Every task is a TaskDef (name, one-line summary, options, create
+ * function), and runtime/tasks.def lists them; everything that names tasks (the
+ * parsing of `--task "NAME key=value ..."` and of the REPL's `task`, `hamc help tasks`,
+ * tab completion, the error listing the valid names) reads the registry.
+ *
+ * Adding a task is one file, runtime/task_NAME.c, plus its line in tasks.def:
+ *
+ *   1. a struct whose first member is a Task, and the five functions of a TaskVTable
+ *      (task_impl.h): dim, reset (draw instance `seed` from rng_split(seed, stream),
+ *      write theta_0), loss_grad (the loss in double, the gradient in floats; grad may
+ *      be NULL), test (held-out loss and accuracy, or NaN), destroy;
+ *   2. its options: shared TaskConfig fields it reads, listed by key in
+ *      TaskDef.options (dim, hidden, layers, activation, batch, split, data), and/or
+ *      numbers of its own, declared in TaskDef.params (key, default, range, help):
+ *      task.c parses and range-checks them into TaskConfig.param[i], in that order,
+ *      so the task needs no field here; keys a task does not list are refused for it;
+ *   3. `const TaskDef task_NAME = {"NAME", "summary", "dim", params, create};` where
+ *      create(c, err, errlen) checks what the ranges cannot, allocates, holds instance
+ *      0, and returns NULL with a one-line reason on failure;
+ *   4. TASK(NAME_IN_CAPS, NAME) in tasks.def, which makes the TaskKind TASK_NAME.
+ *
+ * The Makefile compiles every .c file of runtime/, and task.c's registry makes the linker keep
+ * the file.  Determinism is the task's part of the contract: an instance must be a
+ * function of its seed alone (no global state, no clock), so that runs give the same
+ * numbers whatever the thread count.  runtime/task_logistic.c is a small example. */
 #ifndef HAM_TASK_H
 #define HAM_TASK_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-typedef enum { TASK_QUADRATIC, TASK_MNIST } TaskKind;
+/* TASK_QUADRATIC, TASK_MNIST, ...: indices into the registry, from tasks.def. */
+typedef enum {
+#define TASK(KIND, name) TASK_##KIND,
+#include "tasks.def"
+#undef TASK
+    TASK_NKINDS   // how many tasks there are
+} TaskKind;
 typedef enum { ACT_SIGMOID, ACT_RELU, ACT_TANH } Activation;
 typedef enum { SPLIT_META_TRAIN, SPLIT_META_EVAL } DataSplit;   // halves of MNIST's training set
 typedef enum { INJECT_NONE, INJECT_NAN, INJECT_INF, INJECT_HUGE } InjectKind;   // testing only
 
 #define TASK_MAX_LAYERS 8
+#define TASK_MAX_PARAMS 8   // a task's own numeric options (TaskDef.params); raise at will
 
 typedef struct TaskConfig {
     TaskKind kind;
@@ -38,18 +70,56 @@ typedef struct TaskConfig {
     InjectKind inject;             // INJECT_NONE (default): gradients untouched
     long inject_step;              // default 0: the gradient at theta_0
     long inject_coord, inject_count;   // default 0 and 1
+    double param[TASK_MAX_PARAMS];     // the task's own options, in TaskDef.params order
 } TaskConfig;
 
 #define TASK_INJECT_HUGE 1e30f   // inject=huge: finite, but its square overflows a float
 
 typedef struct Task Task;
 
+/* A task's own numeric option `key=value`: parsed and range-checked by task.c into
+ * TaskConfig.param[i], i its index in TaskDef.params. */
+typedef struct TaskParam {
+    const char *key;      // NULL ends the list
+    double def, lo, hi;   // default, and the accepted range (inclusive)
+    int integer;          // 1: whole numbers only
+    const char *help;     // a few words for `hamc help tasks`
+} TaskParam;
+
+/* One entry of the registry (see the top of this file). */
+typedef struct TaskDef {
+    const char *name;          // what --task and the REPL's `task` take
+    const char *summary;       // one line for help
+    const char *options;       // the shared TaskConfig fields it reads: space-separated keys
+    const TaskParam *params;   // its own options, ending with {NULL}; or NULL
+    Task *(*create)(const TaskConfig *c, char *err, size_t errlen);
+} TaskDef;
+
+/* The registry: task_def(kind) for kind < TASK_NKINDS; task_find gives the kind of a
+ * name, or -1.  task_names writes "quadratic, mnist or logistic" (for messages). */
+const TaskDef *task_def(TaskKind kind);
+int task_find(const char *name);
+void task_names(char *buf, size_t len);
+
+/* task_keys: the `key=` options task `kind` takes (its shared fields, then its own
+ * params), for completion; the fault-injection keys every task takes are left out. */
+void task_keys(TaskKind kind, void (*add)(void *ctx, const char *key), void *ctx);
+
+/* task_help: every task, its summary, and its options with their defaults, as
+ * `hamc help tasks` and the REPL's `help task` print them, each line after indent. */
+void task_help(FILE *out, const char *indent);
+
 void task_default_config(TaskConfig *c, TaskKind kind);
 
-/* task_config_set: apply one `key=value` (dim, hidden=20 or hidden=40,40, activation,
- * batch, split, data; inject=nan|inf|huge, inject_step, inject_coord, inject_count);
- * -1 with a one-line reason in err for an unknown key or value. */
+/* task_config_set: apply one `key=value` of c's task (dim, hidden=20 or hidden=40,40,
+ * layers, activation, batch, split, data, or a param of its own; and for any task
+ * inject=nan|inf|huge, inject_step, inject_coord, inject_count); -1 with a one-line
+ * reason in err for a key the task does not take or a bad value. */
 int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen);
+
+/* task_config_parse: "NAME key=value ..." -> *c (defaults, then each pair in order);
+ * -1 with a one-line reason (an unknown name lists the valid ones). */
+int task_config_parse(TaskConfig *c, const char *text, char *err, size_t errlen);
 
 /* task_role_split: the half a command uses by default (meta-training: the train half;
  * evaluation: the held-out half), unless the user chose one with `split=`. */
@@ -60,7 +130,7 @@ Task *task_create(const TaskConfig *c, char *err, size_t errlen);
 void task_destroy(Task *t);
 
 int64_t task_dim(const Task *t);            // parameters of one instance
-const char *task_name(const Task *t);       // "quadratic", "mnist"
+const char *task_name(const Task *t);       // its TaskDef's name: "quadratic", "mnist", ...
 
 /* task_reset: draw instance `seed`, write theta_0 (task_dim floats). */
 void task_reset(Task *t, uint64_t seed, float *theta);

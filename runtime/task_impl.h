@@ -2,12 +2,13 @@
  *
  * Every task is a struct whose first member is a Task (so a Task * is also a pointer
  * to the concrete struct) holding its TaskVTable; task.c's public functions only
- * forward through the table.  A new task is one file with a *_create function that
- * fills in a table, and one case in task_create.
+ * forward through the table.  A new task is one file with a TaskDef whose create
+ * function fills in a table, and its line in tasks.def (task.h says how).
  *
  * Seeds: an instance's random numbers all come from rng_split(seed, stream) with the
  * stream numbers below, so that, say, the MLP weights of instance s do not depend on
- * how many minibatches instance s - 1 drew. */
+ * how many minibatches instance s - 1 drew.  A task that needs more streams numbers
+ * them from TASK_STREAM_OWN on. */
 #ifndef HAM_TASK_IMPL_H
 #define HAM_TASK_IMPL_H
 
@@ -16,10 +17,10 @@
 enum {
     TASK_STREAM_INSTANCE = 0,  // what defines the instance: quadratic W and y, MLP weights
     TASK_STREAM_BATCHES = 1,   // the minibatch indices of a stochastic task
+    TASK_STREAM_OWN = 2,       // the first stream a task may use for itself
 };
 
 typedef struct TaskVTable {
-    const char *name;                                          // task_name()
     int64_t (*dim)(const Task *t);                             // task_dim()
     void (*reset)(Task *t, uint64_t seed, float *theta);       // task_reset()
     double (*loss_grad)(Task *t, const float *theta, float *grad);
@@ -31,6 +32,7 @@ typedef struct TaskVTable {
  * bookkeeping below, which only task.c touches. */
 struct Task {
     const TaskVTable *vt;   // the concrete task's operations
+    const TaskDef *def;     // its registry entry: task_name()
     long step;              // gradients returned since task_reset
     long fault_step;        // first step with a non-finite gradient, -1 if none
     int64_t fault_count;    // its non-finite coordinates
@@ -38,8 +40,10 @@ struct Task {
     long inject_step, inject_coord, inject_count;
 };
 
-Task *task_quadratic_create(const TaskConfig *c, char *err, size_t errlen);
-Task *task_mnist_create(const TaskConfig *c, char *err, size_t errlen);
+/* The registry's entries, one per line of tasks.def, each in its runtime/task_NAME.c. */
+#define TASK(KIND, name) extern const TaskDef task_##name;
+#include "tasks.def"
+#undef TASK
 
 /* task_mnist_pool: the training-set indices an mnist task draws its minibatches from
  * (its split); for the tests, which check that the two splits are disjoint. */

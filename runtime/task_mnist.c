@@ -174,13 +174,13 @@ int task_mnist_pool(const Task *t, const int32_t **indices)
 }
 
 static const TaskVTable mnist_vt = {
-    "mnist", mnist_dim, mnist_reset, mnist_loss_grad, mnist_test, mnist_destroy,
+    mnist_dim, mnist_reset, mnist_loss_grad, mnist_test, mnist_destroy,
 };
 
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
 
 /* A fresh task holds instance 0, so it is usable before the first task_reset. */
-Task *task_mnist_create(const TaskConfig *c, char *err, size_t errlen)
+static Task *mnist_create(const TaskConfig *c, char *err, size_t errlen)
 {
     static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
     pthread_once(&blas_once, blas_single_thread);
@@ -221,3 +221,8 @@ oom:
     snprintf(err, errlen, "mnist: out of memory for the network or its buffers");
     return NULL;
 }
+
+const TaskDef task_mnist = {
+    "mnist", "an MLP 784-20-10 on MNIST minibatches, mean NLL; PyTorch's init (L2L 3.2)",
+    "hidden layers activation batch split data", NULL, mnist_create,
+};

@@ -75,11 +75,11 @@ static void quad_destroy(Task *t)
 }
 
 static const TaskVTable quadratic_vt = {
-    "quadratic", quad_dim, quad_reset, quad_loss_grad, quad_test, quad_destroy,
+    quad_dim, quad_reset, quad_loss_grad, quad_test, quad_destroy,
 };
 
 /* A fresh task holds instance 0, so it is usable before the first task_reset. */
-Task *task_quadratic_create(const TaskConfig *c, char *err, size_t errlen)
+static Task *quad_create(const TaskConfig *c, char *err, size_t errlen)
 {
     if (c->dim < 1) {
         snprintf(err, errlen, "quadratic: dim=%d, expected at least 1", c->dim);
@@ -102,3 +102,8 @@ Task *task_quadratic_create(const TaskConfig *c, char *err, size_t errlen)
     quad_reset(&q->base, 0, NULL);
     return &q->base;
 }
+
+const TaskDef task_quadratic = {
+    "quadratic", "random quadratics ||W theta - y||^2, W and y ~ N(0, 1) per instance (L2L 3.1)",
+    "dim", NULL, quad_create,
+};

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # repl_tty.sh: the REPL on a pseudo-terminal (util-linux `script`), keys sent with
 # pauses as a person would type them:
-#   - tab completion of a command (lis<TAB> -> list) and of a hyper (set sgd.l<TAB>);
+#   - tab completion of a command (lis<TAB> -> list), of a hyper (set sgd.l<TAB>), of a
+#     task's name and of its options, from the task registry (task lo<TAB>sam<TAB>);
 #   - line editing: a typo fixed with Ctrl-A, Delete and Ctrl-E;
 #   - multi-line entry (the "...> " prompt) defines the optimizer;
 #   - Ctrl-C at the prompt drops the line; Ctrl-C during a long run stops it and the
@@ -47,6 +48,9 @@ keys() {   # the keystrokes, with time for the REPL to react between them
     # "shwo tty_opt": to the start, delete the 4 letters, type "show", to the end.
     printf 'shwo tty_opt\001\033[3~\033[3~\033[3~\033[3~show\005\n'; sleep 0.6
     printf 'set sgd.l\t= 0.02\n'; sleep 0.8
+    printf 'task lo\t'; sleep 0.4
+    printf 'sam\t'; sleep 0.4
+    printf '50\n'; sleep 0.8
     printf 'garbage that is dropped\003'; sleep 0.5
     printf 'nosuchcmd\n'; sleep 0.5
     printf 'run sgd runs=400000 steps=3000\n'; sleep 2
@@ -70,6 +74,7 @@ has "continuation prompt" '^\.\.\.>     input g'
 has "multi-line optimizer defined" '^defined optimizer tty_opt$'
 has "edited line ran show" '^    update = -lr \* g$'
 has "set sgd.l<TAB> completed to sgd.lr" '^sgd\.lr = 0\.02$'
+has "task lo<TAB>sam<TAB> completed to task logistic samples=" '^task: logistic samples=50$'
 hasnt "Ctrl-C dropped the typed line" "unknown command 'garbage'"
 has "error after Ctrl-C at the prompt" "^error: unknown command 'nosuchcmd'"
 has "Ctrl-C stops the long run" 'interrupted'

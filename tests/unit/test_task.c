@@ -1,6 +1,11 @@
 /* test_task.c: unit tests for runtime/task*.c and runtime/mlp.c.
  *
  *   - task_config_set: defaults, every key, and one-line errors;
+ *   - the registry: names, lookup, task_config_parse, keys a task does not take, every
+ *     task (but mnist, which needs the data) created from its defaults;
+ *   - logistic: loss log 2 at theta_0 = 0, gradient against central differences,
+ *     gradient descent learns the rule (held-out accuracy), determinism by seed and
+ *     across threads, the size limit;
  *   - quadratic: loss at theta_0 = 0 is ||y||^2, gradient against central differences
  *     (exact for a quadratic, so the tolerance is rounding only), determinism by seed;
  *   - MLP, for each activation: the double reference gradient against central
@@ -84,17 +89,27 @@ static void test_config(void)
     ASSERT_EQ(32, c.batch);
     config_ok(&c, "split=eval");
     ASSERT_EQ(SPLIT_META_EVAL, c.split);
-    config_ok(&c, "dim=7");
-    ASSERT_EQ(7, c.dim);
     char kv[16] = "data=/x/y";
     config_ok(&c, kv);
     strcpy(kv, "data=/q");                   // the config keeps its own copy
     ASSERT_STR("/x/y", c.data_dir);
 
     config_bad("speed=3", "unknown task option 'speed'");
-    config_bad("dim=0", "dim=0: expected an integer in 1..");
-    config_bad("dim=ten", "dim=ten: expected an integer");
-    config_bad("dim=-3", "expected an integer");
+    config_bad("dim=7", "unknown task option 'dim' for mnist (its options: hidden, layers, activation, batch, split, data;");
+    task_default_config(&c, TASK_QUADRATIC);
+    config_ok(&c, "dim=7");
+    ASSERT_EQ(7, c.dim);
+    config_ok(&c, "inject=nan");             // any task takes the injection keys
+    ASSERT_EQ(INJECT_NAN, c.inject);
+    err[0] = 0;
+    ASSERT_EQ(-1, task_config_set(&c, "hidden=40", err, sizeof err));
+    ASSERT(one_line(err) && strstr(err, "for quadratic (its options: dim;"));
+    ASSERT_EQ(-1, task_config_set(&c, "dim=0", err, sizeof err));
+    ASSERT(strstr(err, "dim=0: expected an integer in 1..") != NULL);
+    ASSERT_EQ(-1, task_config_set(&c, "dim=ten", err, sizeof err));
+    ASSERT(strstr(err, "dim=ten: expected an integer") != NULL);
+    ASSERT_EQ(-1, task_config_set(&c, "dim=-3", err, sizeof err));
+    ASSERT(strstr(err, "expected an integer") != NULL);
     config_bad("batch=", "batch=: expected an integer");
     config_bad("layers=9", "layers=9: expected an integer in 0..8");
     config_bad("hidden=", "expected unit counts");
@@ -105,6 +120,72 @@ static void test_config(void)
     config_bad("data=", "expected data=DIR");
     config_bad("dim", "expected key=value");
     config_bad("=3", "expected key=value");
+}
+
+/* ---- the registry ---- */
+
+static void count_key(void *ctx, const char *key)
+{
+    (void)key;
+    ++*(int *)ctx;
+}
+
+static void test_registry(void)
+{
+    ASSERT_EQ(3, TASK_NKINDS);
+    ASSERT_EQ(TASK_QUADRATIC, task_find("quadratic"));
+    ASSERT_EQ(TASK_MNIST, task_find("mnist"));
+    ASSERT_EQ(TASK_LOGISTIC, task_find("logistic"));
+    ASSERT_EQ(-1, task_find("Quadratic"));
+    ASSERT_EQ(-1, task_find(""));
+    char names[256];
+    task_names(names, sizeof names);
+    ASSERT_STR("quadratic, mnist or logistic", names);
+
+    // Every task has a name, a summary and keys that its config takes, and (but mnist,
+    // which needs data/mnist) is created from its defaults and named as registered.
+    for (int k = 0; k < TASK_NKINDS; k++) {
+        const TaskDef *d = task_def((TaskKind)k);
+        ASSERT(d->name && *d->name && d->summary && *d->summary && d->create);
+        ASSERT_EQ(k, task_find(d->name));
+        int nkeys = 0;
+        task_keys((TaskKind)k, count_key, &nkeys);
+        ASSERT(nkeys >= 1);
+        if (k == TASK_MNIST) continue;
+        TaskConfig c;
+        task_default_config(&c, (TaskKind)k);
+        Task *t = task_create(&c, err, sizeof err);
+        ASSERT(t != NULL);
+        if (t) ASSERT_STR(d->name, task_name(t));
+        task_destroy(t);
+    }
+
+    // task_config_parse: the name, then the pairs in order; one-line errors.
+    TaskConfig c;
+    ASSERT_EQ(0, task_config_parse(&c, "  logistic dim=7\tsamples=30 ", err, sizeof err));
+    ASSERT_EQ(TASK_LOGISTIC, c.kind);
+    ASSERT_EQ(7, c.dim);
+    ASSERT(c.param[0] == 30);
+    ASSERT_EQ(0, task_config_parse(&c, "mnist layers=2 hidden=40", err, sizeof err));
+    ASSERT(c.kind == TASK_MNIST && c.nhidden == 2 && c.hidden[1] == 40);
+    ASSERT_EQ(0, task_config_parse(&c, "logistic", err, sizeof err));
+    ASSERT(c.param[0] == 100);                  // the default from its TaskParam
+    static const struct { const char *text, *want; } bad[] = {
+        {"", "a task name is needed (quadratic, mnist or logistic)"},
+        {"conv", "unknown task 'conv' (quadratic, mnist or logistic)"},
+        {"logistic hidden=20", "unknown task option 'hidden' for logistic (its options: dim, samples;"},
+        {"logistic samples=0", "samples=0: expected an integer in 1..1000000"},
+        {"logistic samples=2.5", "samples=2.5: expected an integer"},
+        {"logistic samples=", "samples=: expected an integer"},
+        {"quadratic dim=3 dim=x", "dim=x: expected an integer"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = 0;
+        int rc = task_config_parse(&c, bad[i].text, err, sizeof err);
+        int ok = rc == -1 && one_line(err) && strstr(err, bad[i].want);
+        test_record(ok, __FILE__, __LINE__, bad[i].text);
+        if (!ok) fprintf(stderr, "    error was \"%s\", wanted \"%s\"\n", err, bad[i].want);
+    }
 }
 
 /* ---- quadratic ---- */
@@ -172,6 +253,151 @@ static void test_quadratic(void)
     task_default_config(&c, TASK_QUADRATIC);
     c.dim = 0;
     ASSERT(task_create(&c, err, sizeof err) == NULL && one_line(err));
+}
+
+/* ---- logistic ---- */
+
+static Task *make_logistic(const char *text)
+{
+    TaskConfig c;
+    if (task_config_parse(&c, text, err, sizeof err) != 0) {
+        fprintf(stderr, "task_config_parse(%s): %s\n", text, err);
+        return NULL;
+    }
+    Task *t = task_create(&c, err, sizeof err);
+    if (!t) fprintf(stderr, "task_create(%s): %s\n", text, err);
+    return t;
+}
+
+static void test_logistic_gradient(void)
+{
+    enum { D = 12 };
+    Task *t = make_logistic("logistic dim=12 samples=64");
+    if (!t) return ASSERT(0);
+    ASSERT_EQ(D, task_dim(t));
+    ASSERT_STR("logistic", task_name(t));
+    float theta[D], grad[D];
+    task_reset(t, 5, theta);
+    for (int j = 0; j < D; j++) ASSERT(theta[j] == 0.0f);
+    ASSERT_CLOSE(log(2.0), task_loss_grad(t, theta, grad), 1e-15);   // softplus(0) = log 2
+
+    // Central differences at random points, near and far from 0; the step is the float
+    // one actually taken.  The loss is smooth: truncation h^2 |f^(3)| / 6, about 1e-7.
+    Rng pr = rng_split(17, 0);
+    for (int trial = 0; trial < 3; trial++) {
+        double scale = trial == 0 ? 0.1 : trial == 1 ? 1 : 5;
+        for (int j = 0; j < D; j++) theta[j] = (float)(scale * rng_normal(&pr));
+        task_loss_grad(t, theta, grad);
+        double worst = 0;
+        for (int j = 0; j < D; j++) {
+            float keep = theta[j], hi = keep + 1e-3f, lo = keep - 1e-3f;
+            theta[j] = hi;
+            double fp = task_loss_grad(t, theta, NULL);
+            theta[j] = lo;
+            double fm = task_loss_grad(t, theta, NULL);
+            theta[j] = keep;
+            double fd = (fp - fm) / ((double)hi - (double)lo);
+            worst = fmax(worst, fabs(fd - grad[j]) / fmax(1, fabs(fd)));
+        }
+        test_record(worst < 1e-5, __FILE__, __LINE__, "logistic gradient ~ central differences");
+        if (worst >= 1e-5) fprintf(stderr, "    scale %g: worst relative error %.3g\n", scale, worst);
+    }
+    // Far out the loss grows linearly, without overflow.
+    for (int j = 0; j < D; j++) theta[j] = 1e4f * (j % 2 ? 1 : -1);
+    double far = task_loss_grad(t, theta, grad);
+    ASSERT(isfinite(far) && far > 1);
+    for (int j = 0; j < D; j++) ASSERT(isfinite(grad[j]));
+    task_destroy(t);
+}
+
+/* Plain gradient descent learns the rule: the loss falls well below log 2 and the
+ * held-out examples are classified mostly right (9% of labels are noise). */
+static void test_logistic_learns(void)
+{
+    enum { D = 10 };
+    Task *t = make_logistic("logistic dim=10 samples=400");
+    if (!t) return ASSERT(0);
+    float theta[D], grad[D];
+    task_reset(t, 11, theta);
+    double acc0;
+    task_test(t, theta, &acc0);
+    double f = 0;
+    for (int step = 0; step < 300; step++) {
+        f = task_loss_grad(t, theta, grad);
+        for (int j = 0; j < D; j++) theta[j] -= 1.0f * grad[j];
+    }
+    double acc;
+    double ft = task_test(t, theta, &acc);
+    fprintf(stderr, "note: logistic gd: loss %.3f, held-out loss %.3f, accuracy %.3f (at theta_0 %.3f)\n", f, ft,
+            acc, acc0);
+    ASSERT(f < 0.35);
+    ASSERT(ft < 0.45);
+    ASSERT(acc > 0.85 && acc <= 1);
+    ASSERT(acc > acc0);
+    task_destroy(t);
+}
+
+typedef struct LogisticJob {
+    uint64_t seed;
+    double loss;      // after a few gradient steps from theta_0
+    float theta[8];
+} LogisticJob;
+
+static void *logistic_job(void *arg)
+{
+    LogisticJob *j = arg;
+    Task *t = make_logistic("logistic dim=8 samples=50");
+    if (!t) return NULL;
+    float grad[8];
+    task_reset(t, j->seed, j->theta);
+    for (int step = 0; step < 20; step++) {
+        j->loss = task_loss_grad(t, j->theta, grad);
+        for (int i = 0; i < 8; i++) j->theta[i] -= 0.5f * grad[i];
+    }
+    task_destroy(t);
+    return NULL;
+}
+
+/* An instance is its seed alone: the same numbers from one instance or another, in
+ * sequence or in parallel threads; another seed, another problem. */
+static void test_logistic_determinism(void)
+{
+    enum { N = 6 };
+    LogisticJob serial[N], parallel[N];
+    pthread_t th[N];
+    memset(serial, 0, sizeof serial);
+    memset(parallel, 0, sizeof parallel);
+    for (int i = 0; i < N; i++) {
+        serial[i].seed = parallel[i].seed = 100 + (uint64_t)(i % 3);   // seeds repeat
+        logistic_job(&serial[i]);
+    }
+    for (int i = 0; i < N; i++) pthread_create(&th[i], NULL, logistic_job, &parallel[i]);
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N; i++) {
+        ASSERT(serial[i].loss == parallel[i].loss);
+        ASSERT(memcmp(serial[i].theta, parallel[i].theta, sizeof serial[i].theta) == 0);
+    }
+    ASSERT(serial[0].loss == serial[3].loss);    // the same seed
+    ASSERT(serial[0].loss != serial[1].loss);    // another seed
+
+    // An instance does not depend on the one the task held before.
+    Task *a = make_logistic("logistic dim=8 samples=50"), *b = make_logistic("logistic dim=8 samples=50");
+    if (!a || !b) return ASSERT(0);
+    float ta[8], tb[8], ga[8], gb[8];
+    task_reset(a, 1, ta);
+    task_reset(a, 2, ta);
+    task_reset(b, 2, tb);
+    for (int i = 0; i < 8; i++) ta[i] = tb[i] = 0.25f * (float)i;
+    ASSERT(task_loss_grad(a, ta, ga) == task_loss_grad(b, tb, gb));
+    ASSERT(memcmp(ga, gb, sizeof ga) == 0);
+    double acc_a, acc_b;
+    ASSERT(task_test(a, ta, &acc_a) == task_test(b, tb, &acc_b) && acc_a == acc_b);
+    task_destroy(a);
+    task_destroy(b);
+
+    TaskConfig c;
+    ASSERT_EQ(0, task_config_parse(&c, "logistic dim=4096 samples=1000000", err, sizeof err));
+    ASSERT(task_create(&c, err, sizeof err) == NULL && one_line(err) && strstr(err, "logistic: dim=4096"));
 }
 
 /* ---- MLP ---- */
@@ -498,7 +724,11 @@ int main(void)
         fwrite(&ndumped, sizeof ndumped, 1, dump);   // patched at the end
     }
     test_config();
+    test_registry();
     test_quadratic();
+    test_logistic_gradient();
+    test_logistic_learns();
+    test_logistic_determinism();
     test_mlp_gradients();
     test_init_ranges();
     test_mnist_errors();
