@@ -279,11 +279,11 @@ static void gen_options(const Jit *j, const JitOptions *o, int prec, LlvmGenOpti
 
 static const char *const stage_kind[3] = {"fwd", "aux", "adj"};
 
+/* "ham_<optimizer>_stage<k>_<fwd|aux|adj>_<f32|f64>_<serial>" */
 static void stage_kernel_name(char *buf, size_t size, const StepProgram *s, int serial, int prec, int k, int kind)
 {
-    char base[256];
-    kernel_name(base, sizeof base, s, serial, 0, (HamPrecision)prec);
-    snprintf(buf, size, "%s_s%d_%s", base, k, stage_kind[kind]);
+    snprintf(buf, size, "ham_%s_stage%d_%s_%s_%d", s->info->opt->name, k, stage_kind[kind],
+             prec == HAM_F32 ? "f32" : "f64", serial);
 }
 
 /* The plan of stage k's kernel of a kind (0 fwd, 1 aux, 2 adj), or NULL if there is
