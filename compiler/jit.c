@@ -64,7 +64,8 @@ void jit_default_options(JitOptions *o)
 {
     memset(o, 0, sizeof *o);
     o->opt_level = 2;
-    o->contract = 0;
+    const char *contract = getenv("HAM_CONTRACT");
+    o->contract = !(contract && !strcmp(contract, "0"));
     o->with_adjoint = 1;
     o->precisions = 1 << HAM_F32 | 1 << HAM_F64;
     const char *vm = getenv("HAM_VECMATH");

@@ -15,7 +15,8 @@ typedef struct Jit Jit;
 
 typedef struct JitOptions {
     int opt_level;       // 0: no passes, 1..3: LLVM's default<On> pipeline (default 2)
-    int contract;        // fuse a*b+c in f32 kernels (f64 kernels never fuse)
+    int contract;        // fuse a*b+c into FMAs in f32 kernels (default 1; HAM_CONTRACT=0 turns it
+                         // off; f64 kernels never fuse, they match the interpreter to 1e-12)
     int with_adjoint;    // also compile the adjoint kernels
     int scalar;          // no explicit vectors (for tests of the remainder path)
     int precisions;      // bit 1 << HAM_F32, 1 << HAM_F64: which kernels to make (default both)

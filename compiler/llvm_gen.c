@@ -45,6 +45,9 @@ typedef struct Gen {
     LLVMValueRef *vector_leaf;    // [count]: their splats
     LLVMValueRef *val;            // [count]: values in the body being emitted
     char *uniform;                // [count]: the same for every coordinate (computed once)
+    char *fused;                  // [count]: a product folded into its one user (contract)
+    int *fma_of;                  // [count]: for a + b / a - b, the position of its fused
+                                  //          product operand, or -1
     /* Segmented bodies (plans past SEGMENT_THRESHOLD nodes, see emit_segments). */
     int nseg;
     int *seg_of;                  // [count]: segment computing a node, -1 for leaves/uniform
@@ -297,6 +300,41 @@ static LLVMValueRef leaf(Gen *g, const DagNode *n, int k, LLVMValueRef i)
 
 /* ---- the body, for `width` lanes at coordinate i ---- */
 
+/* Contraction (LlvmGenOptions.contract, f32 only): a product p = a * b whose one user
+ * is a sum s = p + c, p - c or c - p becomes llvm.fmuladd(a, b, c), fmuladd(a, b, -c)
+ * or fmuladd(-a, b, c): one rounding instead of two, and one FMA instruction.  Scalar
+ * and vector loops fuse the same nodes, so they still agree bit for bit. */
+static void plan_contraction(Gen *g)
+{
+    const KernelPlan *plan = g->plan;
+    for (int k = 0; k < plan->count; k++) g->fma_of[k] = -1;
+    if (!g->o->contract) return;
+    for (int k = 0; k < plan->count; k++) {
+        DagOp op = plan->nodes[k]->op;
+        if ((op != OP_ADD && op != OP_SUB) || g->uniform[k]) continue;
+        for (int j = 0; j < 2 && g->fma_of[k] < 0; j++) {
+            int m = plan->kid[k][j];
+            if (plan->nodes[m]->op != OP_MUL || plan->uses[m] != 1 || g->uniform[m] || g->fused[m]) continue;
+            if (plan->kid[k][0] == plan->kid[k][1]) continue;
+            g->fused[m] = 1;
+            g->fma_of[k] = m;
+        }
+    }
+}
+
+static LLVMValueRef emit_fma(Gen *g, int k)
+{
+    const KernelPlan *plan = g->plan;
+    int m = g->fma_of[k], j = plan->kid[k][0] == m ? 0 : 1;
+    LLVMValueRef a = g->val[plan->kid[m][0]], b = g->val[plan->kid[m][1]];
+    LLVMValueRef c = g->val[plan->kid[k][1 - j]];
+    if (plan->nodes[k]->op == OP_SUB) {
+        if (j == 0) c = LLVMBuildFNeg(g->b, c, "");   // p - c
+        else a = LLVMBuildFNeg(g->b, a, "");          // c - p
+    }
+    return intrinsic(g, "llvm.fmuladd", 3, a, b, c);
+}
+
 static void emit_output(Gen *g, int o, LLVMValueRef v, LLVMValueRef i);
 
 static void emit_body(Gen *g, LLVMValueRef i, int width)
@@ -313,9 +351,11 @@ static void emit_body(Gen *g, LLVMValueRef i, int width)
             g->val[k] = width == 1 ? g->scalar_leaf[k] : g->vector_leaf[k];
             continue;
         }
+        if (g->fused[k]) continue;   // emitted inside its user's fmuladd
         LLVMValueRef x[3] = {NULL, NULL, NULL};
-        for (int j = 0; j < dag_op_info[n->op].arity; j++) x[j] = g->val[plan->kid[k][j]];
-        g->val[k] = emit_op(g, n->op, x[0], x[1], x[2]);
+        for (int j = 0; j < dag_op_info[n->op].arity; j++)
+            if (plan->kid[k][j] != g->fma_of[k]) x[j] = g->val[plan->kid[k][j]];
+        g->val[k] = g->fma_of[k] >= 0 ? emit_fma(g, k) : emit_op(g, n->op, x[0], x[1], x[2]);
     }
     for (int o = 0; o < plan->nout; o++) emit_output(g, o, g->val[plan->out_pos[o]], i);
 }
@@ -831,6 +871,8 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     g.vector_leaf = calloc(n, sizeof *g.vector_leaf);
     g.val = calloc(n, sizeof *g.val);
     g.uniform = calloc(n, 1);
+    g.fused = calloc(n, 1);
+    g.fma_of = calloc(n, sizeof *g.fma_of);
     g.acc_of_out = calloc((size_t)plan->nout + 1, sizeof *g.acc_of_out);
     for (int k = 0, a = 0; k < plan->nout; k++)
         if (plan->outs[k].kind == OUT_PARAM_BAR) g.acc_of_out[k] = a++;
@@ -854,6 +896,8 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
      * no gain at run time: there, libmvec calls. */
     g.inline_math = o->inline_math && !segmented;
     emit_entry(&g, LLVMGetParam(fn, 0), st);
+    if (!segmented) plan_contraction(&g);   // segments read val[] of every node
+    else for (int k = 0; k < plan->count; k++) g.fma_of[k] = -1;
     if (segmented) setup_segments(&g, &sg, name, st, LLVMGetParam(fn, 0));
     LLVMBuildBr(g.b, vhead);
 
@@ -916,6 +960,8 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     free(g.vector_leaf);
     free(g.val);
     free(g.uniform);
+    free(g.fused);
+    free(g.fma_of);
     free(g.acc_of_out);
     return fn;
 }
