@@ -388,8 +388,11 @@ static const Command commands[] = {
      "                [--resume CKPT] [--seed S] [--set k=v]... [--opt NAME] [--threads N] [--verbose]",
      "meta-train a learned optimizer by truncated backpropagation through its unrolled steps"},
     {"repl", repl_command, "hamc repl", "the interactive session: define, run, compare, train, plot (also: hamc alone)"},
-    {"run-script", repl_script_command, "hamc run-script FILE [--keep-going]",
-     "run a file of REPL commands; stop at the first error (exit 1) unless --keep-going"},
+    {"run-script", repl_script_command, "hamc run-script FILE [--keep-going] | hamc run-script --check FILE...",
+     "run a file of REPL commands, or with --check check it without running anything\n"
+     "  a run stops at the first error (exit 1) unless --keep-going; --check reports FILE:LINE: error for\n"
+     "  every bad command, option, optimizer, task or file (several FILEs: in order, each may read what the\n"
+     "  ones before it write)"},
     {"help", cmd_help, "hamc help [COMMAND]", "show help"},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
@@ -420,7 +423,8 @@ static int cmd_help(int argc, char **argv)
     }
     printf("hamc %s: a compiler for learned port-Hamiltonian optimizers\n\ncommands:\n",
            HAMC_VERSION);
-    for (int i = 0; i < NCOMMANDS; i++) printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < NCOMMANDS; i++) printf("  %-10s %.*s\n", commands[i].name,
+                                               (int)strcspn(commands[i].summary, "\n"), commands[i].summary);
     char names[256];
     task_names(names, sizeof names);
     printf("\ntasks: %s ('hamc help tasks' shows their options)\n", names);

@@ -14,7 +14,11 @@
  * position on the line: the command word, then what that command's arguments name
  * (repl_arg_kind), hypers after `set NAME.`, key= options anywhere.
  *
- * Off a terminal, lines are read plainly, with no prompt, so scripts and pipes work. */
+ * Off a terminal, lines are read plainly, with no prompt, so scripts and pipes work.
+ * From a script file the reader counts lines, and tells the session where each entry
+ * starts (repl_session_locate), for `file:line: error` messages.  `hamc run-script
+ * --check FILE...` reads each file in a session in check mode (repl_impl.h), in order,
+ * so that a script may read what an earlier one writes. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,6 +70,9 @@ typedef struct Reader {
     int tty;
     ReplSession *session;   // for completion
     int continuing;         // inside a multi-line entry
+    const char *path;       // the script file, or NULL (typed or piped)
+    int line;               // lines read so far
+    int entry_line;         // the line the last entry started at
 } Reader;
 
 static Reader *active;      // the reader readline's callbacks serve
@@ -94,6 +101,7 @@ static char *read_line(Reader *r, const char *prompt, int *interrupted)
             *interrupted = repl_sigint;
             return NULL;
         }
+        r->line++;
         if (n && line[n - 1] == '\n') line[n - 1] = 0;
         return line;
     }
@@ -135,6 +143,7 @@ static char *read_entry(Reader *r)
     char *entry = NULL;
     size_t len = 0;
     r->continuing = 0;
+    r->entry_line = r->line + 1;
     for (;;) {
         int interrupted;
         char *line = read_line(r, r->continuing ? "...> " : "ham> ", &interrupted);
@@ -294,6 +303,7 @@ static int run_loop(Reader *r, ReplSession *s, int stop_on_error, int *quit)
     for (;;) {
         char *entry = read_entry(r);
         if (!entry) break;
+        if (r->path) repl_session_locate(s, r->path, r->entry_line);
         if (r->tty) history_add(entry);
         repl_sigint = ham_interrupted = 0;
         ReplStatus st = repl_exec(s, entry);
@@ -315,11 +325,11 @@ static int run_loop(Reader *r, ReplSession *s, int stop_on_error, int *quit)
     return failed;
 }
 
-static int session(FILE *in, int tty, int stop_on_error)
+static int session(FILE *in, const char *path, int tty, int stop_on_error)
 {
     catch_signals();
     ReplSession *s = repl_session_new(tty);
-    Reader r = {in, tty, s, 0};
+    Reader r = {in, tty, s, 0, path, 0, 0};
     active = &r;
     if (tty) {
         rl_readline_name = "ham";
@@ -344,7 +354,7 @@ int repl_command(int argc, char **argv)
         fprintf(stderr, "hamc repl: takes no arguments (scripts: hamc run-script FILE)\n");
         return 2;
     }
-    return session(stdin, isatty(0) && isatty(1), 0);
+    return session(stdin, NULL, isatty(0) && isatty(1), 0);
 }
 
 int repl_script_text(const char *text, size_t len, int restricted)
@@ -353,7 +363,7 @@ int repl_script_text(const char *text, size_t len, int restricted)
     if (!in) return 1;
     ReplSession *s = repl_session_new(0);
     if (restricted) repl_session_restrict(s);
-    Reader r = {in, 0, s, 0};
+    Reader r = {in, 0, s, 0, NULL, 0, 0};
     active = &r;
     int quit;
     int failed = run_loop(&r, s, 0, &quit);
@@ -363,36 +373,75 @@ int repl_script_text(const char *text, size_t len, int restricted)
     return failed;
 }
 
-int repl_script_command(int argc, char **argv)
+/* open_script: path opened for reading, or NULL with the reason printed. */
+static FILE *open_script(const char *path)
 {
-    const char *path = NULL;
-    int keep_going = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--keep-going")) keep_going = 1;
-        else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "hamc run-script: unknown option '%s' (see 'hamc help run-script')\n", argv[i]);
-            return 2;
-        } else if (path) {
-            fprintf(stderr, "hamc run-script: takes one FILE, got also '%s'\n", argv[i]);
-            return 2;
-        } else path = argv[i];
-    }
-    if (!path) {
-        fprintf(stderr, "hamc run-script: needs a FILE (see 'hamc help run-script')\n");
-        return 2;
-    }
     FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
     if (!in) {
         fprintf(stderr, "hamc run-script: cannot open '%s': %s\n", path, strerror(errno));
-        return 1;
+        return NULL;
     }
     struct stat st;
     if (fstat(fileno(in), &st) == 0 && S_ISDIR(st.st_mode)) {   // fopen takes a directory
         fprintf(stderr, "hamc run-script: '%s' is a directory, not a script\n", path);
         if (in != stdin) fclose(in);
-        return 1;
+        return NULL;
     }
-    int rc = session(in, 0, !keep_going);
-    if (in != stdin) fclose(in);
+    return in;
+}
+
+/* check_scripts: `hamc run-script --check FILE...`: each file in a session in check
+ * mode, in order, every error reported; 0 when all are clean, else 1. */
+static int check_scripts(int n, char **paths)
+{
+    ReplSession *before = NULL;
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        FILE *in = open_script(paths[i]);
+        if (!in) {
+            bad = 1;
+            continue;
+        }
+        ReplSession *s = repl_session_new(0);
+        repl_session_check(s, before);
+        Reader r = {in, 0, s, 0, strcmp(paths[i], "-") ? paths[i] : "<stdin>", 0, 0};
+        active = &r;
+        int quit, failed = run_loop(&r, s, 0, &quit);
+        active = NULL;
+        if (in != stdin) fclose(in);
+        if (failed) printf("%s: %d error%s\n", paths[i], failed, failed == 1 ? "" : "s");
+        else printf("%s: ok (%d lines checked)\n", paths[i], r.line);
+        bad |= failed != 0;
+        repl_session_free(before);
+        before = s;
+    }
+    repl_session_free(before);
+    return bad;
+}
+
+int repl_script_command(int argc, char **argv)
+{
+    char **paths = calloc((size_t)argc, sizeof *paths);
+    int npaths = 0, keep_going = 0, check = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--keep-going")) keep_going = 1;
+        else if (!strcmp(argv[i], "--check")) check = 1;
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "hamc run-script: unknown option '%s' (see 'hamc help run-script')\n", argv[i]);
+            free(paths);
+            return 2;
+        } else paths[npaths++] = argv[i];
+    }
+    int rc = 2;
+    if (!npaths) fprintf(stderr, "hamc run-script: needs a FILE (see 'hamc help run-script')\n");
+    else if (npaths > 1 && !check) fprintf(stderr, "hamc run-script: takes one FILE, got also '%s'\n", paths[1]);
+    else if (check) rc = check_scripts(npaths, paths);
+    else {
+        FILE *in = open_script(paths[0]);
+        rc = 1;
+        if (in) rc = session(in, strcmp(paths[0], "-") ? paths[0] : NULL, 0, !keep_going);
+        if (in && in != stdin) fclose(in);
+    }
+    free(paths);
     return rc;
 }

@@ -18,6 +18,19 @@
  * hyper overrides do.  Learned params are kept per optimizer across recompilations as
  * long as their layout (names and sizes) stays the same.
  *
+ * `copy SRC NEW` makes NEW a second name for SRC's definition with hyper overrides and
+ * params of its own (ReplOpt.base), so that a baseline can stand in one table at two
+ * learning rates.
+ *
+ * Check mode (`hamc run-script --check`) goes through a script without running it:
+ * definitions, load and copy are done (they are cheap and later commands need them),
+ * every other command checks its arguments, that the optimizers it names load and
+ * check, that its task parses and can be created, that the files it reads exist (or
+ * were written by an earlier command, or an earlier script of the same check) and
+ * that the directories it writes to exist, and then stops short of the work.
+ *
+ * Errors of a script's entries read `file:line: error: ...` (fail_file, fail_line).
+ *
  * Every command is a function in the table `commands`, with its usage and help. */
 #include <ctype.h>
 #include <dirent.h>
@@ -40,6 +53,7 @@
 #include "derive.h"
 #include "eval.h"
 #include "fmt.h"
+#include "meta_opt.h"
 #include "meta_train.h"
 #include "parse.h"
 #include "pool.h"
@@ -66,6 +80,7 @@ typedef struct ReplOpt {
     int compiled;
     long gen;             // the session generation c was compiled at
     int adjoint;          // c has the adjoint kernels
+    char *base;           // `copy`: the optimizer whose definition this name compiles (else NULL)
     double *params;       // [nparam]: initial, trained or loaded
     int nparam;
     uint64_t layout;      // hash of the param arrays' names and sizes
@@ -75,11 +90,14 @@ typedef struct ReplOpt {
     int nset;
 } ReplOpt;
 
-/* One optimizer's mean loss curve of the last run or compare, for `plot`. */
+/* One optimizer's result in the last run or compare: its mean loss curve for `plot`,
+ * its row for `table`. */
 typedef struct ReplCurve {
     char *name;
     int steps, runs;
     double *mean, *lo, *hi;   // [steps + 1]: mean and its 95% interval at each step
+    Summary final, over;      // the final loss, and the mean loss over steps 1..steps
+    double test_loss, test_acc;   // means over the runs with a test measure, else NaN
 } ReplCurve;
 
 struct ReplSession {
@@ -94,11 +112,25 @@ struct ReplSession {
     char task_text[256];
     ReplCurve *curves;
     int ncurves;
+    char curves_task[256];   // the task and seed the curves were measured with
+    uint64_t curves_seed;
     int timing, interactive;
     int restricted;       // fuzzing mode: commands that run jobs or touch files refused
+    char *script;         // the script file entries come from (NULL: typed or piped)
+    int line;             // the line the current entry starts at in script
+    int checking;         // check mode: commands check their arguments and stop there
+    int check_curves;     // check mode: a run or compare came before (plot and table need one)
+    char **written;       // check mode: files that commands so far would have written
+    int nwritten;
 };
 
 volatile int repl_sigint;
+
+/* Where the entry being executed came from, for fail()'s `file:line: ` prefix: set by
+ * repl_exec from the session (a script's file and line), NULL for typed entries.  One
+ * entry executes at a time in the process, so one static pair suffices. */
+static const char *fail_file;
+static int fail_line;
 
 static void entry_free(ReplEntry *e)
 {
@@ -114,6 +146,7 @@ static void opt_free(ReplOpt *o)
     free(o->set_names);
     free(o->set_values);
     free(o->params);
+    free(o->base);
     free(o->name);
     free(o);
 }
@@ -155,7 +188,28 @@ void repl_session_free(ReplSession *s)
     curves_free(s);
     if (s->pool) ham_pool_destroy(s->pool);
     jit_destroy(s->jit);
+    for (int i = 0; i < s->nwritten; i++) free(s->written[i]);
+    free(s->written);
+    free(s->script);
     free(s);
+}
+
+void repl_session_locate(ReplSession *s, const char *file, int line)
+{
+    if (!s->script || strcmp(s->script, file) != 0) {
+        free(s->script);
+        s->script = strdup(file);
+    }
+    s->line = line;
+}
+
+void repl_session_check(ReplSession *s, const ReplSession *before)
+{
+    s->checking = 1;
+    for (int i = 0; before && i < before->nwritten; i++) {
+        s->written = xrealloc(s->written, (size_t)(s->nwritten + 1) * sizeof *s->written);
+        s->written[s->nwritten++] = strdup(before->written[i]);
+    }
 }
 
 /* ---- helpers ---- */
@@ -178,6 +232,7 @@ static ReplStatus fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    if (fail_file) fprintf(stderr, "%s:%d: ", fail_file, fail_line);
     fputs("error: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -203,6 +258,13 @@ static ReplOpt *find_opt(ReplSession *s, const char *name, int create)
     s->opts = xrealloc(s->opts, (size_t)(s->nopts + 1) * sizeof *s->opts);
     s->opts[s->nopts++] = o;
     return o;
+}
+
+/* The name whose definition optimizer `name` compiles: a copy's base, else name. */
+static const char *def_name(ReplSession *s, const char *name)
+{
+    ReplOpt *o = find_opt(s, name, 0);
+    return o && o->base ? o->base : name;
 }
 
 /* stdlib/NAME.ham, when NAME is a plain name and that file exists (into buf). */
@@ -277,6 +339,7 @@ static char *text_for(ReplSession *s, const char *name, const char **origin, int
 static Program *program_for(ReplSession *s, const char *name, Arena *a, Diag *d, FILE *out, Optimizer **o)
 {
     const char *origin;
+    name = def_name(s, name);
     char *text = text_for(s, name, &origin, out != stderr);
     if (!text) return NULL;
     Program *p = load_text(a, d, out, origin, text, 1);
@@ -314,10 +377,10 @@ static ReplOpt *compile(ReplSession *s, const char *name, int adjoint)
     if (o->compiled && o->gen == s->gen && (o->adjoint || !adjoint)) return o;
     if (o->compiled) compiled_free(&o->c);
     o->compiled = 0;
-    const char *origin;
-    char *text = text_for(s, name, &origin, 0);
+    const char *origin, *def = o->base ? o->base : name;
+    char *text = text_for(s, def, &origin, 0);
     if (!text) return NULL;
-    CompileRequest req = {origin, text, name, (const char **)o->set_names, o->set_values, o->nset, adjoint, 0, 0};
+    CompileRequest req = {origin, text, def, (const char **)o->set_names, o->set_values, o->nset, adjoint, 0, 0};
     int rc = compile_optimizer(s->jit, &req, stderr, &o->c, err, sizeof err);
     free(text);
     if (rc != 0) {
@@ -436,6 +499,10 @@ static int install(ReplSession *s, ReplEntry **fresh, int n, int verbose)
             if (!kept) entry_free(old[i]);
         }
         s->gen++;
+        for (int k = 0; k < n; k++) {   // a definition of a copy's name replaces the copy
+            ReplOpt *o = fresh[k]->kind == TOP_OPTIMIZER ? find_opt(s, fresh[k]->name, 0) : NULL;
+            if (o && o->base) free(o->base), o->base = NULL;
+        }
         for (int k = 0; k < n && verbose; k++)
             printf("%s %s %s\n", replaced[k] ? "redefined" : "defined", kind_name(fresh[k]->kind), fresh[k]->name);
     }
@@ -555,6 +622,55 @@ static int opt_num(const ReplOpts *o, const char *key, double lo, double *out)
     return 0;
 }
 
+/* ---- check mode ---- */
+
+/* check_opt: optimizer `name` loads and checks (diagnostics printed); 0 or -1. */
+static int check_opt(ReplSession *s, const char *name)
+{
+    Arena a;
+    Diag d;
+    Optimizer *o;
+    if (!program_for(s, name, &a, &d, stderr, &o)) return -1;
+    arena_free(&a);
+    return 0;
+}
+
+static int was_written(const ReplSession *s, const char *path)
+{
+    for (int i = 0; i < s->nwritten; i++)
+        if (!strcmp(s->written[i], path)) return 1;
+    return 0;
+}
+
+/* check_input: `path`, which cmd reads, exists or an earlier command writes it. */
+static int check_input(ReplSession *s, const char *cmd, const char *path)
+{
+    if (is_file(path) || was_written(s, path)) return 0;
+    fail("%s: no file '%s' (nor does an earlier command, or script of this check, write it)", cmd, path);
+    return -1;
+}
+
+/* check_output: the directory that `path`, which cmd writes, goes in exists; path is
+ * noted as written, for the commands after. */
+static int check_output(ReplSession *s, const char *cmd, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fail("%s: no directory '%s' to write '%s' in", cmd, dir, path);
+        return -1;
+    }
+    if (!was_written(s, path)) {
+        s->written = xrealloc(s->written, (size_t)(s->nwritten + 1) * sizeof *s->written);
+        s->written[s->nwritten++] = strdup(path);
+    }
+    return 0;
+}
+
 /* ---- the commands ---- */
 
 typedef ReplStatus ReplCmdFn(ReplSession *s, int argc, char **argv, const char *rest);
@@ -583,13 +699,14 @@ static ReplStatus rc_load(ReplSession *s, int argc, char **argv, const char *res
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, got, m);
     fclose(f);
     fclose(m);
-    ReplStatus st = define(s, argv[1], buf, 1);
+    ReplStatus st = define(s, argv[1], buf, !s->checking);
     free(buf);
     return st;
 }
 
 static ReplStatus rc_list(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    if (s->checking) return REPL_OK;
     for (int i = 0; i < s->nentries; i++) {
         const ReplEntry *e = s->entries[i];
         printf("%-9s %-20s %s:%d", kind_name(e->kind), e->name, e->origin, e->line);
@@ -601,9 +718,10 @@ static ReplStatus rc_list(ReplSession *s, int argc, char **argv, const char *res
     // Optimizers of the stdlib or of imports: shown when the session changed them.
     for (int i = 0; i < s->nopts; i++) {
         const ReplOpt *o = s->opts[i];
-        if (find_entry(s, TOP_OPTIMIZER, o->name) || (o->nset == 0 && !isfinite(o->best_loss))) continue;
+        if (find_entry(s, TOP_OPTIMIZER, o->name) || (!o->base && o->nset == 0 && !isfinite(o->best_loss))) continue;
         char path[PATH_MAX];
-        printf("%-9s %-20s %s", "optimizer", o->name, stdlib_file(o->name, path, sizeof path) ? "stdlib" : "imported");
+        if (o->base) printf("%-9s %-20s copy of %s", "optimizer", o->name, o->base);
+        else printf("%-9s %-20s %s", "optimizer", o->name, stdlib_file(o->name, path, sizeof path) ? "stdlib" : "imported");
         for (int k = 0; k < o->nset; k++) printf("%s%s=%g", k ? " " : "  set ", o->set_names[k], o->set_values[k]);
         if (isfinite(o->best_loss)) printf("  trained (best %.5g)", o->best_loss);
         printf("\n");
@@ -633,6 +751,7 @@ static ReplStatus rc_list(ReplSession *s, int argc, char **argv, const char *res
 
 static ReplStatus rc_show(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    if (s->checking) return check_opt(s, argv[1]) ? REPL_ERROR : REPL_OK;
     Arena a;
     Diag d;
     Optimizer *o;
@@ -646,6 +765,7 @@ static ReplStatus rc_show(ReplSession *s, int argc, char **argv, const char *res
 
 static ReplStatus rc_derive(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    if (s->checking) return check_opt(s, argv[1]) ? REPL_ERROR : REPL_OK;
     Arena a;
     Diag d;
     Optimizer *o;
@@ -683,6 +803,7 @@ static ReplStatus rc_set(ReplSession *s, int argc, char **argv, const char *rest
         if (!isspace((unsigned char)*c)) *w++ = *c;
     *w = 0;
     if (!*buf) {
+        if (s->checking) return REPL_OK;
         int any = 0;
         for (int i = 0; i < s->nopts; i++)
             for (int k = 0; k < s->opts[i]->nset; k++, any = 1)
@@ -716,6 +837,7 @@ static ReplStatus rc_set(ReplSession *s, int argc, char **argv, const char *rest
     double old = ro->set_values[k];
     ro->set_values[k] = v;
     ro->gen = -1;   // recompile with the override: sema's checks see the value
+    if (s->checking) return REPL_OK;   // (so those checks wait for the run)
     if (!compile(s, buf, 0)) {   // say, R = 1 - mu no longer PSD: keep what was
         ro->set_values[k] = old;
         if (added) free(ro->set_names[--ro->nset]);
@@ -743,7 +865,7 @@ static ReplStatus rc_task(ReplSession *s, int argc, char **argv, const char *res
     snprintf(s->task_text, sizeof s->task_text, "%s", rest);
     size_t n = strlen(s->task_text);
     while (n && isspace((unsigned char)s->task_text[n - 1])) s->task_text[--n] = 0;
-    printf("task: %s\n", s->task_text);
+    if (!s->checking) printf("task: %s\n", s->task_text);
     return REPL_OK;
 }
 
@@ -777,26 +899,71 @@ static void keep_curve(ReplSession *s, const char *name, const EvalResult *r)
         c->mean[t] = sm.mean, c->lo[t] = sm.ci_lo, c->hi[t] = sm.ci_hi;
     }
     free(col);
+    c->final = r->final;
+    c->over = r->mean_over_steps;
+    double tl = 0, ta = 0;
+    int tested = 0;
+    for (int i = 0; i < r->runs; i++)
+        if (isfinite(r->test_acc[i])) tl += r->test_loss[i], ta += r->test_acc[i], tested++;
+    c->test_loss = tested ? tl / tested : NAN;
+    c->test_acc = tested ? ta / tested : NAN;
+}
+
+/* The table of compare and `table`: a header, then one row per result. */
+static void print_header(void)
+{
+    printf("%-20s %12s %27s %12s %16s\n", "optimizer", "final mean", "95% interval", "median", "mean over steps");
+}
+
+static void print_row(const ReplCurve *c)
+{
+    printf("%-20s %12.5g   [%11.5g, %11.5g] %12.5g %16.5g", c->name, c->final.mean, c->final.ci_lo, c->final.ci_hi,
+           c->final.median, c->over.mean);
+    if (c->final.nonfinite) printf("  (%d diverged)", c->final.nonfinite);
+    if (isfinite(c->test_acc)) printf("  test: loss %.5g, accuracy %.4f", c->test_loss, c->test_acc);
+    printf("\n");
+}
+
+static void print_footer(const ReplSession *s)
+{
+    if (s->ncurves) printf("(%d runs of %d steps each on %s)\n", s->curves[0].runs, s->curves[0].steps, s->curves_task);
+}
+
+/* The run and compare options into ec and threads; 0, or -1 with the message printed. */
+static int eval_config(ReplSession *s, const ReplOpts *opts, EvalConfig *ec, int *threads)
+{
+    eval_default_config(ec);
+    ec->task = s->task;
+    task_role_split(&ec->task, SPLIT_META_EVAL);
+    ec->runs = 100;
+    ec->steps = 100;
+    int test = 0;
+    double seed = 1;
+    *threads = 0;
+    if (opt_int(opts, "runs", 1, &ec->runs) || opt_int(opts, "steps", 1, &ec->steps) ||
+        opt_num(opts, "seed", 0, &seed) || opt_int(opts, "threads", 0, threads) || opt_int(opts, "test", 0, &test))
+        return -1;
+    ec->seed = (uint64_t)seed;
+    ec->test = test;
+    ec->stop = &ham_interrupted;
+    ec->quiet = !s->interactive;
+    return 0;
+}
+
+/* A new set of results (run, compare) measured on the session's task with seed. */
+static void results_start(ReplSession *s, uint64_t seed)
+{
+    curves_free(s);
+    snprintf(s->curves_task, sizeof s->curves_task, "%s", s->task_text);
+    s->curves_seed = seed;
 }
 
 /* Evaluate `name` with the run/compare options; 0 with *r filled, or -1. */
 static int evaluate(ReplSession *s, const char *name, const ReplOpts *opts, EvalResult *r)
 {
     EvalConfig ec;
-    eval_default_config(&ec);
-    ec.task = s->task;
-    task_role_split(&ec.task, SPLIT_META_EVAL);
-    ec.runs = 100;
-    ec.steps = 100;
-    int threads = 0, test = 0;
-    double seed = 1;
-    if (opt_int(opts, "runs", 1, &ec.runs) || opt_int(opts, "steps", 1, &ec.steps) ||
-        opt_num(opts, "seed", 0, &seed) || opt_int(opts, "threads", 0, &threads) || opt_int(opts, "test", 0, &test))
-        return -1;
-    ec.seed = (uint64_t)seed;
-    ec.test = test;
-    ec.stop = &ham_interrupted;
-    ec.quiet = !s->interactive;
+    int threads;
+    if (eval_config(s, opts, &ec, &threads)) return -1;
     ReplOpt *o = compile(s, name, 0);
     if (!o) return -1;
     char err[1024];
@@ -815,15 +982,28 @@ static int evaluate(ReplSession *s, const char *name, const ReplOpts *opts, Eval
     return 0;
 }
 
+/* check mode: run's and compare's options, and the optimizers they name. */
+static ReplStatus check_eval(ReplSession *s, int n, char **names, const ReplOpts *o)
+{
+    EvalConfig ec;
+    int threads, bad = eval_config(s, o, &ec, &threads);
+    for (int i = 0; i < n; i++) bad |= check_opt(s, names[i]);
+    s->check_curves |= !bad;
+    return bad ? REPL_ERROR : REPL_OK;
+}
+
 static ReplStatus rc_run(ReplSession *s, int argc, char **argv, const char *rest)
 {
     EvalResult r;
     ReplOpts o;
     char *words[MAX_ARGS];
-    split_opts("run", find_command("run")->options, argc, argv, &o, words);
-    if (evaluate(s, words[0], &o, &r) != 0) return REPL_ERROR;
+    if (split_opts("run", find_command("run")->options, argc, argv, &o, words) < 0) return REPL_ERROR;
+    if (s->checking) return check_eval(s, 1, words, &o);
+    EvalConfig ec;
+    int threads;
+    if (eval_config(s, &o, &ec, &threads) || evaluate(s, words[0], &o, &r) != 0) return REPL_ERROR;
     cmd_print_table(&r);
-    curves_free(s);
+    results_start(s, ec.seed);
     keep_curve(s, words[0], &r);
     eval_result_free(&r);
     return REPL_OK;
@@ -834,8 +1014,13 @@ static ReplStatus rc_compare(ReplSession *s, int argc, char **argv, const char *
     ReplOpts o;
     char *words[MAX_ARGS];
     int n = split_opts("compare", find_command("compare")->options, argc, argv, &o, words);
-    curves_free(s);
-    printf("%-20s %12s %27s %12s %16s\n", "optimizer", "final mean", "95% interval", "median", "mean over steps");
+    if (n < 0) return REPL_ERROR;
+    if (s->checking) return check_eval(s, n, words, &o);
+    EvalConfig ec;
+    int threads;
+    if (eval_config(s, &o, &ec, &threads)) return REPL_ERROR;
+    results_start(s, ec.seed);
+    print_header();
     ReplStatus st = REPL_OK;
     for (int i = 0; i < n && !ham_interrupted; i++) {
         EvalResult r;
@@ -843,22 +1028,37 @@ static ReplStatus rc_compare(ReplSession *s, int argc, char **argv, const char *
             st = REPL_ERROR;
             continue;
         }
-        printf("%-20s %12.5g   [%11.5g, %11.5g] %12.5g %16.5g", words[i], r.final.mean, r.final.ci_lo,
-               r.final.ci_hi, r.final.median, r.mean_over_steps.mean);
-        if (r.final.nonfinite) printf("  (%d diverged)", r.final.nonfinite);
-        printf("\n");
         keep_curve(s, words[i], &r);
+        print_row(&s->curves[s->ncurves - 1]);
         eval_result_free(&r);
     }
-    if (s->ncurves) printf("(%d runs of %d steps each on %s)\n", s->curves[0].runs, s->curves[0].steps, s->task_text);
+    print_footer(s);
     return st;
+}
+
+/* check mode: train's meta-optimizer, the optimizer (it loads, checks, and has params
+ * to learn) and where out= goes. */
+static ReplStatus check_train(ReplSession *s, const char *name, const TrainConfig *tc)
+{
+    MetaOpt probe;
+    int bad = 0;
+    if (meta_opt_init(&probe, tc->meta_opt, 1, tc->meta_lr) != 0) bad = fail("train: unknown meta_opt '%s' (adam or sgd)", tc->meta_opt);
+    else meta_opt_free(&probe);
+    Arena a;
+    Diag d;
+    Optimizer *o;
+    if (!program_for(s, name, &a, &d, stderr, &o)) return REPL_ERROR;
+    if (o->info->count[SK_PARAM] == 0) bad = fail("train: optimizer '%s' has no params to learn", name);
+    arena_free(&a);
+    if (tc->out && check_output(s, "train", tc->out)) bad = REPL_ERROR;
+    return bad ? REPL_ERROR : REPL_OK;
 }
 
 static ReplStatus rc_train(ReplSession *s, int argc, char **argv, const char *rest)
 {
     ReplOpts o;
     char *words[MAX_ARGS];
-    split_opts("train", find_command("train")->options, argc, argv, &o, words);
+    if (split_opts("train", find_command("train")->options, argc, argv, &o, words) < 0) return REPL_ERROR;
     TrainConfig tc;
     train_default_config(&tc);
     tc.task = s->task;
@@ -883,6 +1083,7 @@ static ReplStatus rc_train(ReplSession *s, int argc, char **argv, const char *re
     tc.task_text = s->task_text;
     tc.stop = &ham_interrupted;
     tc.quiet = !s->interactive;
+    if (s->checking) return check_train(s, words[0], &tc);
     ReplOpt *ro = compile(s, words[0], 1);
     if (!ro) return REPL_ERROR;
     if (ro->nparam == 0) return fail("train: optimizer '%s' has no params to learn", words[0]);
@@ -983,22 +1184,131 @@ static int gnuplot_plot(const ReplSession *s, const char *path)
     return 0;
 }
 
+/* check mode: plot and table need an earlier run or compare, and a FILE with the
+ * extension ext1 (or ext2) in a directory that exists. */
+static ReplStatus check_results(ReplSession *s, const char *cmd, const char *path, const char *ext1, const char *ext2)
+{
+    if (!s->check_curves) return fail("%s: nothing to %s yet (run or compare first)", cmd, cmd);
+    if (!path) return REPL_OK;
+    size_t n = strlen(path), l1 = strlen(ext1), l2 = ext2 ? strlen(ext2) : 0;
+    if (!(n > l1 && !strcmp(path + n - l1, ext1)) && !(ext2 && n > l2 && !strcmp(path + n - l2, ext2)))
+        return ext2 ? fail("%s: the file must end in %s or %s", cmd, ext1, ext2) : fail("%s: the file must end in %s", cmd, ext1);
+    return check_output(s, cmd, path) ? REPL_ERROR : REPL_OK;
+}
+
 static ReplStatus rc_plot(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    if (s->checking) return check_results(s, "plot", argc > 1 ? argv[1] : NULL, ".png", ".svg");
     if (s->ncurves == 0) return fail("plot: nothing to plot yet (run or compare first)");
     text_plot(s);
     return argc > 1 && gnuplot_plot(s, argv[1]) != 0 ? REPL_ERROR : REPL_OK;
 }
 
+/* A CSV field: quoted, with quotes doubled, when it holds a comma, quote or newline. */
+static void csv_field(FILE *f, const char *v)
+{
+    if (!strpbrk(v, ",\"\n\r")) {
+        fputs(v, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *v; v++) {
+        if (*v == '"') fputc('"', f);
+        fputc(*v, f);
+    }
+    fputc('"', f);
+}
+
+/* The last run's or compare's table to path as CSV, one row per optimizer. */
+static int write_table_csv(const ReplSession *s, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return fail("table: cannot write '%s': %s", path, strerror(errno)), -1;
+    fprintf(f, "optimizer,task,seed,runs,steps,final_mean,final_ci_lo,final_ci_hi,final_median,"
+               "mean_over_steps,mean_over_steps_ci_lo,mean_over_steps_ci_hi,diverged,test_loss,test_accuracy\n");
+    for (int i = 0; i < s->ncurves; i++) {
+        const ReplCurve *c = &s->curves[i];
+        csv_field(f, c->name);
+        fputc(',', f);
+        csv_field(f, s->curves_task);
+        fprintf(f, ",%llu,%d,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%d,%.9g,%.9g\n", (unsigned long long)s->curves_seed,
+                c->runs, c->steps, c->final.mean, c->final.ci_lo, c->final.ci_hi, c->final.median, c->over.mean,
+                c->over.ci_lo, c->over.ci_hi, c->final.nonfinite, c->test_loss, c->test_acc);
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) return fail("table: could not write '%s'", path), -1;
+    printf("wrote %s\n", path);
+    return 0;
+}
+
+/* table [FILE.csv]: the last run's or compare's table again, or as CSV to FILE. */
+static ReplStatus rc_table(ReplSession *s, int argc, char **argv, const char *rest)
+{
+    if (s->checking) return check_results(s, "table", argc > 1 ? argv[1] : NULL, ".csv", NULL);
+    if (s->ncurves == 0) return fail("table: nothing to table yet (run or compare first)");
+    if (argc < 2) {
+        print_header();
+        for (int i = 0; i < s->ncurves; i++) print_row(&s->curves[i]);
+        print_footer(s);
+        return REPL_OK;
+    }
+    size_t n = strlen(argv[1]);
+    if (!(n > 4 && !strcmp(argv[1] + n - 4, ".csv"))) return fail("table: the file must end in .csv");
+    return write_table_csv(s, argv[1]) != 0 ? REPL_ERROR : REPL_OK;
+}
+
 /* ---- params and code ---- */
+
+static int is_name(const char *w)
+{
+    if (!isalpha((unsigned char)*w) && *w != '_') return 0;
+    for (; *w; w++)
+        if (!isalnum((unsigned char)*w) && *w != '_') return 0;
+    return 1;
+}
+
+/* copy SRC NEW: NEW compiles SRC's definition (a copy's: its base's), starting from
+ * SRC's hyper overrides and params, and has its own from then on. */
+static ReplStatus rc_copy(ReplSession *s, int argc, char **argv, const char *rest)
+{
+    const char *src = argv[1], *dst = argv[2], *origin;
+    if (!is_name(dst)) return fail("copy: '%s' is not a name (a letter or _, then letters, digits, _)", dst);
+    char *taken = text_for(s, dst, &origin, 1);
+    ReplOpt *to = find_opt(s, dst, 0);
+    if (taken || (to && to->base)) {
+        free(taken);
+        return fail("copy: '%s' already names an optimizer", dst);
+    }
+    if (check_opt(s, src)) return REPL_ERROR;
+    ReplOpt *from = find_opt(s, src, 0);
+    to = find_opt(s, dst, 1);
+    to->base = strdup(def_name(s, src));
+    to->gen = -1;
+    for (int k = 0; from && k < from->nset; k++) {
+        to->set_names = xrealloc(to->set_names, (size_t)(to->nset + 1) * sizeof *to->set_names);
+        to->set_values = xrealloc(to->set_values, (size_t)(to->nset + 1) * sizeof *to->set_values);
+        to->set_names[to->nset] = strdup(from->set_names[k]);
+        to->set_values[to->nset++] = from->set_values[k];
+    }
+    if (from && from->params) {   // trained or loaded: the copy starts from them
+        to->params = xmalloc(((size_t)from->nparam + 1) * sizeof *to->params);
+        memcpy(to->params, from->params, (size_t)from->nparam * sizeof *to->params);
+        to->nparam = from->nparam;
+        to->layout = from->layout;
+        to->best_loss = from->best_loss;
+    }
+    if (!s->checking) printf("copied %s to %s\n", src, dst);
+    return REPL_OK;
+}
 
 static ReplStatus rc_save(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    if (s->checking) return check_opt(s, argv[1]) | check_output(s, "save", argv[2]) ? REPL_ERROR : REPL_OK;
     ReplOpt *o = compile(s, argv[1], 0);
     if (!o) return REPL_ERROR;
     Checkpoint ck;
     memset(&ck, 0, sizeof ck);
-    ck.opt_name = strdup(argv[1]);
+    ck.opt_name = strdup(o->c.kernel.info.name);   // a copy's base: what `hamc run SPEC` will find
     ck.spec_hash = o->c.kernel.info.spec_hash;
     ck.spec_text = strdup(o->c.spec_text);
     ck.meta_opt = strdup("none");
@@ -1017,6 +1327,7 @@ static ReplStatus rc_save(ReplSession *s, int argc, char **argv, const char *res
 
 static ReplStatus rc_load_params(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    if (s->checking) return check_opt(s, argv[1]) | check_input(s, "load-params", argv[2]) ? REPL_ERROR : REPL_OK;
     ReplOpt *o = compile(s, argv[1], 0);
     if (!o) return REPL_ERROR;
     char err[1024];
@@ -1029,11 +1340,12 @@ static ReplStatus rc_emit_c(ReplSession *s, int argc, char **argv, const char *r
 {
     ReplOpts opts;
     char *words[MAX_ARGS];
-    split_opts("emit-c", find_command("emit-c")->options, argc, argv, &opts, words);
+    if (split_opts("emit-c", find_command("emit-c")->options, argc, argv, &opts, words) < 0) return REPL_ERROR;
     const char *prec = opt_str(&opts, "precision", "f64");
     if (strcmp(prec, "f32") && strcmp(prec, "f64")) return fail("emit-c: precision is f32 or f64, not '%s'", prec);
     int adjoint = 0;
     if (opt_int(&opts, "adjoint", 0, &adjoint)) return REPL_ERROR;
+    if (s->checking) return check_opt(s, words[0]) | check_output(s, "emit-c", words[1]) ? REPL_ERROR : REPL_OK;
     ReplOpt *o = compile(s, words[0], 0);
     if (!o) return REPL_ERROR;
     CEmitOptions eo;
@@ -1055,7 +1367,7 @@ static ReplStatus rc_emit_c(ReplSession *s, int argc, char **argv, const char *r
 static ReplStatus rc_time(ReplSession *s, int argc, char **argv, const char *rest)
 {
     s->timing = !s->timing;
-    printf("timing %s\n", s->timing ? "on" : "off");
+    if (!s->checking) printf("timing %s\n", s->timing ? "on" : "off");
     return REPL_OK;
 }
 
@@ -1078,6 +1390,8 @@ static const ReplCmd commands[] = {
      "override a hyper of an optimizer for this session (`set` alone lists them)", 0},
     {"task", rc_task, 0, MAX_ARGS, "", REPL_ARG_TASK, REPL_ARG_TASK, "task NAME [key=value ...]",
      "the task of run, compare and train, e.g. `task mnist activation=relu hidden=40` (`task` alone shows it)", 0},
+    {"copy", rc_copy, 2, 2, "", REPL_ARG_OPT, REPL_ARG_NONE, "copy NAME NEW",
+     "NEW: optimizer NAME under a second name, with hypers set and params of its own (`set NEW.lr = 0.3`)", 0},
     {"run", rc_run, 1, 1, "runs steps seed threads test", REPL_ARG_OPT, REPL_ARG_NONE,
      "run NAME [runs=100] [steps=100] [seed=1] [threads=N] [test=1]",
      "evaluate an optimizer on fresh task instances: the table of `hamc run`", 1},
@@ -1092,6 +1406,9 @@ static const ReplCmd commands[] = {
      "(Ctrl-C stops and keeps the best so far)", 1},
     {"plot", rc_plot, 0, 1, "", REPL_ARG_FILE, REPL_ARG_NONE, "plot [FILE.png|FILE.svg]",
      "the last run or compare: mean loss against step (log scale), as text, and with gnuplot to FILE", 1},
+    {"table", rc_table, 0, 1, "", REPL_ARG_FILE, REPL_ARG_NONE, "table [FILE.csv]",
+     "the last run's or compare's table again, or as CSV to FILE (optimizer, task, seed, runs, steps, "
+     "final mean, its 95% interval, median, mean over steps and its interval, diverged, test loss and accuracy)", 1},
     {"save", rc_save, 2, 2, "", REPL_ARG_OPT, REPL_ARG_FILE, "save NAME FILE",
      "write an optimizer's params (and spec) to a checkpoint", 1},
     {"load-params", rc_load_params, 2, 2, "", REPL_ARG_OPT, REPL_ARG_FILE, "load-params NAME FILE",
@@ -1117,12 +1434,14 @@ static ReplStatus rc_help(ReplSession *s, int argc, char **argv, const char *res
 {
     if (argc > 1) {
         const ReplCmd *c = find_command(argv[1]);
+        if (c && s->checking) return REPL_OK;
         if (c) {
             printf("usage: %s\n  %s\n", c->usage, c->help);
             if (c->run == rc_task) printf("tasks:\n"), task_help(stdout, "  ");
             return REPL_OK;
         }
         if (!strcmp(argv[1], "optimizer") || !strcmp(argv[1], "def") || !strcmp(argv[1], "import")) {
+            if (s->checking) return REPL_OK;
             printf("type a definition as in a .ham file, over several lines if need be:\n"
                    "  optimizer NAME { ... }   def NAME(ARGS) = EXPR   import NAME\n"
                    "a new definition of a name replaces the old one (see docs/language.md)\n");
@@ -1130,6 +1449,7 @@ static ReplStatus rc_help(ReplSession *s, int argc, char **argv, const char *res
         }
         return fail("help: no command '%s'", argv[1]);
     }
+    if (s->checking) return REPL_OK;
     printf("commands:\n");
     for (int i = 0; i < NCOMMANDS; i++) printf("  %s\n", commands[i].usage);
     char names[256];
@@ -1187,7 +1507,17 @@ ReplStatus repl_exec(ReplSession *s, const char *entry)
 {
     double t0 = now_seconds();
     ReplStatus st;
-    if (is_definition(entry)) {
+    fail_file = s->script;
+    fail_line = s->line;
+    if (is_definition(entry) && s->script) {
+        // From a script: diagnostics point into the script file, at the entry's lines.
+        size_t n = strlen(entry);
+        char *padded = xmalloc((size_t)s->line + n + 1);
+        memset(padded, '\n', (size_t)s->line - 1);
+        memcpy(padded + s->line - 1, entry, n + 1);
+        st = define(s, s->script, padded, !s->checking);
+        free(padded);
+    } else if (is_definition(entry)) {
         st = define(s, REPL_ORIGIN, entry, 1);
     } else {
         char *line = strdup(entry);
@@ -1199,7 +1529,8 @@ ReplStatus repl_exec(ReplSession *s, const char *entry)
         free(line);
     }
     fflush(stdout);
-    if (s->timing) printf("time: %.3f s\n", now_seconds() - t0);
+    if (s->timing && !s->checking) printf("time: %.3f s\n", now_seconds() - t0);
+    fail_file = NULL;
     return st;
 }
 
@@ -1240,6 +1571,8 @@ void repl_names(ReplSession *s, ReplNames what, const char *opt, ReplNameFn *add
     case REPL_NAMES_OPTIMIZERS:
         for (int i = 0; i < s->nentries; i++)
             if (s->entries[i]->kind == TOP_OPTIMIZER) add(ctx, s->entries[i]->name);
+        for (int i = 0; i < s->nopts; i++)
+            if (s->opts[i]->base) add(ctx, s->opts[i]->name);
         add_stdlib(add, ctx);
         break;
     case REPL_NAMES_HYPERS: {

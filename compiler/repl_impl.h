@@ -18,10 +18,20 @@ ReplSession *repl_session_new(int interactive);
 void repl_session_free(ReplSession *s);
 
 /* repl_session_restrict: from now on refuse, with a one-line error, the commands that
- * run long jobs or read or write files (run, compare, train, plot, save, load,
- * load-params, emit-c), leaving definitions, set, show, derive, list, task, help: what
- * the fuzz target tests/fuzz/fuzz_script.c exercises. */
+ * run long jobs or read or write files (run, compare, train, plot, table, save, load,
+ * load-params, emit-c), leaving definitions, set, show, derive, list, task, copy, help:
+ * what the fuzz target tests/fuzz/fuzz_script.c exercises. */
 void repl_session_restrict(ReplSession *s);
+
+/* repl_session_locate: the next entry comes from `file`, starting at `line` (from 1):
+ * its errors read `file:line: error: ...`, and a definition's diagnostics point into
+ * the file. */
+void repl_session_locate(ReplSession *s, const char *file, int line);
+
+/* repl_session_check: check mode (`hamc run-script --check`): every command checks its
+ * arguments, names and files and runs nothing; definitions, load and copy are done.
+ * The files that `before`'s commands would have written (NULL: none) count as there. */
+void repl_session_check(ReplSession *s, const ReplSession *before);
 
 /* repl_script_text: run the len bytes at text as a script (`hamc run-script`, with
  * --keep-going) in a fresh session, restricted if asked.  Returns the number of failed

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# experiments.sh [quadratic|mnist|generalization|mnist_lstm|all]: the experiments of the reference project,
+# experiments.sh [quadratic|mnist|generalization|mnist_lstm|repl|all]: the experiments of the reference project,
 # end to end: meta-train the learned optimizers, evaluate everything on 1000 fresh
 # tasks (the quadratic on 10000), write results/<experiment>/*.csv,
 # results/summary.json and a plot per experiment.  Progress goes to the terminal;
@@ -16,8 +16,14 @@
 #                  the ReLU one
 #   generalization the same, run unchanged for 200 steps, with 40 hidden units, and
 #                  with 2 hidden layers (results/mnist_steps200, _hidden40, _layers2)
+#   repl           the same experiments again as REPL scripts, examples/experiments/
+#                  {quadratic,mnist_sigmoid,mnist_relu,generalization}.repl (issue 7):
+#                  checked together first (hamc run-script --check), then run in that
+#                  order, each in one hamc session, writing results/repl/; they keep
+#                  the full protocol (they have no knobs: RUNS, EPOCHS... do not apply)
 # LSTM_MNIST_EPOCHS (default: as MNIST_EPOCHS) and LSTM_RUNS size the LSTM's MNIST
 # part, which dominates the time (its matrix products are scalarized per coordinate).
+# `all` (what `make reproduce` runs) is quadratic, mnist, generalization, then repl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hamc=${HAMC:-bin/hamc}
@@ -173,6 +179,18 @@ if [ "$which" = generalization ] || [ "$which" = all ]; then
         for b in adam rmsprop momentum nag; do tune "$b" "stdlib/$b.ham" "$task" "$dir"; done
         plot "$dir" "MNIST generalization: $task, $steps steps" $keys adam rmsprop momentum nag
         unset STEPS
+    done
+fi
+
+if [ "$which" = repl ] || [ "$which" = all ]; then
+    make --no-print-directory data
+    mkdir -p results/repl
+    scripts=()
+    for s in quadratic mnist_sigmoid mnist_relu generalization; do scripts+=("examples/experiments/$s.repl"); done
+    "$hamc" run-script --check "${scripts[@]}"
+    for s in "${scripts[@]}"; do
+        echo "== $(date +%T) $s"
+        "$hamc" run-script "$s"
     done
 fi
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# repl_leak.sh: a long scripted session (200 entries: definitions and redefinitions,
-# errors, runs, compares, set, show, derive, train, save, plot...) under valgrind;
+# repl_leak.sh: a long scripted session (240 entries: definitions and redefinitions,
+# errors, runs, compares, set, show, derive, train, save, plot, copy, table, tasks...)
+# under valgrind, run and then checked (run-script --check);
 # no 'definitely lost' block may come from ham's own code (readline's and LLVM's
 # allocations are not ours to judge; a definite leak whose stack names no ham
 # function is reported but not counted).  Skipped, counted as passed with a note,
@@ -61,6 +62,10 @@ help set
 time
 run nosuch runs=2
 emit-c o$((i % 3)) o.c
+copy o$((i % 3)) c$i
+set c$i.lr = 0.03
+compare o$((i % 3)) c$i runs=3 steps=5
+table t.csv
 ROUND
 done >"$tmp/session.repl"
 n=$(grep -Ecv '^(    |})' "$tmp/session.repl")
@@ -71,6 +76,13 @@ timeout 1200 valgrind --leak-check=full --errors-for-leak-kinds=definite --num-c
 status=$?
 [ "$status" -le 1 ] && ok || bad "the session ran to its end under valgrind" "status $status; $(tail -3 "$tmp/err")"
 grep -q '^o[0-2]: 1 epochs' "$tmp/out" && ok || bad "the session trained" "$(grep -c . "$tmp/out") lines of output"
+# The same session checked (run-script --check): its allocations are freed as well.
+timeout 600 valgrind --leak-check=full --errors-for-leak-kinds=definite --num-callers=40 \
+    --log-file="$tmp/vg2" "$HAMC" run-script --check "$tmp/session.repl" "$tmp/session.repl" >"$tmp/out" 2>"$tmp/err"
+status=$?
+[ "$status" -le 1 ] && ok || bad "the session checked under valgrind" "status $status; $(tail -3 "$tmp/err")"
+grep -q 'session.repl: [0-9]* errors$' "$tmp/out" && ok || bad "the check reported the session's errors" "$(cat "$tmp/out")"
+cat "$tmp/vg2" >>"$tmp/vg"
 
 # Each definite-loss record: a block of lines from "definitely lost" to a blank line.
 awk '/definitely lost in loss record/ {rec=1} rec {print} rec && /^==[0-9]+== $/ {rec=0; print "@@"}' "$tmp/vg" >"$tmp/definite"

@@ -145,6 +145,8 @@ has "run-script --keep-going ran list" out '^stdlib:'
 [ $? -eq 2 ] && ok || bad "run-script without FILE: usage error" ""
 
 # The examples/*.repl scripts run clean (from the repo root, for their relative paths).
+# Only the top level: examples/experiments/*.repl take hours (make reproduce), so
+# repl_check.sh checks them with run-script --check and runs them scaled down.
 for f in "$root"/examples/*.repl; do
     [ -f "$f" ] || continue
     (cd "$tmp" && timeout 300 "$HAMC" run-script "$f" >"$tmp/out" 2>"$tmp/err"; exit $?) 2>/dev/null
