@@ -48,18 +48,13 @@ typedef struct Work {
     int count;
     int *level, *col_of;     // [new id]
     char *uni, *carried;     // [new id]: coordinate-independent; stored for later stages
+    int *out_stage;          // [nstate + 1]: the stage that writes next[r] / the update
 } Work;
 
 static int is_coord_leaf(const DagNode *n)
 {
     return n->op == OP_SYM && (n->cls == SYM_STATE || n->cls == SYM_AUX ||
                                (n->cls == SYM_INPUT && n->index != INPUT_T));
-}
-
-static int by_id(const void *a, const void *b)
-{
-    const DagNode *x = *(const DagNode *const *)a, *y = *(const DagNode *const *)b;
-    return (x->id > y->id) - (x->id < y->id);
 }
 
 /* ---- finding the forms ---- */
@@ -321,9 +316,27 @@ static void assign_columns(Work *w)
         for (int k = 0; k < dag_op_info[n->op].arity; k++)
             if (w->level[n->id] > max_user[n->kid[k]->id]) max_user[n->kid[k]->id] = w->level[n->id];
     }
-    /* Every output is written by the last stage, so that state_next may alias state
-     * (as for any kernel): an earlier stage's value goes there through a column. */
-    for (int r = 0; r <= w->s->nstate; r++) max_user[w->roots[r]->id] = w->st->nstage - 1;
+    /* An output is written by the stage that computes it, unless a later stage still
+     * reads the state it replaces: state_next may alias state (as for any kernel), so
+     * such an output waits for the last stage, through a column. */
+    int ns = w->s->nstate;
+    int *state_read = dag_realloc(NULL, (size_t)(ns + 1) * sizeof *state_read);
+    for (int r = 0; r < ns; r++) state_read[r] = 0;
+    for (int i = 0; i < w->count; i++) {
+        const DagNode *n = w->list[i];
+        for (int k = 0; k < dag_op_info[n->op].arity; k++) {
+            const DagNode *kid = n->kid[k];
+            if (kid->op == OP_SYM && kid->cls == SYM_STATE && w->level[n->id] > state_read[kid->index])
+                state_read[kid->index] = w->level[n->id];
+        }
+    }
+    w->out_stage = dag_realloc(NULL, (size_t)(ns + 1) * sizeof *w->out_stage);
+    for (int r = 0; r <= ns; r++) {
+        int lv = w->level[w->roots[r]->id];
+        w->out_stage[r] = r == ns || state_read[r] <= lv ? lv : st->nstage - 1;
+        if (w->out_stage[r] > max_user[w->roots[r]->id]) max_user[w->roots[r]->id] = w->out_stage[r];
+    }
+    dag_realloc(state_read, 0);
     for (int g = 0; g < st->ngemm; g++) {
         st->gemm[g].x_col = st->ncol;
         st->ncol += st->gemm[g].cols;
@@ -357,8 +370,8 @@ static int stage_outs(const Work *w, int k, int exports_only, KernelOut *outs)
         if (w->carried[x->id] && w->level[x->id] == k) outs[n++] = (KernelOut){OUT_AUX, w->col_of[x->id], x};
     }
     if (exports_only) return n;
-    for (int r = 0; r <= s->nstate && k == st->nstage - 1; r++)
-        outs[n++] = (KernelOut){r < s->nstate ? OUT_NEXT : OUT_UPDATE, r < s->nstate ? r : 0, w->roots[r]};
+    for (int r = 0; r <= s->nstate; r++)
+        if (w->out_stage[r] == k) outs[n++] = (KernelOut){r < s->nstate ? OUT_NEXT : OUT_UPDATE, r < s->nstate ? r : 0, w->roots[r]};
     return n;
 }
 
@@ -499,6 +512,7 @@ static void work_free(Work *w)
     dag_realloc(w->col_of, 0);
     dag_realloc(w->uni, 0);
     dag_realloc(w->carried, 0);
+    dag_realloc(w->out_stage, 0);
 }
 
 StagedStep *stage_build(const StepProgram *s, StageMode mode, int with_adjoint)

@@ -15,9 +15,11 @@
  * read from the GEMM's output.  A GEMM's level is one more than the highest level of
  * its v's; a node's level is the highest of its operands' (leaves 0).  Stage k
  * computes the nodes of level k: it stores the v's of later GEMMs (their X matrix)
- * and the values later stages read (carried values) into aux columns; the last
- * stage writes the outputs (next state, update), so state_next may alias state.  Nodes that do not depend on the
- * coordinate are recomputed by every stage (once per call, in the kernel's entry).
+ * and the values later stages read (carried values) into aux columns, and writes the
+ * outputs (next state, update) of level k, except a next state whose old value a later
+ * stage still reads: that one waits for the last stage (state_next may alias state).
+ * Nodes that do not depend on the coordinate are recomputed by every stage (once per
+ * call, in the kernel's entry).
  *
  * The adjoint of a stage is the VJP of its elementwise map (exports and outputs as
  * functions of state, params, and the aux columns it reads), seeded by the adjoints

@@ -39,7 +39,8 @@ typedef struct HamStepArgs {
     void *update;                // forward: [n]
     const void *state_next_bar;  // adjoint: [S * stride]
     const void *update_bar;      // adjoint: [n]
-    void *state_bar;             // adjoint: [S * stride]
+    void *state_bar;             // adjoint: [S * stride] (never state_next_bar itself:
+                                 // a staged step reads xbar' in several stages)
     void *param_bar;             // adjoint: [P], this block's sum
     /* Only for the stage kernels of a staged step (runtime/staged.h), which run on
      * one sub-block [0, end) of a block with its arrays offset to the sub-block: */

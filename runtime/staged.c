@@ -79,6 +79,10 @@ static int leading_dim(int64_t n)
 void ham_staged_run(const HamStaged *st, int which, const HamStepArgs *args)
 {
     int adjoint = which >> 1, prec = which & 1, f32 = prec == HAM_F32;
+    if (adjoint && args->state_bar == args->state_next_bar && st->nstate > 0) {
+        fprintf(stderr, "hamc: internal error: a staged adjoint with state_bar == state_next_bar\n");
+        abort();
+    }
     size_t es = f32 ? sizeof(float) : sizeof(double);
     int LD = leading_dim(args->end - args->begin);
     size_t nw = 0;
