@@ -14,7 +14,14 @@
  * deterministic for a given block.  Elementary functions call glibc's libmvec
  * variants (_ZGVdN8v_expf: AVX2, 8 floats) in the vector loop and libm in the
  * scalar one, except the f32 exp, log, log1p and tanh, which are inline polynomials
- * (llvm_math.c) unless the options say otherwise or the body is segmented.  Each op mirrors dag_eval_op (dag_eval.c), including NaN and -0. */
+ * (llvm_math.c) unless the options say otherwise or the body is segmented.  Each op mirrors dag_eval_op (dag_eval.c), including NaN and -0.
+ *
+ * No fast-math flags: every rewrite they would allow (reassociation, x * 0 = 0,
+ * ignoring NaN and -0) changes results the interpreter and the tests pin down, and
+ * the one that pays, contraction, is done explicitly (f32 only, plan_contraction).
+ * No noalias on the arrays either: each iteration loads all it reads before it stores,
+ * so state_next may alias state (an in-place step), and the loop is vectorized here,
+ * not by LLVM, so nothing needs the aliasing promise. */
 #include "llvm_gen.h"
 #include "llvm_math.h"
 
