@@ -371,8 +371,8 @@ static void check_matrix_decl(Sema *s, Decl *d, const char *role)
     if (d->kind == DECL_STRUCTURE && !sema_is_skew(s, d->value, &culprit)) {
         diag_error(s->d, culprit ? culprit->loc : d->value->loc,
                    "structure %s must be skew-symmetric by construction", d->name);
-        diag_hint(s->d, "write canonical(q, p), A - transpose(A), or a constant matrix with "
-                  "M[i, j] = -M[j, i]");
+        diag_hint(s->d, "write canonical(q, p), A - transpose(A), or a literal with a zero "
+                  "diagonal and M[j, i] = -M[i, j], as [0, w; -w, 0]");
         s->info->passive = 0;
     }
     if (s->proof_steps > SEMA_MAX_PROOF_STEPS)

@@ -14,7 +14,8 @@
  *               sqrt, x^(even integer), x * x, dot(v, v), sums, products and
  *               quotients of nonnegatives, max with a nonnegative, min of two;
  *   J is skew:  zeros, canonical(q, p), A - transpose(A), c * S, S + S, -S,
- *               blockdiag(S...), a constant literal with M[i,j] = -M[j,i].
+ *               blockdiag(S...), a literal with M[j,i] = -M[i,j] (both constants, or
+ *               one entry written as the other negated, as [0, w; -w, 0]).
  * Names of lets are followed to their values and def calls to their bodies, with the
  * parameters standing for the arguments (a Subst). */
 #include <math.h>
@@ -483,6 +484,12 @@ static int psd_at(Sema *s, Expr *e, Subst *sub, Expr **culprit)
     return fail(e, culprit);
 }
 
+/* negation_of: a is written -b (b, any expression, structurally). */
+static int negation_of(Sema *s, Expr *a, Expr *b, Subst *sub)
+{
+    return a->kind == EX_UNARY && a->op == AOP_MINUS && same(s, a->args[0], sub, b, sub);
+}
+
 static int skew_at(Sema *s, Expr *e, Subst *sub, Expr **culprit)
 {
     Subst *w;
@@ -528,15 +535,16 @@ static int skew_at(Sema *s, Expr *e, Subst *sub, Expr **culprit)
             return b->shape.rank == 0 ? skew(s, a, sub, culprit) : fail(e, culprit);
         default: return fail(e, culprit);
         }
-    case EX_MATRIX:   // a constant literal with M[i,j] = -M[j,i]
-        if (sub || !square_scalar_literal(e, &n)) return fail(e, culprit);
+    case EX_MATRIX:   // a literal with M[j,i] = -M[i,j]: constants, or x and -x
+        if (!square_scalar_literal(e, &n)) return fail(e, culprit);
         for (int i = 0; i < n; i++) {
             for (int j = i; j < n; j++) {
                 double u;
-                Expr *el = literal_at(e, n, i, j);
-                if (sema_const(s, el, &v, NULL) != 0) return fail(el, culprit);
-                if (sema_const(s, literal_at(e, n, j, i), &u, NULL) != 0 || u != -v)
-                    return fail(literal_at(e, n, j, i), culprit);
+                Expr *el = literal_at(e, n, i, j), *tr = literal_at(e, n, j, i);
+                if (i != j && (negation_of(s, tr, el, sub) || negation_of(s, el, tr, sub)))
+                    continue;
+                if (sub || sema_const(s, el, &v, NULL) != 0) return fail(el, culprit);
+                if (sema_const(s, tr, &u, NULL) != 0 || u != -v) return fail(tr, culprit);
             }
         }
         return 1;
