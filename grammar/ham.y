@@ -47,6 +47,7 @@
 #include "ham.lex.h"
 #define A (p->arena)
 static void yyerror(SrcLoc *loc, void *scanner, ParseCtx *p, const char *msg);
+static void hint_keyword(ParseCtx *p, SrcLoc loc, const yysymbol_kind_t *expected, int n);
 }
 
 %union {
@@ -399,7 +400,26 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, ParseCt
     else if (got >= YYSYMBOL_IMPORT && got <= YYSYMBOL_NOT && has_token(expected, n, YYSYMBOL_IDENT) &&
              !has_token(expected, n, YYSYMBOL_NUMBER))
         diag_hint(p->diag, "'%s' is a keyword and cannot be a name", yysymbol_name(got));
+    else if (got == YYSYMBOL_IDENT)
+        hint_keyword(p, loc, expected, n);
     return 0;
+}
+
+/* hint_keyword: a name where a keyword was expected may be a misspelled one
+ * ("hamiltonain H = ...", "if c than a else b"): say which. */
+static void hint_keyword(ParseCtx *p, SrcLoc loc, const yysymbol_kind_t *expected, int n)
+{
+    const char *keywords[YYNTOKENS];
+    char word[48];
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (expected[i] >= YYSYMBOL_IMPORT && expected[i] <= YYSYMBOL_NOT)
+            keywords[k++] = yysymbol_name(expected[i]);
+    if (k == 0 || loc.len <= 0 || loc.len >= (int)sizeof word) return;
+    memcpy(word, p->text + loc.off, (size_t)loc.len);
+    word[loc.len] = 0;
+    const char *near = closest_name(word, keywords, k);
+    if (near) diag_hint(p->diag, "did you mean '%s'?", near);
 }
 
 /* yyerror: bison calls it only for internal failures (stack exhaustion). */
