@@ -78,6 +78,7 @@ Import *parse_new_import(ParseCtx *p, SrcLoc loc, const char *path, SrcLoc path_
 
 void parse_set_dims(ParseCtx *p, Decl *d, PtrVec dims)
 {
+    (void)p;
     d->dims = (Expr **)dims.items;
     d->ndims = dims.n;
 }

@@ -353,6 +353,7 @@ static char closer_of(char open)
  * longer than five items are not printed: they help nobody. */
 static int yyreport_syntax_error(const yypcontext_t *ctx, void *scanner, ParseCtx *p)
 {
+    (void)scanner;
     enum { MAX_LISTED = 5 };
     yysymbol_kind_t expected[YYNTOKENS];
     int n = yypcontext_expected_tokens(ctx, expected, YYNTOKENS);
@@ -425,6 +426,7 @@ static void hint_keyword(ParseCtx *p, SrcLoc loc, const yysymbol_kind_t *expecte
 /* yyerror: bison calls it only for internal failures (stack exhaustion). */
 static void yyerror(SrcLoc *loc, void *scanner, ParseCtx *p, const char *msg)
 {
+    (void)scanner;
     if (strcmp(msg, "memory exhausted") == 0)   // the stack is YYMAXDEPTH deep: nesting
         diag_error(p->diag, *loc, "nested too deeply to parse (more than %d levels)", YYMAXDEPTH);
     else
