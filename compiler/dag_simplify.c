@@ -19,8 +19,11 @@
  *   select with a constant condition, select(c, a, a) = a, select(!c, a, b) =
  *   select(c, b, a); min(x, x) = max(x, x) = x; x < x = x > x = 0; |-x| = |x|,
  *   ||x|| = |x|, sign(sign x), relu(relu x); !!b = b, b && b = b, 0 && b = 0,
- *   1 || b = 1 for b a comparison or logic result (0 or 1).
- * Never x * 0 = 0 (inf * 0 and NaN * 0 are NaN) nor x - x = 0 (inf - inf is NaN).
+ *   1 || b = 1 for b a comparison or logic result (0 or 1); and x * 0 = 0 (the
+ *   same signed zero) where x is finite by construction, which for a DAG over inputs
+ *   that may be inf or NaN means x is a comparison or logic result.
+ * Otherwise never x * 0 = 0 (inf * 0 and NaN * 0 are NaN), nor x - x = 0 (inf - inf
+ * is NaN).
  *
  * DAG_RULES_ALGEBRAIC adds identities of the reals that can differ on inf or NaN
  * (or by the sign of a zero, or by rounding): x * 0 = 0, x + 0 = x, 0 - x = -x,
@@ -147,6 +150,8 @@ static const DagNode *rewrite_mul(DagPool *p, const DagNode *a, const DagNode *b
         return dag_mul(p, num(p, -a->value), b->kid[0]);  // c (-y) = (-c) y
     if (a->op == OP_NEG && b->op == OP_NEG)
         return dag_mul(p, a->kid[0], b->kid[0]);  // (-x)(-y) = x y
+    if (is_zero(a) && is_bool(b))
+        return a;                                 // ±0 b = ±0: b is 0 or 1, finite
     if (!alg)
         return NULL;
     if (is_zero(a))
