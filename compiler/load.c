@@ -21,6 +21,24 @@ typedef struct Loader {
     const char *stdlib;
 } Loader;
 
+/* The defs have a hash index (Program.def_table), one for the whole program since
+ * names are global.  A linear search made `hamc check` quadratic: a 1 MB spec of
+ * 38000 defs and 79000 calls took 15 s. */
+static unsigned name_hash(const char *name)
+{
+    unsigned h = 2166136261u;   // FNV-1a
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) h = (h ^ *c) * 16777619u;
+    return h;
+}
+
+/* def_slot: the slot of name in the table, or the empty slot where it would go. */
+static int *def_slot(Def *const *defs, int *table, unsigned mask, const char *name)
+{
+    unsigned i = name_hash(name) & mask;
+    while (table[i] && strcmp(defs[table[i] - 1]->name, name) != 0) i = (i + 1) & mask;
+    return &table[i];
+}
+
 static int is_file(const char *path)
 {
     struct stat st;
@@ -85,15 +103,16 @@ static void link_names(Loader *l, Module *m)
                            def->name);
                 continue;
             }
-            for (int k = 0; k < l->defs.n; k++) {
-                Def *old = l->defs.items[k];
-                if (old->name == def->name) {
-                    diag_error(d, def->name_loc, "def '%s' is already defined", def->name);
-                    diag_note(d, old->name_loc, "the first definition is here");
-                    goto next;
-                }
+            Program *p = l->prog;
+            int *slot = def_slot((Def **)l->defs.items, p->def_table, p->def_mask, def->name);
+            if (*slot) {
+                Def *old = l->defs.items[*slot - 1];
+                diag_error(d, def->name_loc, "def '%s' is already defined", def->name);
+                diag_note(d, old->name_loc, "the first definition is here");
+                continue;
             }
-            ptrvec_push(l->prog->arena, &l->defs, def);
+            ptrvec_push(p->arena, &l->defs, def);
+            *slot = l->defs.n;
         } else if (t->kind == TOP_OPTIMIZER) {
             Optimizer *o = t->item;
             for (int k = 0; k < l->optimizers.n; k++) {
@@ -166,6 +185,14 @@ Program *load_program(Arena *a, Diag *d, const char *path, const char *text, int
     }
     p->main = load_file(&l, path, text, none);
     p->incomplete = p->main && p->main->incomplete;
+    size_t ndefs = 0, slots = 4;
+    for (int i = 0; i < l.modules.n; i++) {
+        Module *m = l.modules.items[i];
+        for (int k = 0; k < m->nitems; k++) ndefs += m->items[k].kind == TOP_DEF;
+    }
+    while (slots < 2 * ndefs + 2) slots *= 2;
+    p->def_mask = (unsigned)(slots - 1);
+    p->def_table = arena_alloc(a, slots * sizeof *p->def_table);
     for (int i = 0; i < l.modules.n; i++) link_names(&l, l.modules.items[i]);
     p->modules = (Module **)l.modules.items;
     p->nmodules = l.modules.n;
@@ -178,9 +205,8 @@ Program *load_program(Arena *a, Diag *d, const char *path, const char *text, int
 
 Def *load_find_def(const Program *p, const char *name)
 {
-    for (int i = 0; i < p->ndefs; i++)
-        if (strcmp(p->defs[i]->name, name) == 0) return p->defs[i];
-    return NULL;
+    int k = *def_slot(p->defs, p->def_table, p->def_mask, name);
+    return k ? p->defs[k - 1] : NULL;
 }
 
 Optimizer *load_find_optimizer(const Program *p, const char *name)

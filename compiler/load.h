@@ -17,6 +17,8 @@ typedef struct Program {
     Module *main;           // the file named on the command line (or the REPL entry)
     Def **defs;             // every def of every module, by name (see load_find_def)
     int ndefs;
+    int *def_table;         // hash index of defs: 1 + position in defs, or 0 for empty
+    unsigned def_mask;      // def_table's size - 1: a power of two, over twice ndefs
     Optimizer **optimizers; // every optimizer, in load order
     int noptimizers;
     int incomplete;         // the main file ended inside a construct (the REPL reads on)
