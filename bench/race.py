@@ -608,10 +608,10 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
         "interpreter and the dispatcher: a fixed cost per operation, not per coordinate); autograd adds its "
         "bookkeeping in train mode and the backward.  ham's seed_hnn kernel on 10 coordinates takes %s of its %s eval step; "
         "the rest is the task's gradient (two 10 x 10 products in double) and the runtime's per-step work.  "
-        "The LSTM is the exception: ham's quadratic LSTM meta-step (%s) is its kernels' arithmetic (perf, "
-        "when this benchmark was written: 77%% of the time in the JIT code, 7%% in libmvec; 10 coordinates "
-        "run as two 8-lane vectors, and the adjoint also reduces 5221 param adjoints per block), ~40k flops "
-        "per coordinate and step, which torch's fixed ~%s per step of overhead only beats by %s." % (
+        "The LSTM is the exception: ham's quadratic LSTM meta-step (%s) is its kernels' arithmetic, ~40k "
+        "flops per coordinate and step on 10 coordinates (staged: the gate products are GEMMs of 10 rows, "
+        "which OpenBLAS runs far below its peak, and every call packs the 4880 gate weights), which torch's "
+        "fixed ~%s per step of overhead only beats by %s." % (
             fmt_t(k10.time("torch", 1)) if k10 else "-",
             fmt_t(R["kernel seed_hnn 1000"].time("torch", 1)) if "kernel seed_hnn 1000" in R else "-",
             fmt_t(k10.time("ham", 1)) if k10 else "-", fmt_t(eq.time("ham", 1)), fmt_t(ql.time("ham", 1)), fmt_t(ql.time("torch", 1) / 20),
@@ -649,16 +649,19 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
         fw = lj["fwd"][0]
         ad = lj["adjoint"]
         out.append(
-            "- **MNIST LSTM (lstm_pre): kernel arithmetic.**  Eval step ham %s vs torch %s; meta-step ham %s "
-            "(forward %s, adjoint sweep + update %s) vs torch %s.  The JIT's LSTM forward kernel runs %.1f "
-            "ns/coord against %.1f for the same cell batched with sgemm (bench/lstm_sgemm.c), at %.0f%% of one "
-            "core's FMA peak, and its adjoint (which recomputes the forward) takes %s at 15910 coordinates "
-            "against %s for an sgemm forward (saving gates) + backward: the LSTM's meta-step is "
-            "%.0f%% adjoint.  torch runs the cell as sgemm (nn.LSTMCell: addmm, gates elementwise) and keeps "
-            "the gates for its backward, so both sides do the same matrix arithmetic; ham's per-coordinate "
-            "kernels run it at a fraction of sgemm's rate, and that, not the runtime, sets the LSTM "
-            "ratios (%s meta, %s eval on 1 thread).  The sgemm rows of the kernel section show the "
-            "headroom: an sgemm-batched cell would run the forward %.1fx and the adjoint %.1fx faster." % (
+            "- **MNIST LSTM (lstm_pre): the elementwise stages.**  Eval step ham %s vs torch %s; meta-step ham %s "
+            "(forward %s, adjoint sweep + update %s) vs torch %s.  ham stages the LSTM (compiler/stage.c): "
+            "its gate products are sgemm calls over sub-blocks of 256 coordinates, between JIT kernels for "
+            "the gates.  Its forward runs %.1f ns/coord against %.1f for the same cell written by hand "
+            "around sgemm (bench/lstm_sgemm.c), at %.0f%% of one core's FMA peak, and its adjoint (which "
+            "recomputes the forward's stages) takes %s at 15910 coordinates against %s for the hand-written "
+            "sgemm forward (saving gates) + backward; the meta-step is %.0f%% adjoint.  torch runs the cell "
+            "as sgemm too (nn.LSTMCell: addmm, gates elementwise), so both sides do the same matrix "
+            "arithmetic through the same OpenBLAS; what separates them (%s meta, %s eval on 1 thread) is "
+            "the elementwise gate code: ham's exact (NaN- and -0-preserving) 8-lane sigmoid and tanh "
+            "against torch's vectorized kernels, and ham's extra pass to recompute the forward in the "
+            "adjoint where torch keeps the gates.  The hand-written cell is %.1fx (forward) and %.1fx "
+            "(adjoint) faster than ham's staged kernels." % (
                 fmt_t(e["lstm_pre"].time("ham", 1)), fmt_t(e["lstm_pre"].time("torch", 1)),
                 fmt_t(ml.time("ham", 1)), fmt_t(ml.time("ham", 1, True) * 20),
                 fmt_t(ml.time("ham", 1) - ml.time("ham", 1, True) * 20), fmt_t(ml.time("torch", 1)),
