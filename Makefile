@@ -20,7 +20,7 @@ PREFIX      ?= /usr/local
 SECONDS     ?= 60
 
 # -D_DEFAULT_SOURCE: POSIX and BSD declarations (fsync, strdup, realpath) under -std=c11.
-WARN      := -Wall -Wextra -Wshadow -Wno-unused-parameter
+WARN      := -Wall -Wextra -Wshadow
 CFLAGS    ?= -O2 -g
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SANFLAGS) -D_DEFAULT_SOURCE -MMD -MP \
              -I compiler -I runtime -I $(BUILD)/gen -I $(shell $(LLVM_CONFIG) --includedir)

@@ -350,6 +350,7 @@ static int session(FILE *in, const char *path, int tty, int stop_on_error)
 
 int repl_command(int argc, char **argv)
 {
+    (void)argv;
     if (argc > 1) {
         fprintf(stderr, "hamc repl: takes no arguments (scripts: hamc run-script FILE)\n");
         return 2;

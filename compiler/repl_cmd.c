@@ -689,6 +689,8 @@ static const ReplCmd *find_command(const char *name);
 
 static ReplStatus rc_load(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)argc;
+    (void)rest;
     FILE *f = fopen(argv[1], "rb");
     if (!f) return fail("load: cannot open '%s': %s", argv[1], strerror(errno));
     char *buf = NULL;
@@ -706,6 +708,9 @@ static ReplStatus rc_load(ReplSession *s, int argc, char **argv, const char *res
 
 static ReplStatus rc_list(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)argc;
+    (void)argv;
+    (void)rest;
     if (s->checking) return REPL_OK;
     for (int i = 0; i < s->nentries; i++) {
         const ReplEntry *e = s->entries[i];
@@ -751,6 +756,8 @@ static ReplStatus rc_list(ReplSession *s, int argc, char **argv, const char *res
 
 static ReplStatus rc_show(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)argc;
+    (void)rest;
     if (s->checking) return check_opt(s, argv[1]) ? REPL_ERROR : REPL_OK;
     Arena a;
     Diag d;
@@ -765,6 +772,8 @@ static ReplStatus rc_show(ReplSession *s, int argc, char **argv, const char *res
 
 static ReplStatus rc_derive(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)argc;
+    (void)rest;
     if (s->checking) return check_opt(s, argv[1]) ? REPL_ERROR : REPL_OK;
     Arena a;
     Diag d;
@@ -798,6 +807,8 @@ static ReplStatus rc_derive(ReplSession *s, int argc, char **argv, const char *r
 /* set NAME.HYPER = VALUE (spaces optional); `set` alone lists the overrides. */
 static ReplStatus rc_set(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)argc;
+    (void)argv;
     char buf[256], *w = buf;
     for (const char *c = rest; *c && w < buf + sizeof buf - 1; c++)
         if (!isspace((unsigned char)*c)) *w++ = *c;
@@ -850,6 +861,7 @@ static ReplStatus rc_set(ReplSession *s, int argc, char **argv, const char *rest
 
 static ReplStatus rc_task(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)argv;
     if (argc < 2) {
         printf("task: %s\n", s->task_text);
         return REPL_OK;
@@ -994,6 +1006,7 @@ static ReplStatus check_eval(ReplSession *s, int n, char **names, const ReplOpts
 
 static ReplStatus rc_run(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)rest;
     EvalResult r;
     ReplOpts o;
     char *words[MAX_ARGS];
@@ -1011,6 +1024,7 @@ static ReplStatus rc_run(ReplSession *s, int argc, char **argv, const char *rest
 
 static ReplStatus rc_compare(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)rest;
     ReplOpts o;
     char *words[MAX_ARGS];
     int n = split_opts("compare", find_command("compare")->options, argc, argv, &o, words);
@@ -1056,6 +1070,7 @@ static ReplStatus check_train(ReplSession *s, const char *name, const TrainConfi
 
 static ReplStatus rc_train(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)rest;
     ReplOpts o;
     char *words[MAX_ARGS];
     if (split_opts("train", find_command("train")->options, argc, argv, &o, words) < 0) return REPL_ERROR;
@@ -1198,6 +1213,7 @@ static ReplStatus check_results(ReplSession *s, const char *cmd, const char *pat
 
 static ReplStatus rc_plot(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)rest;
     if (s->checking) return check_results(s, "plot", argc > 1 ? argv[1] : NULL, ".png", ".svg");
     if (s->ncurves == 0) return fail("plot: nothing to plot yet (run or compare first)");
     text_plot(s);
@@ -1244,6 +1260,7 @@ static int write_table_csv(const ReplSession *s, const char *path)
 /* table [FILE.csv]: the last run's or compare's table again, or as CSV to FILE. */
 static ReplStatus rc_table(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)rest;
     if (s->checking) return check_results(s, "table", argc > 1 ? argv[1] : NULL, ".csv", NULL);
     if (s->ncurves == 0) return fail("table: nothing to table yet (run or compare first)");
     if (argc < 2) {
@@ -1271,6 +1288,8 @@ static int is_name(const char *w)
  * SRC's hyper overrides and params, and has its own from then on. */
 static ReplStatus rc_copy(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)argc;
+    (void)rest;
     const char *src = argv[1], *dst = argv[2], *origin;
     if (!is_name(dst)) return fail("copy: '%s' is not a name (a letter or _, then letters, digits, _)", dst);
     char *taken = text_for(s, dst, &origin, 1);
@@ -1303,6 +1322,8 @@ static ReplStatus rc_copy(ReplSession *s, int argc, char **argv, const char *res
 
 static ReplStatus rc_save(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)argc;
+    (void)rest;
     if (s->checking) return check_opt(s, argv[1]) | check_output(s, "save", argv[2]) ? REPL_ERROR : REPL_OK;
     ReplOpt *o = compile(s, argv[1], 0);
     if (!o) return REPL_ERROR;
@@ -1327,6 +1348,8 @@ static ReplStatus rc_save(ReplSession *s, int argc, char **argv, const char *res
 
 static ReplStatus rc_load_params(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)argc;
+    (void)rest;
     if (s->checking) return check_opt(s, argv[1]) | check_input(s, "load-params", argv[2]) ? REPL_ERROR : REPL_OK;
     ReplOpt *o = compile(s, argv[1], 0);
     if (!o) return REPL_ERROR;
@@ -1338,6 +1361,7 @@ static ReplStatus rc_load_params(ReplSession *s, int argc, char **argv, const ch
 
 static ReplStatus rc_emit_c(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)rest;
     ReplOpts opts;
     char *words[MAX_ARGS];
     if (split_opts("emit-c", find_command("emit-c")->options, argc, argv, &opts, words) < 0) return REPL_ERROR;
@@ -1366,6 +1390,9 @@ static ReplStatus rc_emit_c(ReplSession *s, int argc, char **argv, const char *r
 
 static ReplStatus rc_time(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)argc;
+    (void)argv;
+    (void)rest;
     s->timing = !s->timing;
     if (!s->checking) printf("timing %s\n", s->timing ? "on" : "off");
     return REPL_OK;
@@ -1373,6 +1400,10 @@ static ReplStatus rc_time(ReplSession *s, int argc, char **argv, const char *res
 
 static ReplStatus rc_quit(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)s;
+    (void)argc;
+    (void)argv;
+    (void)rest;
     return REPL_QUIT;
 }
 
@@ -1432,6 +1463,7 @@ static const ReplCmd *find_command(const char *name)
 
 static ReplStatus rc_help(ReplSession *s, int argc, char **argv, const char *rest)
 {
+    (void)rest;
     if (argc > 1) {
         const ReplCmd *c = find_command(argv[1]);
         if (c && s->checking) return REPL_OK;

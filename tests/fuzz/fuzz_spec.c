@@ -34,6 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * explores nothing: refuse to start. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    (void)argc;
+    (void)argv;
     devnull = fopen("/dev/null", "w");
     if (!devnull) {
         perror("fuzz_spec: /dev/null");

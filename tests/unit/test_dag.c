@@ -263,35 +263,35 @@ static int exact_on_specials(Pattern pat, double ulps)
 }
 
 #define C(v) dag_const(p, v)
-static const DagNode *pat_mul1(DagPool *p, const DagNode *x, const DagNode *y) { return dag_mul(p, x, C(1)); }
-static const DagNode *pat_muln1(DagPool *p, const DagNode *x, const DagNode *y) { return dag_mul(p, C(-1), x); }
-static const DagNode *pat_addm0(DagPool *p, const DagNode *x, const DagNode *y) { return dag_add(p, x, C(-0.0)); }
-static const DagNode *pat_sub0(DagPool *p, const DagNode *x, const DagNode *y) { return dag_sub(p, x, C(0.0)); }
-static const DagNode *pat_m0sub(DagPool *p, const DagNode *x, const DagNode *y) { return dag_sub(p, C(-0.0), x); }
-static const DagNode *pat_div1(DagPool *p, const DagNode *x, const DagNode *y) { return dag_div(p, x, C(1)); }
-static const DagNode *pat_divn1(DagPool *p, const DagNode *x, const DagNode *y) { return dag_div(p, x, C(-1)); }
-static const DagNode *pat_div4(DagPool *p, const DagNode *x, const DagNode *y) { return dag_div(p, x, C(4)); }
-static const DagNode *pat_divq(DagPool *p, const DagNode *x, const DagNode *y) { return dag_div(p, x, C(-0.125)); }
-static const DagNode *pat_negneg(DagPool *p, const DagNode *x, const DagNode *y) { return dag_neg(p, dag_neg(p, x)); }
-static const DagNode *pat_cneg(DagPool *p, const DagNode *x, const DagNode *y) { return dag_mul(p, C(3), dag_neg(p, x)); }
-static const DagNode *pat_negc(DagPool *p, const DagNode *x, const DagNode *y) { return dag_neg(p, dag_mul(p, C(0.1), x)); }
+static const DagNode *pat_mul1(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_mul(p, x, C(1)); }
+static const DagNode *pat_muln1(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_mul(p, C(-1), x); }
+static const DagNode *pat_addm0(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_add(p, x, C(-0.0)); }
+static const DagNode *pat_sub0(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_sub(p, x, C(0.0)); }
+static const DagNode *pat_m0sub(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_sub(p, C(-0.0), x); }
+static const DagNode *pat_div1(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_div(p, x, C(1)); }
+static const DagNode *pat_divn1(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_div(p, x, C(-1)); }
+static const DagNode *pat_div4(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_div(p, x, C(4)); }
+static const DagNode *pat_divq(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_div(p, x, C(-0.125)); }
+static const DagNode *pat_negneg(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_neg(p, dag_neg(p, x)); }
+static const DagNode *pat_cneg(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_mul(p, C(3), dag_neg(p, x)); }
+static const DagNode *pat_negc(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_neg(p, dag_mul(p, C(0.1), x)); }
 static const DagNode *pat_nn(DagPool *p, const DagNode *x, const DagNode *y) { return dag_mul(p, dag_neg(p, x), dag_neg(p, y)); }
 static const DagNode *pat_dnn(DagPool *p, const DagNode *x, const DagNode *y) { return dag_div(p, dag_neg(p, x), dag_neg(p, y)); }
 static const DagNode *pat_addneg(DagPool *p, const DagNode *x, const DagNode *y) { return dag_add(p, x, dag_neg(p, y)); }
 static const DagNode *pat_negadd(DagPool *p, const DagNode *x, const DagNode *y) { return dag_add(p, dag_neg(p, y), x); }
 static const DagNode *pat_subneg(DagPool *p, const DagNode *x, const DagNode *y) { return dag_sub(p, x, dag_neg(p, y)); }
-static const DagNode *pat_pow1(DagPool *p, const DagNode *x, const DagNode *y) { return dag_pow(p, C(1), y); }
+static const DagNode *pat_pow1(DagPool *p, const DagNode *x, const DagNode *y) { (void)x; return dag_pow(p, C(1), y); }
 static const DagNode *pat_selsame(DagPool *p, const DagNode *x, const DagNode *y) { return dag_select(p, x, y, y); }
 static const DagNode *pat_selnot(DagPool *p, const DagNode *x, const DagNode *y)
 {
     return dag_select(p, dag_unary(p, OP_NOT, x), x, y);
 }
-static const DagNode *pat_minxx(DagPool *p, const DagNode *x, const DagNode *y) { return dag_binary(p, OP_MIN, x, x); }
-static const DagNode *pat_ltxx(DagPool *p, const DagNode *x, const DagNode *y) { return dag_binary(p, OP_LT, x, x); }
-static const DagNode *pat_absneg(DagPool *p, const DagNode *x, const DagNode *y) { return dag_unary(p, OP_ABS, dag_neg(p, x)); }
-static const DagNode *pat_absabs(DagPool *p, const DagNode *x, const DagNode *y) { return dag_unary(p, OP_ABS, dag_unary(p, OP_ABS, x)); }
-static const DagNode *pat_signsign(DagPool *p, const DagNode *x, const DagNode *y) { return dag_unary(p, OP_SIGN, dag_unary(p, OP_SIGN, x)); }
-static const DagNode *pat_relurelu(DagPool *p, const DagNode *x, const DagNode *y) { return dag_unary(p, OP_RELU, dag_unary(p, OP_RELU, x)); }
+static const DagNode *pat_minxx(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_binary(p, OP_MIN, x, x); }
+static const DagNode *pat_ltxx(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_binary(p, OP_LT, x, x); }
+static const DagNode *pat_absneg(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_unary(p, OP_ABS, dag_neg(p, x)); }
+static const DagNode *pat_absabs(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_unary(p, OP_ABS, dag_unary(p, OP_ABS, x)); }
+static const DagNode *pat_signsign(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_unary(p, OP_SIGN, dag_unary(p, OP_SIGN, x)); }
+static const DagNode *pat_relurelu(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_unary(p, OP_RELU, dag_unary(p, OP_RELU, x)); }
 static const DagNode *pat_notnot(DagPool *p, const DagNode *x, const DagNode *y)
 {
     return dag_unary(p, OP_NOT, dag_unary(p, OP_NOT, dag_binary(p, OP_LE, x, y)));
@@ -301,21 +301,21 @@ static const DagNode *pat_andsame(DagPool *p, const DagNode *x, const DagNode *y
     const DagNode *b = dag_binary(p, OP_GE, x, y);
     return dag_binary(p, OP_AND, b, b);
 }
-static const DagNode *pat_and0(DagPool *p, const DagNode *x, const DagNode *y) { return dag_binary(p, OP_AND, x, C(0)); }
-static const DagNode *pat_or1(DagPool *p, const DagNode *x, const DagNode *y) { return dag_binary(p, OP_OR, C(-2), x); }
+static const DagNode *pat_and0(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_binary(p, OP_AND, x, C(0)); }
+static const DagNode *pat_or1(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_binary(p, OP_OR, C(-2), x); }
 static const DagNode *pat_and1(DagPool *p, const DagNode *x, const DagNode *y)
 {
     return dag_binary(p, OP_AND, C(1), dag_binary(p, OP_NE, x, y));
 }
 static int pow_k;
-static const DagNode *pat_powk(DagPool *p, const DagNode *x, const DagNode *y) { return dag_powi(p, x, pow_k); }
+static const DagNode *pat_powk(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_powi(p, x, pow_k); }
 /* unsound identities that the default rules must leave alone */
-static const DagNode *pat_add0(DagPool *p, const DagNode *x, const DagNode *y) { return dag_add(p, x, C(0.0)); }
-static const DagNode *pat_mul0(DagPool *p, const DagNode *x, const DagNode *y) { return dag_mul(p, x, C(0.0)); }
-static const DagNode *pat_subxx(DagPool *p, const DagNode *x, const DagNode *y) { return dag_sub(p, x, x); }
-static const DagNode *pat_0sub(DagPool *p, const DagNode *x, const DagNode *y) { return dag_sub(p, C(0.0), x); }
-static const DagNode *pat_eqxx(DagPool *p, const DagNode *x, const DagNode *y) { return dag_binary(p, OP_EQ, x, x); }
-static const DagNode *pat_div3(DagPool *p, const DagNode *x, const DagNode *y) { return dag_div(p, x, C(3)); }
+static const DagNode *pat_add0(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_add(p, x, C(0.0)); }
+static const DagNode *pat_mul0(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_mul(p, x, C(0.0)); }
+static const DagNode *pat_subxx(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_sub(p, x, x); }
+static const DagNode *pat_0sub(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_sub(p, C(0.0), x); }
+static const DagNode *pat_eqxx(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_binary(p, OP_EQ, x, x); }
+static const DagNode *pat_div3(DagPool *p, const DagNode *x, const DagNode *y) { (void)y; return dag_div(p, x, C(3)); }
 #undef C
 
 static void test_sound_rules(void)
