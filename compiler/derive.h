@@ -31,7 +31,7 @@ typedef struct GradcheckResult {
     double worst_rel;      // the largest relative error seen
     const char *worst_at;  // which derivative it was ("W[1,0]", "state p")
     int checked;           // derivatives compared
-    int skipped;           // at non-finite points
+    int skipped;           // at kinks (one-sided slopes differ) or non-finite values
 } GradcheckResult;
 
 /* derive_gradcheck: at `trials` random points (states reached by running the step

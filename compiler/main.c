@@ -209,13 +209,23 @@ static int cmd_gradcheck(int argc, char **argv)
                 step_free(s);
                 continue;
             }
-            int ok = r.worst_rel <= a.tol && r.checked > 0;
-            printf("%-20s %s  worst relative error %.2e%s%s%s over %d derivatives (%d trials)%s\n",
-                   opts[i]->name, ok ? "ok  " : "FAIL", r.worst_rel, *r.worst_at ? " (d/d" : "",
-                   r.worst_at, *r.worst_at ? ")" : "", r.checked, a.trials,
-                   r.checked == 0 ? ": nothing to check" : "");
-            if (r.skipped) printf("%-20s       %d derivatives skipped at non-finite values\n", "", r.skipped);
-            if (!ok && r.checked > 0) status = 1;
+            // Nothing compared is not a failure: a step with no state and no params
+            // (sgd) has no derivative to check, and a skipped one is not wrong.
+            if (r.checked == 0 && r.skipped == 0)
+                printf("%-20s ok    (nothing to check: no state or param to differentiate by)\n",
+                       opts[i]->name);
+            else if (r.checked == 0)
+                printf("%-20s ok    (nothing to check: all %d derivatives (%d trials) were skipped)\n",
+                       opts[i]->name, r.skipped, a.trials);
+            else
+                printf("%-20s %s  worst relative error %.2e%s%s%s over %d derivatives (%d trials)\n",
+                       opts[i]->name, r.worst_rel <= a.tol ? "ok  " : "FAIL", r.worst_rel,
+                       *r.worst_at ? " (d/d" : "", r.worst_at, *r.worst_at ? ")" : "", r.checked,
+                       a.trials);
+            if (r.skipped)
+                printf("%-20s       %d derivatives skipped at kinks (the one-sided slopes differ) "
+                       "or non-finite values\n", "", r.skipped);
+            if (r.checked > 0 && r.worst_rel > a.tol) status = 1;
             step_free(s);
         }
     }

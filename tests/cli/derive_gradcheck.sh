@@ -30,6 +30,12 @@ for f in "$root"/stdlib/*.ham "$root"/examples/*.ham; do
     case "$name" in lstm*) trials=1 ;; esac
     check "gradcheck $name" "$HAMC" gradcheck "$f" --trials "$trials"
 done
+# Nothing to check (sgd has no state and no params) is ok, in the text and the status.
+out=$("$HAMC" gradcheck "$root/stdlib/sgd.ham" 2>&1)
+status=$?
+if [ $status -eq 0 ] && echo "$out" | grep -q '^sgd  *ok  *(nothing to check' &&
+   ! echo "$out" | grep -q FAIL; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "FAIL: gradcheck sgd: status $status"; echo "$out"; fi
 # An integrator the system cannot use is refused with one message.
 out=$("$HAMC" derive "$root/stdlib/heavy_ball.ham" --integrator leapfrog 2>&1)
 status=$?
