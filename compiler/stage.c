@@ -73,7 +73,7 @@ static int term_cmp(const void *a, const void *b)
 /* The terms of the OP_ADD tree at n, descending into adds that are not forms of
  * their own (`top`: an add some non-add uses).  Returns a Form if it has at least
  * two terms param * v with distinct coordinate-dependent v's. */
-static int flatten(Work *w, const DagNode *n, const char *coord, const char *top, Form *f)
+static int flatten(const DagNode *n, const char *coord, const char *top, Form *f)
 {
     int cap = 16, sp = 0, nt = 0, nr = 0;
     const DagNode **stack = dag_realloc(NULL, (size_t)cap * sizeof *stack);
@@ -119,7 +119,6 @@ static int flatten(Work *w, const DagNode *n, const char *coord, const char *top
         dag_realloc(rest, 0);
     }
     dag_realloc(terms, 0);
-    (void)w;
     return ok;
 }
 
@@ -147,7 +146,7 @@ static void find_forms(Work *w, const DagNode *const *roots, int nroots)
     for (int i = 0; i < count; i++) {
         const DagNode *n = list[i];
         if (n->op != OP_ADD || !coord[n->id] || !top[n->id]) continue;
-        if (flatten(w, n, coord, top, &w->forms[w->nform])) w->form_of[n->id] = w->nform++;
+        if (flatten(n, coord, top, &w->forms[w->nform])) w->form_of[n->id] = w->nform++;
     }
     dag_realloc(coord, 0);
     dag_realloc(top, 0);
@@ -356,8 +355,9 @@ static void assign_columns(Work *w)
 
 /* ---- the stage kernels ---- */
 
-/* The outputs of stage k (exports_only: without next/update), in the rebuilt DAG. */
-static int stage_outs(const Work *w, int k, int exports_only, KernelOut *outs)
+/* The outputs of stage k in the rebuilt DAG: its exports (the first *nexport), then
+ * the next states and update it writes. */
+static int stage_outs(const Work *w, int k, KernelOut *outs, int *nexport)
 {
     const StagedStep *st = w->st;
     const StepProgram *s = w->s;
@@ -369,7 +369,7 @@ static int stage_outs(const Work *w, int k, int exports_only, KernelOut *outs)
         const DagNode *x = w->list[i];
         if (w->carried[x->id] && w->level[x->id] == k) outs[n++] = (KernelOut){OUT_AUX, w->col_of[x->id], x};
     }
-    if (exports_only) return n;
+    *nexport = n;
     for (int r = 0; r <= s->nstate; r++)
         if (w->out_stage[r] == k) outs[n++] = (KernelOut){r < s->nstate ? OUT_NEXT : OUT_UPDATE, r < s->nstate ? r : 0, w->roots[r]};
     return n;
@@ -473,21 +473,13 @@ static void stage_plans(Work *w, int with_adjoint)
     st->fwd_aux = memset(dag_realloc(NULL, bytes), 0, bytes);
     st->adj = with_adjoint ? memset(dag_realloc(NULL, bytes), 0, bytes) : NULL;
     for (int k = 0; k < st->nstage && !dag_pool_failed(w->p); k++) {
-        int n = stage_outs(w, k, 0, outs);
+        int nx, n = stage_outs(w, k, outs, &nx);
         substitute(w, k, outs, n);
         if (dag_pool_failed(w->p)) break;
         codegen_plan_outs(s, 0, outs, n, &st->fwd[k]);
-        st->fwd[k].stage = 1;
-        int nx = 0;
-        for (int o = 0; o < n; o++)
-            if (outs[o].kind == OUT_AUX) outs[nx++] = outs[o];   // exports come first
-        codegen_plan_outs(s, 0, outs, nx, &st->fwd_aux[k]);
-        st->fwd_aux[k].stage = 1;
-        if (with_adjoint) {
-            n = stage_outs(w, k, 0, outs);
-            substitute(w, k, outs, n);
-            if (!dag_pool_failed(w->p)) stage_adjoint(w, outs, n, k == st->nstage - 1, &st->adj[k]);
-        }
+        codegen_plan_outs(s, 0, outs, nx, &st->fwd_aux[k]);   // the exports alone
+        st->fwd[k].stage = st->fwd_aux[k].stage = 1;
+        if (with_adjoint) stage_adjoint(w, outs, n, k == st->nstage - 1, &st->adj[k]);
     }
     dag_realloc(outs, 0);
 }
