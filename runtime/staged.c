@@ -17,9 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *xalloc(size_t size)
+/* xalloc: size bytes, zeroed if asked; out of memory is reported and exits. */
+static void *xalloc(size_t size, int zeroed)
 {
-    void *p = calloc(1, size ? size : 1);
+    void *p = zeroed ? calloc(1, size ? size : 1) : malloc(size ? size : 1);
     if (!p) {
         fprintf(stderr, "hamc: out of memory (%zu bytes for a staged step)\n", size);
         exit(1);
@@ -33,14 +34,14 @@ static void blas_single_thread(void) { openblas_set_num_threads(1); }
 HamStaged *ham_staged_new(int nstage, int ngemm)
 {
     pthread_once(&blas_once, blas_single_thread);   // our pool runs the blocks in parallel
-    HamStaged *st = xalloc(sizeof *st);
+    HamStaged *st = xalloc(sizeof *st, 1);
     st->nstage = nstage;
     st->ngemm = ngemm;
-    st->gemm = xalloc((size_t)(ngemm + 1) * sizeof *st->gemm);
+    st->gemm = xalloc((size_t)(ngemm + 1) * sizeof *st->gemm, 1);
     for (int p = 0; p < 2; p++) {
-        st->fwd[p] = xalloc((size_t)(nstage + 1) * sizeof(HamKernelFn));
-        st->fwd_aux[p] = xalloc((size_t)(nstage + 1) * sizeof(HamKernelFn));
-        st->adj[p] = xalloc((size_t)(nstage + 1) * sizeof(HamKernelFn));
+        st->fwd[p] = xalloc((size_t)(nstage + 1) * sizeof(HamKernelFn), 1);
+        st->fwd_aux[p] = xalloc((size_t)(nstage + 1) * sizeof(HamKernelFn), 1);
+        st->adj[p] = xalloc((size_t)(nstage + 1) * sizeof(HamKernelFn), 1);
     }
     return st;
 }
@@ -88,11 +89,7 @@ void ham_staged_run(const HamStaged *st, int which, const HamStepArgs *args)
     size_t nw = 0;
     for (int g = 0; g < st->ngemm; g++) nw += (size_t)st->gemm[g].rows * (size_t)st->gemm[g].cols;
     size_t naux = (size_t)st->ncol * (size_t)LD;
-    char *mem = malloc(((nw + naux) * (adjoint ? 2 : 1) + 1) * es);
-    if (!mem) {
-        fprintf(stderr, "hamc: out of memory (a staged step's buffers)\n");
-        exit(1);
-    }
+    char *mem = xalloc(((nw + naux) * (adjoint ? 2 : 1)) * es, 0);
     char *wp = mem, *wbar = wp + nw * es;
     char *aux = adjoint ? wbar + nw * es : wbar, *aux_bar = aux + naux * es;
     if (adjoint) {

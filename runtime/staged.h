@@ -17,7 +17,9 @@
 
 #include "kernel.h"
 
-#define HAM_STAGED_SUB 256   /* measured on the MNIST LSTM: 128-256 beat 512 by ~8%, 2048 lost 15% */
+/* Measured on the MNIST LSTM eval step under load (3-4): 5.3-5.7 ms at 128-256
+ * coordinates, 5.9-6.3 at 512, 6.8 at 2048; the meta-step was too noisy to rank. */
+#define HAM_STAGED_SUB 256
 
 typedef struct HamStagedGemm {
     int level;               // runs after stage level-1, before stage level
