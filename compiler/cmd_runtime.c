@@ -8,7 +8,9 @@
  *   hamc train SPEC --task ... [--unroll 20] [--steps 100] [--epochs E]
  *            [--runs-per-epoch 20] [--meta-batch B] [--meta-lr 0.01] [--meta-opt adam]
  *            [--meta-loss sum|log] [--out-mul K] [--clip C] [--eval-every N] [--eval-runs N] --out CKPT
- *            [--resume CKPT] [--seed S] [--set k=v]... [--threads N] [--opt NAME] */
+ *            [--resume CKPT] [--seed S] [--set k=v]... [--threads N] [--opt NAME]
+ *   --meta-loss left out: sum, or with --resume the meta-loss stored in the checkpoint
+ *   (TRAIN_META_LOSS_AUTO); given, it wins over the stored one, as the other options do. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -121,7 +123,7 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
     a->meta_lr = td.meta_lr;
     a->meta_opt = td.meta_opt;
     a->clip = td.clip;
-    a->meta_loss = td.meta_loss;
+    a->meta_loss = td.meta_loss;   // TRAIN_META_LOSS_AUTO until --meta-loss
     a->eval_every = td.eval_every;
     a->eval_runs = td.eval_runs;
     for (int i = 1; i < argc; i++) {

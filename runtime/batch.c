@@ -217,6 +217,11 @@ int meta_loss_parse(const char *name)
     return -1;
 }
 
+const char *meta_loss_name(MetaLoss m)
+{
+    return m == META_LOSS_LOG ? "log" : "sum";
+}
+
 void unroll_backward(Unroll *u, Batch *b, double *param_grad)
 {
     size_t sn = (size_t)(b->S * b->n);

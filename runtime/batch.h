@@ -53,8 +53,10 @@ int batch_run_state_finite(const Batch *b, int run);   // run's optimizer state 
 
 typedef enum { META_LOSS_SUM, META_LOSS_LOG } MetaLoss;
 
-/* meta_loss_parse: "sum" or "log"; -1 for anything else. */
+/* meta_loss_parse: "sum" or "log"; -1 for anything else.  meta_loss_name: the inverse
+ * (checkpoints store the name). */
 int meta_loss_parse(const char *name);
+const char *meta_loss_name(MetaLoss m);
 
 typedef struct Unroll {
     int U;

@@ -46,6 +46,7 @@ enum {
     TAG_STEP = TAG('S', 'T', 'E', 'P'), // epoch and meta-step
     TAG_HYPR = TAG('H', 'Y', 'P', 'R'), // hyper overrides
     TAG_TASK = TAG('T', 'A', 'S', 'K'), // task description
+    TAG_LOSS = TAG('L', 'O', 'S', 'S'), // meta-loss name (optional, absent in older files)
     TAG_KVMD = TAG('K', 'V', 'M', 'D'), // key/value metadata
     TAG_END = TAG('E', 'N', 'D', ' '),  // last section, empty
 };
@@ -286,6 +287,12 @@ static void encode_sections(Buf *b, const Checkpoint *c)
     at = begin_section(b, TAG_TASK);
     put_str(b, c->task);
     end_section(b, at);
+
+    if (c->meta_loss) {   // NULL: no section, which a reader takes as "sum"
+        at = begin_section(b, TAG_LOSS);
+        put_str(b, c->meta_loss);
+        end_section(b, at);
+    }
 
     at = begin_section(b, TAG_KVMD);
     put_u32(b, (uint32_t)c->n_kv);
@@ -571,6 +578,8 @@ static void rd_name(Reader *r, Checkpoint *c) { c->opt_name = rd_str(r); }
 
 static void rd_task(Reader *r, Checkpoint *c) { c->task = rd_str(r); }
 
+static void rd_loss(Reader *r, Checkpoint *c) { c->meta_loss = rd_str(r); }
+
 static void rd_spec(Reader *r, Checkpoint *c)
 {
     c->spec_hash = rd_u64(r);
@@ -670,7 +679,7 @@ static const struct {
     {TAG_NAME, 1, rd_name}, {TAG_SPEC, 1, rd_spec}, {TAG_PARM, 1, rd_parm},
     {TAG_BEST, 0, rd_best}, {TAG_MOPT, 1, rd_mopt}, {TAG_RNG, 1, rd_rng},
     {TAG_STEP, 1, rd_step}, {TAG_HYPR, 0, rd_hypr}, {TAG_TASK, 0, rd_task},
-    {TAG_KVMD, 0, rd_kvmd},
+    {TAG_KVMD, 0, rd_kvmd}, {TAG_LOSS, 0, rd_loss},
 };
 enum { N_KNOWN = sizeof known / sizeof known[0] };
 
@@ -892,7 +901,7 @@ int ckpt_add_kv(Checkpoint *c, const char *key, const char *value)
 void ckpt_free(Checkpoint *c)
 {
     free(c->opt_name), free(c->spec_text), free(c->params), free(c->best);
-    free(c->meta_opt), free(c->rng), free(c->task);
+    free(c->meta_opt), free(c->rng), free(c->task), free(c->meta_loss);
     for (size_t k = 0; c->state && k < c->n_state; k++) free(c->state[k].name), free(c->state[k].v);
     for (size_t k = 0; c->hypers && k < c->n_hypers; k++) free(c->hypers[k].name);
     for (size_t k = 0; c->kv && k < c->n_kv; k++) free(c->kv[k].key), free(c->kv[k].value);

@@ -4,7 +4,8 @@
  * optimizer later without the original spec file: the optimizer's name, its spec hash
  * and full spec text, the learned parameters and the best ones found so far (with their
  * evaluation loss), the meta-optimizer's name and state, the RNG words, the epoch and
- * meta-step counters, hyper overrides, the task description, and free-form metadata.
+ * meta-step counters, hyper overrides, the task description, the meta-loss, and
+ * free-form metadata.
  *
  * File format (version 1; all integers little-endian, doubles as IEEE-754 binary64 bit
  * patterns in little-endian order):
@@ -29,6 +30,10 @@
  *   STEP R  u64 epoch; u64 meta-step
  *   HYPR    u32 count; count x (str name; f64 value, no NaN)
  *   TASK    str task description, e.g. "mnist activation=sigmoid hidden=20"
+ *   LOSS    str meta-loss the params were trained with: "sum" or "log" (batch.h's
+ *           names; the reader takes any string, the trainer checks it).  Added after
+ *           version 1 shipped, as an optional section: files without it (older hams,
+ *           the REPL's save) mean "sum", the only meta-loss there was before.
  *   KVMD    u32 count; count x (str key; str value)
  *
  * Compatibility: the envelope (magic, version, tag/length framing, END, trailing CRC-32)
@@ -42,10 +47,10 @@
  * "x.ckpt: corrupt (checksum mismatch)".
  *
  * Ownership: a Checkpoint owns every pointer in it (malloc'd; NULL strings are written
- * as ""); ckpt_free() frees them all and zeroes the struct, so it is safe on a zeroed
- * or already freed struct.  The ckpt_add_* helpers copy their arguments.  ckpt_read()
- * fills a struct it first zeroes (free the old contents first) and leaves it zeroed on
- * failure. */
+ * as "", except meta_loss, whose NULL is written as no LOSS section); ckpt_free() frees
+ * them all and zeroes the struct, so it is safe on a zeroed or already freed struct.
+ * The ckpt_add_* helpers copy their arguments.  ckpt_read() fills a struct it first
+ * zeroes (free the old contents first) and leaves it zeroed on failure. */
 #ifndef HAM_CHECKPOINT_H
 #define HAM_CHECKPOINT_H
 
@@ -91,6 +96,7 @@ typedef struct Checkpoint {
     size_t n_hypers;         // number of hyper overrides
     CkptHyper *hypers;       // name=value overrides
     char *task;              // task description
+    char *meta_loss;         // meta-loss name ("sum", "log"), or NULL: no LOSS section
     size_t n_kv;             // number of metadata pairs
     CkptKv *kv;              // free-form key/value metadata
 } Checkpoint;

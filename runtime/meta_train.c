@@ -24,7 +24,7 @@ void train_default_config(TrainConfig *c)
     c->meta_batch = 1;
     c->meta_lr = 0.01;
     c->clip = 0;
-    c->meta_loss = META_LOSS_SUM;
+    c->meta_loss = TRAIN_META_LOSS_AUTO;
     c->meta_opt = "adam";
     c->eval_every = 1;
     c->eval_runs = 20;
@@ -38,6 +38,7 @@ typedef struct Trainer {
     double *params, *best, best_loss, *grad;
     MetaOpt opt;
     Rng rng;
+    MetaLoss meta_loss;       // in force: the config's, or the resumed checkpoint's
     long epoch, meta_step;
     long first_epoch;         // the epoch this process started at (after a resume)
     int run;                  // the optimizee run of the epoch going on, from 0
@@ -77,10 +78,32 @@ static int save(Trainer *t, const double *hypers, char *err, size_t errlen)
     ck.meta_step = (uint64_t)t->meta_step;
     for (int h = 0; h < t->k->info.nhyper; h++) rc |= ckpt_add_hyper(&ck, t->k->info.hyper_names[h], hypers[h]);
     ck.task = strdup(c->task_text ? c->task_text : "");
+    if (!(ck.meta_loss = strdup(meta_loss_name(t->meta_loss)))) rc = -1;
     if (rc == 0) rc = ckpt_write(c->out, &ck, err, errlen);
     else snprintf(err, errlen, "out of memory building the checkpoint");
     ckpt_free(&ck);
     return rc;
+}
+
+/* The meta-loss of a resumed run: the config's when it names one, else the one the
+ * checkpoint was trained with (no LOSS section: sum, all there was before it).  A
+ * stored name this ham does not know is refused, shown on one line. */
+static int restore_meta_loss(Trainer *t, const Checkpoint *ck, char *err, size_t errlen)
+{
+    if (t->c->meta_loss != TRAIN_META_LOSS_AUTO) return 0;
+    int stored = ck->meta_loss ? meta_loss_parse(ck->meta_loss) : META_LOSS_SUM;
+    if (stored < 0) {
+        const char *s = ck->meta_loss;
+        char q[44];
+        size_t i = 0;
+        for (; s[i] && i < 40; i++) q[i] = s[i] >= ' ' && s[i] <= '~' ? s[i] : '?';
+        q[i] = 0;
+        snprintf(err, errlen, "%s: trained with meta-loss '%s%s', which this ham does not know (sum or log)",
+                 t->c->resume, q, s[i] ? "..." : "");
+        return -1;
+    }
+    t->meta_loss = (MetaLoss)stored;
+    return 0;
 }
 
 static int restore(Trainer *t, char *err, size_t errlen)
@@ -92,6 +115,7 @@ static int restore(Trainer *t, char *err, size_t errlen)
         snprintf(err, errlen, "%s: has %zu params, the optimizer %d", t->c->resume, ck.n_params, t->P);
         rc = -1;
     }
+    if (rc == 0) rc = restore_meta_loss(t, &ck, err, errlen);
     if (rc == 0) {
         memcpy(t->params, ck.params, (size_t)t->P * sizeof *t->params);
         if (ck.best) memcpy(t->best, ck.best, (size_t)t->P * sizeof *t->best), t->best_loss = ck.best_loss;
@@ -260,6 +284,7 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
     if (c->out && ckpt_check_target(c->out, err, errlen) != 0) return -1;   // before any work
     Trainer t = {.k = k, .c = c, .P = k->info.nparam, .params = params, .best_loss = INFINITY, .eval_loss = NAN};
     t.rng = rng_split(c->seed, 0x7121);
+    t.meta_loss = c->meta_loss == TRAIN_META_LOSS_AUTO ? META_LOSS_SUM : (MetaLoss)c->meta_loss;
     t.best = malloc((size_t)(t.P + 1) * sizeof *t.best);
     t.grad = calloc((size_t)t.P + 1, sizeof *t.grad);
     memcpy(t.best, params, (size_t)t.P * sizeof *params);
@@ -296,7 +321,7 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         trainer_free(&t);
         return -1;
     }
-    t.unroll.meta_loss = (MetaLoss)c->meta_loss;
+    t.unroll.meta_loss = t.meta_loss;
     t.first_epoch = t.epoch;
     progress_start(&t.progress, c->epochs > t.epoch ? (c->epochs - t.epoch) * c->runs_per_epoch * steps_per_run(c) : 0,
                    "steps");

@@ -8,18 +8,26 @@
  * and abandons that optimizee run, with a note saying where.  After every `eval_every`
  * epochs phi is evaluated on held-out instances (MNIST: the other half of the training
  * set) and the best phi is kept; a checkpoint is written atomically after each epoch,
- * so a killed run resumes from its last epoch and reaches the same result. */
+ * so a killed run resumes from its last epoch and reaches the same result.
+ *
+ * Resuming: the checkpoint gives phi, the best phi, the meta-optimizer's state, the RNG
+ * and the counters; the meta-loss too, unless the config names one (meta_loss >= 0),
+ * which then wins, as every other setting of the config does (they are not checked
+ * against the run that made the checkpoint). */
 #ifndef HAM_META_TRAIN_H
 #define HAM_META_TRAIN_H
 
 #include "eval.h"
+
+enum { TRAIN_META_LOSS_AUTO = -1 };   // TrainConfig.meta_loss: not chosen (the default)
 
 typedef struct TrainConfig {
     TaskConfig task;          // meta-training instances (MNIST: the meta-train half)
     TaskConfig eval_task;     // held-out instances (MNIST: the meta-eval half)
     int steps, unroll, epochs, runs_per_epoch, meta_batch;
     double meta_lr, clip;     // clip: max norm of the meta-gradient (0: none)
-    int meta_loss;            // META_LOSS_SUM (Andrychowicz et al.) or META_LOSS_LOG (batch.h)
+    int meta_loss;            // META_LOSS_SUM (Andrychowicz et al.) or META_LOSS_LOG (batch.h),
+                              // or TRAIN_META_LOSS_AUTO: the resumed checkpoint's, else sum
     const char *meta_opt;     // "adam" or "sgd"
     int eval_every, eval_runs;
     uint64_t seed;

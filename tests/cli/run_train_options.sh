@@ -11,7 +11,8 @@
 #     set's accuracy (table and JSON); a truncated or wrong-magic idx file is refused
 #     naming the file and `make data`;
 #   - a training killed with SIGKILL in the middle of an epoch, resumed, ends with the
-#     bytes of an uninterrupted one;
+#     bytes of an uninterrupted one; so does one with --meta-loss log resumed without
+#     the flag (the checkpoint holds the meta-loss);
 #   - progress: on a terminal, the line has the epoch, meta-loss, eval loss, steps/s
 #     and ETA; off a terminal, nothing on stderr;
 #   - run --params with a checkpoint of another optimizer (with hypers it lacks) says
@@ -108,20 +109,32 @@ fi
 
 # ---- kill -9 in the middle of an epoch, then --resume ----
 args=(train "$root/stdlib/phnn.ham" --task quadratic --epochs 150 --runs-per-epoch 10 --eval-runs 10 --seed 9)
+# kill_resume REF WHAT OPTION...: train with args and the OPTIONs, kill -9 it once its
+# first checkpoint is there, resume with args alone, and compare with REF.
+kill_resume() {
+    local ref=$1 what=$2 pid killed_at
+    shift 2
+    rm -f "$tmp/k.ckpt"
+    "$HAMC" "${args[@]}" "$@" --out "$tmp/k.ckpt" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 500); do [ -s "$tmp/k.ckpt" ] && break; sleep 0.02; done
+    sleep 0.05
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    killed_at=$("$py" "$root/tests/reliability/ckpt.py" epoch "$tmp/k.ckpt" 2>/dev/null | awk '{print $1; exit}')
+    if [ -s "$tmp/k.ckpt" ] && [ "${killed_at:-150}" -lt 150 ]; then
+        "$HAMC" "${args[@]}" --resume "$tmp/k.ckpt" --out "$tmp/k.ckpt" >/dev/null 2>"$tmp/err" && ok ||
+            bad "resume$what: $(cat "$tmp/err")"
+        cmp -s "$ref" "$tmp/k.ckpt" && ok || bad "the resumed run$what differs from the uninterrupted one"
+    else
+        bad "no checkpoint of an unfinished run$what at the kill (epoch ${killed_at:-none} of 150)"
+    fi
+}
 "$HAMC" "${args[@]}" --out "$tmp/straight.ckpt" >/dev/null 2>&1 && ok || bad "uninterrupted training"
-"$HAMC" "${args[@]}" --out "$tmp/k.ckpt" >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 500); do [ -s "$tmp/k.ckpt" ] && break; sleep 0.02; done
-sleep 0.05
-kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-killed_at=$("$py" "$root/tests/reliability/ckpt.py" epoch "$tmp/k.ckpt" 2>/dev/null | awk '{print $1; exit}')
-if [ -s "$tmp/k.ckpt" ] && [ "${killed_at:-150}" -lt 150 ]; then
-    "$HAMC" "${args[@]}" --resume "$tmp/k.ckpt" --out "$tmp/k.ckpt" >/dev/null 2>"$tmp/err" && ok || bad "resume: $(cat "$tmp/err")"
-    cmp -s "$tmp/straight.ckpt" "$tmp/k.ckpt" && ok || bad "the resumed run differs from the uninterrupted one"
-else
-    bad "no checkpoint of an unfinished run at the kill (epoch ${killed_at:-none} of 150)"
-fi
+kill_resume "$tmp/straight.ckpt" ""
+"$HAMC" "${args[@]}" --meta-loss log --out "$tmp/straight_log.ckpt" >/dev/null 2>&1 && ok ||
+    bad "uninterrupted training with --meta-loss log"
+kill_resume "$tmp/straight_log.ckpt" " (--meta-loss log, resumed without it)" --meta-loss log
 
 # ---- progress: a line on a terminal, nothing off one ----
 "$HAMC" "${args[@]}" --epochs 3 --out "$tmp/p.ckpt" >/dev/null 2>"$tmp/err"

@@ -2,7 +2,11 @@
 # train_resume.sh: meta-training checkpoints.  A run resumed from its checkpoint ends
 # with the same bytes as an uninterrupted one; a run stopped by SIGINT leaves a
 # loadable checkpoint of its last whole epoch; corrupt and mismatched checkpoints are
-# refused with one line; `hamc run --params` uses the learned params.
+# refused with one line; `hamc run --params` uses the learned params.  The meta-loss
+# travels with the checkpoint: a --meta-loss log run resumed without the flag goes on
+# with log; a --meta-loss given with --resume wins (as every other training option
+# does) and is stored from then on; a checkpoint of a ham from before the LOSS section
+# means sum; a stored meta-loss this ham does not know is refused.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,6 +24,37 @@ train --epochs 4 --out "$tmp/straight.ckpt" && ok || bad "straight training: $(c
 train --epochs 2 --out "$tmp/resumed.ckpt" && ok || bad "first half"
 train --epochs 4 --resume "$tmp/resumed.ckpt" --out "$tmp/resumed.ckpt" && ok || bad "resume: $(cat "$tmp/err")"
 cmp -s "$tmp/straight.ckpt" "$tmp/resumed.ckpt" && ok || bad "resumed run differs from the uninterrupted one"
+
+# ---- the meta-loss on --resume ----
+ckpt() { /usr/bin/python3 "$root/tests/reliability/ckpt.py" "$@"; }
+train --epochs 2 --out "$tmp/sum2.ckpt" && ok || bad "sum, first half: $(cat "$tmp/err")"
+train --epochs 4 --meta-loss log --out "$tmp/log.ckpt" && ok || bad "straight --meta-loss log: $(cat "$tmp/err")"
+! cmp -s "$tmp/log.ckpt" "$tmp/straight.ckpt" && ok || bad "--meta-loss log trains as sum"
+train --epochs 2 --meta-loss log --out "$tmp/log2.ckpt" && ok || bad "--meta-loss log, first half"
+cp "$tmp/log2.ckpt" "$tmp/log_resumed.ckpt"
+train --epochs 4 --resume "$tmp/log_resumed.ckpt" --out "$tmp/log_resumed.ckpt" && ok || bad "log resume: $(cat "$tmp/err")"
+cmp -s "$tmp/log.ckpt" "$tmp/log_resumed.ckpt" && ok ||
+    bad "a --meta-loss log run resumed without the flag differs from the uninterrupted one"
+# Given with --resume, --meta-loss wins, and the checkpoint stores it: sum from epoch 2
+# to 4 in one go, or to 3 and then on to 4 without the flag, gives the same bytes.
+cp "$tmp/log2.ckpt" "$tmp/switch.ckpt"
+cp "$tmp/log2.ckpt" "$tmp/switch2.ckpt"
+train --epochs 4 --meta-loss sum --resume "$tmp/switch.ckpt" --out "$tmp/switch.ckpt" && ok ||
+    bad "resume of a log checkpoint with --meta-loss sum: $(cat "$tmp/err")"
+train --epochs 3 --meta-loss sum --resume "$tmp/switch2.ckpt" --out "$tmp/switch2.ckpt" &&
+    train --epochs 4 --resume "$tmp/switch2.ckpt" --out "$tmp/switch2.ckpt" && ok || bad "switch in two steps: $(cat "$tmp/err")"
+cmp -s "$tmp/switch.ckpt" "$tmp/switch2.ckpt" && ! cmp -s "$tmp/switch.ckpt" "$tmp/log.ckpt" && ok ||
+    bad "--meta-loss sum given with --resume is not used, or not stored"
+# A checkpoint of an older ham (no LOSS section) resumes as sum, the only meta-loss it had.
+ckpt drop "$tmp/sum2.ckpt" "$tmp/old.ckpt" LOSS && ok || bad "ckpt.py drop LOSS"
+train --epochs 4 --resume "$tmp/old.ckpt" --out "$tmp/old.ckpt" && ok || bad "resume of an old checkpoint: $(cat "$tmp/err")"
+cmp -s "$tmp/straight.ckpt" "$tmp/old.ckpt" && ok || bad "a checkpoint without LOSS does not resume as sum"
+# A meta-loss this ham does not know: one line, exit 1, no --out; --meta-loss overrides it.
+ckpt set-str "$tmp/log2.ckpt" "$tmp/hinge.ckpt" LOSS hinge
+out=$("$HAMC" train "$spec" --task quadratic --epochs 3 --resume "$tmp/hinge.ckpt" --out "$tmp/h.ckpt" 2>&1)
+[ $? -eq 1 ] && [ "$out" = "hamc train: $tmp/hinge.ckpt: trained with meta-loss 'hinge', which this ham does not know (sum or log)" ] &&
+    [ ! -e "$tmp/h.ckpt" ] && ok || bad "unknown stored meta-loss: $out"
+train --epochs 3 --meta-loss log --resume "$tmp/hinge.ckpt" --out "$tmp/h.ckpt" && ok || bad "--meta-loss over an unknown stored one: $(cat "$tmp/err")"
 
 # SIGINT: the process stops at an unroll boundary; the checkpoint is whole.
 "$HAMC" train "$spec" --task quadratic --epochs 100000 --runs-per-epoch 5 --eval-runs 5 \

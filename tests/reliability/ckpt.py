@@ -15,6 +15,9 @@ length, payload), an "END " section, then a CRC-32 (zlib's) of every byte before
   ckpt.py set-hash IN OUT HEX      the SPEC section's hash set to HEX, CRC fixed
   ckpt.py set-param IN OUT I X     param I set to the float X (nan, inf, 1e300), CRC fixed
   ckpt.py flip IN OUT OFFSET       byte OFFSET xor 0xff, CRC left stale
+  ckpt.py drop IN OUT TAG          section TAG removed (an older ham's file), CRC fixed
+  ckpt.py set-str IN OUT TAG TEXT  a one-string section (NAME, TASK, LOSS) set to TEXT,
+                                   added before END if absent, CRC fixed
 """
 import math
 import struct
@@ -118,6 +121,20 @@ def main(argv):
         data = fix_crc(data)
     elif cmd == "flip":
         data[int(argv[4])] ^= 0xFF
+    elif cmd in ("drop", "set-str"):
+        tag = argv[4].encode("latin-1")
+        at = [(off - 12, length) for t, off, length in sections(bytes(data)) if t == argv[4]]
+        end = [off - 12 for t, off, _ in sections(bytes(data)) if t == "END "][0]
+        if cmd == "drop" and not at:
+            raise ValueError("no %s section" % argv[4])
+        new = b""
+        if cmd == "set-str":
+            text = argv[5].encode("utf-8")
+            payload = struct.pack("<I", len(text)) + text
+            new = tag + struct.pack("<Q", len(payload)) + payload
+        frame, length = at[0] if at else (end, 0)
+        cut = 12 + length if at else 0
+        data = fix_crc(bytes(data[:frame]) + new + bytes(data[frame + cut:]))
     else:
         print("ckpt.py: unknown command %r" % cmd, file=sys.stderr)
         return 2

@@ -5,7 +5,9 @@
  * RLIMIT_FSIZE, our stand-in for a full disk); every single-byte flip and every
  * truncation of a small checkpoint refused; forged lengths and counts refused before
  * allocation; NaN refused on write and on read; the spec-mismatch message; an unknown
- * future section skipped.  Files live in a fresh directory under $TMPDIR or /tmp. */
+ * future section skipped; the optional LOSS section (meta-loss) round-trips, and files
+ * without it (written before it existed) load with meta_loss NULL.  Files live in a
+ * fresh directory under $TMPDIR or /tmp. */
 #include "checkpoint.h"
 #include "test.h"
 
@@ -53,6 +55,7 @@ static void make_sample(Checkpoint *c, size_t P)
     ckpt_add_hyper(c, "lr", 0.01);
     ckpt_add_hyper(c, "clip", INFINITY);
     c->task = strdup("mnist activation=sigmoid hidden=20");
+    c->meta_loss = strdup("log");
     ckpt_add_kv(c, "host", "box");
     ckpt_add_kv(c, "note", "");
     free(p), free(b);
@@ -90,6 +93,8 @@ static void assert_same(const Checkpoint *a, const Checkpoint *b)
         ASSERT(memcmp(&a->hypers[k].value, &b->hypers[k].value, sizeof(double)) == 0);
     }
     ASSERT_STR(a->task, b->task);
+    ASSERT_EQ(!!a->meta_loss, !!b->meta_loss);
+    if (a->meta_loss) ASSERT_STR(a->meta_loss, b->meta_loss);
     ASSERT_EQ(a->n_kv, b->n_kv);
     for (size_t k = 0; k < a->n_kv && k < b->n_kv; k++) {
         ASSERT_STR(a->kv[k].key, b->kv[k].key);
@@ -188,6 +193,7 @@ static void test_round_trip(void)
     ASSERT_STR("", b.spec_text);
     ASSERT_STR("", b.task);
     ASSERT(b.best == NULL);
+    ASSERT(b.meta_loss == NULL);   // no LOSS section written, none read
     ASSERT_EQ(0, b.n_params + b.n_state + b.n_rng + b.n_hypers + b.n_kv);
     ckpt_free(&b);
 }
@@ -505,6 +511,79 @@ static void test_unknown_section(void)
     free(buf), free(o), free(o2);
 }
 
+/* LOSS, the meta-loss, came after version 1 shipped, as an optional section.  A file
+ * without it (an older ham's, or one with meta_loss NULL) reads with meta_loss NULL and
+ * everything else intact; a writer with meta_loss NULL writes exactly the old bytes. */
+static void test_meta_loss_section(void)
+{
+    char err[512];
+    Checkpoint a, b;
+    uint8_t *buf, *old, *e;
+    size_t len, n, elen;
+    make_sample(&a, 5);
+    ASSERT_EQ(0, ckpt_encode(&a, "x.ckpt", &buf, &len, err, sizeof err));
+    size_t loss = find_section(buf, len, "LOSS");
+    ASSERT(loss != 0);
+    ASSERT_EQ(4 + 3, (long long)(rd32(buf + loss + 4) | (uint64_t)rd32(buf + loss + 8) << 32));
+    ASSERT(memcmp(buf + loss + 12, "\3\0\0\0log", 7) == 0);
+    ASSERT_EQ(0, ckpt_read_mem(buf, len, "x.ckpt", &b, err, sizeof err));
+    ASSERT_STR("log", b.meta_loss);
+    ckpt_free(&b);
+
+    // The same file as an older ham wrote it: the LOSS section cut out.
+    n = len;
+    old = splice(buf, &n, loss, 12 + 7, NULL, 0);
+    reseal(old, n);
+    ASSERT_EQ(0, ckpt_read_mem(old, n, "x.ckpt", &b, err, sizeof err));
+    ASSERT(b.meta_loss == NULL);
+    free(a.meta_loss);
+    a.meta_loss = NULL;
+    assert_same(&a, &b);
+    ckpt_free(&b);
+    ASSERT_EQ(0, ckpt_encode(&a, "x.ckpt", &e, &elen, err, sizeof err));
+    ASSERT(elen == n && memcmp(e, old, n) == 0);
+    free(e), free(old), free(buf);
+
+    // Any string reads back (the trainer, not the format, knows the names), "" included.
+    a.meta_loss = strdup("");
+    ASSERT_EQ(0, ckpt_encode(&a, "x.ckpt", &buf, &len, err, sizeof err));
+    ASSERT_EQ(0, ckpt_read_mem(buf, len, "x.ckpt", &b, err, sizeof err));
+    ASSERT_STR("", b.meta_loss);
+    ckpt_free(&b);
+    free(buf);
+    // A damaged LOSS payload is refused like any other section's.
+    free(a.meta_loss);
+    a.meta_loss = strdup("sum");
+    ASSERT_EQ(0, ckpt_encode(&a, "x.ckpt", &buf, &len, err, sizeof err));
+    loss = find_section(buf, len, "LOSS");
+    wr32(buf + loss + 12, 4);
+    reseal(buf, len);
+    ASSERT_EQ(-1, read_mem(buf, len, err, sizeof err));
+    ASSERT_STR("x.ckpt: corrupt (section 'LOSS': payload ends early)", err);
+    free(buf);
+    ckpt_free(&a);
+
+    // Files of the first version-1 hams, kept as fuzzing seeds: they load, no meta-loss,
+    // and re-encode to the same bytes.
+    const char *seeds[] = {"tests/fuzz/checkpoint/full.ckpt", "tests/fuzz/checkpoint/nobest.ckpt"};
+    for (int k = 0; k < 2; k++) {
+        FILE *f = fopen(seeds[k], "rb");
+        ASSERT(f != NULL);
+        if (!f) continue;
+        static uint8_t file[1 << 16];
+        size_t flen = fread(file, 1, sizeof file, f);
+        fclose(f);
+        ASSERT(find_section(file, flen, "LOSS") == 0);
+        ASSERT_EQ(0, ckpt_read_mem(file, flen, seeds[k], &b, err, sizeof err));
+        ASSERT(b.meta_loss == NULL);
+        ASSERT(b.n_params > 0);
+        ASSERT_EQ(0, ckpt_encode(&b, seeds[k], &e, &elen, err, sizeof err));
+        ASSERT(elen == flen && memcmp(e, file, flen) == 0);
+        free(e);
+        ckpt_free(&b);
+    }
+}
+
 static void test_nan_refusal(void)
 {
     char err[512];
@@ -620,6 +699,7 @@ int main(void)
     test_huge_lengths();
     test_semantic_faults();
     test_unknown_section();
+    test_meta_loss_section();
     test_nan_refusal();
     test_spec_check();
     test_one_line_messages();
