@@ -7,7 +7,7 @@
  *            [--json] [--test] [--threads N] [--opt NAME] [--at K,K,...]
  *   hamc train SPEC --task ... [--unroll 20] [--steps 100] [--epochs E]
  *            [--runs-per-epoch 20] [--meta-batch B] [--meta-lr 0.01] [--meta-opt adam]
- *            [--meta-loss sum|log] [--out-mul K] [--clip C] [--eval-every N] [--eval-runs N] --out CKPT
+ *            [--meta-loss sum|log|late|loglate] [--out-mul K] [--clip C] [--eval-every N] [--eval-runs N] --out CKPT
  *            [--resume CKPT] [--seed S] [--set k=v]... [--threads N] [--opt NAME]
  *   --meta-loss left out: sum, or with --resume the meta-loss stored in the checkpoint
  *   (TRAIN_META_LOSS_AUTO); given, it wins over the stored one, as the other options do. */
@@ -166,7 +166,7 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         else if (!strcmp(o, "--clip") && train) bad = parse_double(v, &a->clip) || a->clip < 0;
         else if (!strcmp(o, "--meta-loss") && train) {
             a->meta_loss = meta_loss_parse(v);
-            if (a->meta_loss < 0) return cmd_usage(cmd, "unknown meta-loss '%s' (sum or log)", v);
+            if (a->meta_loss < 0) return cmd_usage(cmd, "unknown meta-loss '%s' (sum, log, late or loglate)", v);
         }
         else if (!strcmp(o, "--meta-opt") && train) {
             MetaOpt probe;

@@ -1092,7 +1092,7 @@ static ReplStatus rc_train(ReplSession *s, int argc, char **argv, const char *re
     tc.meta_opt = opt_str(&o, "meta_opt", "adam");
     const char *meta_loss = opt_str(&o, "meta_loss", "sum");
     tc.meta_loss = meta_loss_parse(meta_loss);
-    if (tc.meta_loss < 0) return fail("train: unknown meta_loss '%s' (sum or log)", meta_loss);
+    if (tc.meta_loss < 0) return fail("train: unknown meta_loss '%s' (sum, log, late or loglate)", meta_loss);
     tc.out = opt_str(&o, "out", NULL);
     tc.seed = (uint64_t)seed;
     tc.task_text = s->task_text;

@@ -192,6 +192,16 @@ static void record(Unroll *u, const Batch *b, int k)
     memcpy(u->losses + (size_t)k * b->nruns, b->loss, (size_t)b->nruns * sizeof(double));
 }
 
+static int is_log(MetaLoss m) { return m == META_LOSS_LOG || m == META_LOSS_LOG_LATE; }
+
+/* The weight of the loss reached by recorded step k (the loss after global step
+ * ts[k]): 1, or ts[k] / horizon for the LATE losses. */
+static double step_weight(const Unroll *u, int k)
+{
+    if ((u->meta_loss != META_LOSS_LATE && u->meta_loss != META_LOSS_LOG_LATE) || !(u->horizon > 0)) return 1;
+    return u->ts[k] / u->horizon;
+}
+
 double unroll_forward(Unroll *u, Batch *b)
 {
     for (int k = 0; k < u->U; k++) {
@@ -205,21 +215,23 @@ double unroll_forward(Unroll *u, Batch *b)
     for (int j = 1; j <= u->U; j++)
         for (int r = 0; r < b->nruns; r++) {
             double f = u->losses[(size_t)j * b->nruns + r];
-            L += (u->meta_loss == META_LOSS_LOG ? log(f + LOG_LOSS_FLOOR) : f) / b->nruns;
+            L += step_weight(u, j - 1) * (is_log(u->meta_loss) ? log(f + LOG_LOSS_FLOOR) : f) / b->nruns;
         }
     return isfinite(L) ? L : NAN;
 }
 
+static const char *const meta_loss_names[] = {"sum", "log", "late", "loglate"};
+
 int meta_loss_parse(const char *name)
 {
-    if (!strcmp(name, "sum")) return META_LOSS_SUM;
-    if (!strcmp(name, "log")) return META_LOSS_LOG;
+    for (int m = 0; m < (int)(sizeof meta_loss_names / sizeof *meta_loss_names); m++)
+        if (!strcmp(name, meta_loss_names[m])) return m;
     return -1;
 }
 
 const char *meta_loss_name(MetaLoss m)
 {
-    return m == META_LOSS_LOG ? "log" : "sum";
+    return (unsigned)m < sizeof meta_loss_names / sizeof *meta_loss_names ? meta_loss_names[m] : "sum";
 }
 
 void unroll_backward(Unroll *u, Batch *b, double *param_grad)
@@ -230,10 +242,11 @@ void unroll_backward(Unroll *u, Batch *b, double *param_grad)
     double scale = 1.0 / b->nruns;
     int cur = 0;
     for (int k = u->U - 1; k >= 0; k--) {
-        // ubar_k = (1/B) sum_{j > k} w_j g_j: w = 1 (sum), 1 / f_r(theta_j) (log)
+        // ubar_k = (1/B) sum_{j > k} w_j g_j: w = 1 (sum), 1 / f_r(theta_j) (log),
+        // times t_j / T (late)
         for (int r = 0; r < b->nruns; r++) {
-            double w = scale;
-            if (u->meta_loss == META_LOSS_LOG) w /= u->losses[(size_t)(k + 1) * b->nruns + r] + LOG_LOSS_FLOOR;
+            double w = scale * step_weight(u, k);
+            if (is_log(u->meta_loss)) w /= u->losses[(size_t)(k + 1) * b->nruns + r] + LOG_LOSS_FLOOR;
             for (int64_t i = (int64_t)r * b->dim; i < (int64_t)(r + 1) * b->dim; i++)
                 put(b, u->ubar, i, get(b, u->ubar, i) + w * get(b, u->grads, (int64_t)(k + 1) * b->n + i));
         }

@@ -51,16 +51,20 @@ void batch_step(Batch *b);          // one optimizer step of every run
 int batch_finite(const Batch *b);   // theta and state hold no NaN/Inf
 int batch_run_state_finite(const Batch *b, int run);   // run's optimizer state holds no NaN/Inf
 
-typedef enum { META_LOSS_SUM, META_LOSS_LOG } MetaLoss;
+/* LATE and LOG_LATE weigh the summand of the loss after global step t (1..T, T the
+ * run's steps) by t / T: an optimizer judged by its loss at the last step is then
+ * meta-trained mostly on its late steps, while the early ones still count. */
+typedef enum { META_LOSS_SUM, META_LOSS_LOG, META_LOSS_LATE, META_LOSS_LOG_LATE } MetaLoss;
 
-/* meta_loss_parse: "sum" or "log"; -1 for anything else.  meta_loss_name: the inverse
- * (checkpoints store the name). */
+/* meta_loss_parse: "sum", "log", "late" or "loglate"; -1 for anything else.
+ * meta_loss_name: the inverse (checkpoints store the name). */
 int meta_loss_parse(const char *name);
 const char *meta_loss_name(MetaLoss m);
 
 typedef struct Unroll {
     int U;
     MetaLoss meta_loss;             // META_LOSS_SUM unless set after unroll_init
+    double horizon;                 // T of the LATE losses: the run's steps (set with them)
     void *states, *grads, *thetas;  // [(U+1) S n], [(U+1) n], [U n]
     double *ts, *losses;            // [U], [(U+1) nruns]
     void *xbar[2], *ubar, *scratch;

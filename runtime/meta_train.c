@@ -98,7 +98,7 @@ static int restore_meta_loss(Trainer *t, const Checkpoint *ck, char *err, size_t
         size_t i = 0;
         for (; s[i] && i < 40; i++) q[i] = s[i] >= ' ' && s[i] <= '~' ? s[i] : '?';
         q[i] = 0;
-        snprintf(err, errlen, "%s: trained with meta-loss '%s%s', which this ham does not know (sum or log)",
+        snprintf(err, errlen, "%s: trained with meta-loss '%s%s', which this ham does not know (sum, log, late or loglate)",
                  t->c->resume, q, s[i] ? "..." : "");
         return -1;
     }
@@ -322,12 +322,21 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         return -1;
     }
     t.unroll.meta_loss = t.meta_loss;
+    t.unroll.horizon = c->steps;
     t.first_epoch = t.epoch;
     progress_start(&t.progress, c->epochs > t.epoch ? (c->epochs - t.epoch) * c->runs_per_epoch * steps_per_run(c) : 0,
                    "steps");
     t.progress.tty &= !c->quiet;
     double t0 = progress_now();
     int rc = 0, saved = 0;
+    /* A fresh run evaluates its starting params first, so "best" is the best of them
+     * and every evaluated epoch: meta-training that only makes a good initialization
+     * (a hand-designed optimizer as the starting point) worse returns it unchanged. */
+    if (!c->resume && c->epochs > 0) {
+        double e = evaluate(&t, hypers, pool, err, errlen);
+        if (isnan(e)) rc = -1;
+        else t.eval_loss = e, t.best_loss = e;
+    }
     for (; t.epoch < c->epochs && rc == 0; ) {
         double loss_sum = 0;
         int unrolls = 0;

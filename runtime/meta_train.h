@@ -7,7 +7,7 @@
  * unroll without gradient.  A non-finite meta-loss or meta-gradient skips the step
  * and abandons that optimizee run, with a note saying where.  After every `eval_every`
  * epochs phi is evaluated on held-out instances (MNIST: the other half of the training
- * set) and the best phi is kept; a checkpoint is written atomically after each epoch,
+ * set), as is the starting phi of a fresh run, and the best phi is kept; a checkpoint is written atomically after each epoch,
  * so a killed run resumes from its last epoch and reaches the same result.
  *
  * Resuming: the checkpoint gives phi, the best phi, the meta-optimizer's state, the RNG

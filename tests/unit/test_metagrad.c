@@ -5,7 +5,8 @@
  * differences are taken of L(phi) = sum_j mean_r f_r(theta_j(phi)) with the
  * gradient inputs g_k held at their recorded values (a replaying callback) while the
  * losses are evaluated at the perturbed trajectory.  The derivative of that function
- * is exactly the adjoint's; the same with the log meta-loss, sum_j mean_r log f_r.
+ * is exactly the adjoint's; the same with the log meta-loss, sum_j mean_r log f_r,
+ * and with both weighted by the step, (t_j / T) (the late and loglate meta-losses).
  * Also: the result is the same bits with 1 or 2 threads. */
 #include <math.h>
 #include <stdlib.h>
@@ -104,6 +105,7 @@ static void check_spec(Jit *jit, const char *path, const char *opt, MetaLoss kin
     batch_init(&b, &k, HAM_F64, B, DIM, quad_loss_grad, q, one);
     unroll_init(&u, &b, U);
     u.meta_loss = kind;
+    u.horizon = WARMUP + U;   // the late weights then run from 4/8 to 8/8 over the unroll
     double L = meta_loss(&b, &u, q, params, s->hyper_values, theta0, grad);
     ASSERT(isfinite(L));
     // Same bits on two threads.
@@ -131,7 +133,7 @@ static void check_spec(Jit *jit, const char *path, const char *opt, MetaLoss kin
     }
     if (worst > 1e-5)
         fprintf(stderr, "%s (%s meta-loss): worst relative error %.3g over %d params\n", opt,
-                kind == META_LOSS_LOG ? "log" : "sum", worst, checked);
+                meta_loss_name(kind), worst, checked);
     ASSERT(checked > 0 && worst < 1e-5);
     unroll_free(&u);
     batch_free(&b);
@@ -149,13 +151,14 @@ int main(void)
     Jit *jit = jit_create(err, sizeof err);
     ASSERT(jit != NULL);
     if (!jit) return test_summary();
-    for (int m = META_LOSS_SUM; m <= META_LOSS_LOG; m++) {
+    for (int m = META_LOSS_SUM; m <= META_LOSS_LOG_LATE; m++) {
         check_spec(jit, "examples/phnn_small.ham", "phnn_small", (MetaLoss)m);
         check_spec(jit, "examples/learned_structure.ham", "learned_structure", (MetaLoss)m);
     }
     ASSERT_EQ(META_LOSS_LOG, meta_loss_parse("log"));
     ASSERT_EQ(META_LOSS_SUM, meta_loss_parse("sum"));
     ASSERT_EQ(-1, meta_loss_parse("Log"));
+    for (int m = META_LOSS_SUM; m <= META_LOSS_LOG_LATE; m++) ASSERT_EQ(m, meta_loss_parse(meta_loss_name((MetaLoss)m)));
     jit_destroy(jit);
     return test_summary();
 }
