@@ -104,7 +104,7 @@ has "plot: text plot legend" out '^ +\+ momentum$'
 [ -s curves.svg ] && grep -q '<svg' curves.svg && ok || bad "plot writes an SVG" "curves.svg missing or not SVG"
 has "train 1 epoch" out '^learned: 1 epochs, [0-9]+ meta-steps'
 [ "$(grep -Ec '^learned: 1 epochs, [0-9]+ meta-steps' "$tmp/out")" -eq 2 ] && ok || bad "train with meta_loss=log" "not two trainings"
-has "train: a bad meta_loss" err "^error: train: unknown meta_loss 'logs' \\(sum or log\\)$"
+has "train: a bad meta_loss" err "^error: train: unknown meta_loss 'logs' \\(sum, log, late or loglate\\)$"
 has "save" out '^saved 1 params of learned to learned.ckpt$'
 [ -s learned.ckpt ] && ok || bad "save writes a checkpoint" "learned.ckpt missing"
 has "load-params" out '^loaded 1 params of learned from learned.ckpt$'
