@@ -135,7 +135,7 @@ if [ "$which" = mnist ] || [ "$which" = all ]; then
     train phnn stdlib/phnn.ham mnist "$d" --epochs "$mepochs" --unroll 20 --meta-lr 0.01 --out-mul "${PHNN_MNIST_OUT_MUL:-0.01}" \
         --meta-loss log
     train_phnn_rms
-    # The LSTM (5301 params over 16k coordinates) is the long pole: 25 epochs took 52
+    # The LSTM (5301 params over 16k coordinates) is the long pole: 50 epochs took 48
     # minutes on the shared 2-core machine, and an evaluation run 0.7 s.
     # LSTM_MNIST_EPOCHS=0 evaluates an existing $d/lstm.ckpt without training.
     lstm_epochs=${LSTM_MNIST_EPOCHS:-$mepochs}
@@ -247,7 +247,7 @@ if [ "$which" = mnist_lstm ]; then
         # Evaluated already with this checkpoint: keep (a second pass fills in the rest).
         [ "results/$key/lstm.json" -nt "$d/lstm.ckpt" ] && continue
         STEPS=$steps evaluate lstm stdlib/lstm_pre.ham "$task" "results/$key" --params "$d/lstm.ckpt" --test
-        plot "results/$key" "MNIST ($task, $steps steps)" seed_hnn lstm phnn adam rmsprop momentum nag
+        plot "results/$key" "MNIST ($task, $steps steps)" seed_hnn lstm phnn phnn_rms adam rmsprop momentum nag
     done
 fi
 
