@@ -3,16 +3,7 @@
 # where (epoch, meta-step, step, task, coordinates), skips the meta-step, goes on, and
 # writes a checkpoint without a NaN; evaluation counts diverged runs and keeps them out
 # of the statistics (JSON null, not NaN).
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-HAMC=${HAMC:-$root/bin/hamc}
-export HAM_STDLIB=$root/stdlib
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/../cli_common.sh" faults
 
 cat > "$tmp/explode.ham" <<'HAM'
 optimizer explode {
@@ -47,5 +38,4 @@ echo "$json" | grep -qi 'nan' && bad "NaN in JSON: $json" || ok
 # A runaway unroll is refused before allocating, with the sizes.
 out=$("$HAMC" train "$root/examples/phnn_small.ham" --task quadratic --unroll 100000000 --epochs 1 --out "$tmp/u.ckpt" 2>&1)
 [ $? -eq 1 ] && echo "$out" | grep -q "GiB; this machine has" && ok || bad "runaway unroll: $out"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

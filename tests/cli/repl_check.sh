@@ -14,16 +14,7 @@
 #   - the experiment scripts themselves run end to end, scaled down (1 epoch, 3 runs,
 #     10 steps, into a temporary directory), in order.
 # Failures go to stderr; the last line of stdout is `N passed, N failed`.
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-HAMC=${HAMC:-$root/bin/hamc}
-export HAM_STDLIB=$root/stdlib LC_ALL=C HAM_HISTORY=/dev/null
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ham-check.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/../cli_common.sh" check
 # has NAME FILE PATTERN: FILE has a line matching the extended regex PATTERN.
 has() { if grep -Eq -- "$3" "$2"; then ok; else bad "$1: no line matching '$3' in $(basename "$2")"; fi; }
 check() { (timeout 120 "$HAMC" run-script --check "$@" >"$tmp/out" 2>"$tmp/err"; exit $?) 2>/dev/null; }
@@ -239,5 +230,4 @@ if [ -f data/mnist/train-images-idx3-ubyte ]; then
       "seed_hnn_pre lstm_pre phnn adam rmsprop momentum nag " ] && ok || bad "mnist_relu.csv rows: $(cut -d, -f1 "$tmp/x/mnist_relu.csv")"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

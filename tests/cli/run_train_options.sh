@@ -19,16 +19,7 @@
 #     which optimizer the checkpoint was made for.
 # The MNIST parts are skipped, with a note, without data/mnist (`make data`).
 # Failures go to stderr; the last line of stdout is `N passed, N failed`.
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-HAMC=${HAMC:-$root/bin/hamc}
-export HAM_STDLIB=$root/stdlib LC_ALL=C
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ham-runtrain.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/../cli_common.sh" runtrain
 py=/usr/bin/python3
 adam=$root/stdlib/adam.ham
 small=$root/examples/phnn_small.ham
@@ -153,5 +144,4 @@ fi
 "$HAMC" run "$root/stdlib/sgd.ham" --runs 2 --params "$tmp/straight.ckpt" >/dev/null 2>"$tmp/err"
 [ $? -eq 1 ] && grep -q "made for optimizer 'phnn'" "$tmp/err" && ok || bad "another optimizer's checkpoint: $(cat "$tmp/err")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

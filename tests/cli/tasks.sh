@@ -9,16 +9,7 @@
 #     (each task's options), the error for an unknown name, for an option another task
 #     takes, the REPL's `task` command and `help task`.
 # Failures go to stderr; the last line of stdout is `N passed, N failed`.
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-HAMC=${HAMC:-$root/bin/hamc}
-export HAM_STDLIB=$root/stdlib LC_ALL=C HAM_HISTORY=/dev/null
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ham-tasks.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/../cli_common.sh" tasks
 py=/usr/bin/python3
 adam=$root/stdlib/adam.ham
 names="quadratic, mnist or logistic"   # the registry, in tasks.def order
@@ -94,5 +85,4 @@ grep -q "^error: task: unknown task 'conv' ($names)$" "$tmp/err" && ok || bad "R
 grep -Eq '^ +samples=100 ' "$tmp/out" && ok || bad "REPL help task lists the options"
 grep -q "^tasks: $names (see 'help task')$" "$tmp/out" && ok || bad "REPL help lists the tasks"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

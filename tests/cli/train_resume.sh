@@ -7,16 +7,7 @@
 # with log; a --meta-loss given with --resume wins (as every other training option
 # does) and is stored from then on; a checkpoint of a ham from before the LOSS section
 # means sum; a stored meta-loss this ham does not know is refused.
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-HAMC=${HAMC:-$root/bin/hamc}
-export HAM_STDLIB=$root/stdlib
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/../cli_common.sh" resume
 spec=$root/examples/phnn_small.ham
 train() { "$HAMC" train "$spec" --task quadratic --runs-per-epoch 5 --eval-runs 10 --seed 3 "$@" >/dev/null 2>"$tmp/err"; }
 
@@ -107,5 +98,4 @@ if [ -f "$root/data/mnist/train-images-idx3-ubyte" ]; then
         /usr/bin/python3 -c 'import json, sys; d = json.loads(sys.stdin.read()); sys.exit(0 if d["task"].endswith("\"dir\"") else 1)' &&
         ok || bad "run --json with a quote and a backslash in the task text is not valid JSON"
 fi
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary
