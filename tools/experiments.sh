@@ -80,6 +80,19 @@ plot() {   # plot DIR TITLE KEY...
     tools/plot_curves.sh "$dir/curves.png" "$title" "${args[@]}"
 }
 
+# The MNIST experiments as KEY|TASK|STEPS: the sigmoid network the learned optimizers
+# are meta-trained on, the ReLU transfer, and the generalization variants.
+mnist_runs=("mnist_sigmoid|mnist|100" "mnist_relu|mnist activation=relu|100" "mnist_steps200|mnist|200"
+            "mnist_hidden40|mnist hidden=40|100" "mnist_layers2|mnist layers=2|100")
+
+replot_mnist() {   # replot_mnist KEY TASK STEPS: every optimizer evaluated there, in one plot
+    local keys=() k
+    for k in seed_hnn lstm phnn phnn_rms adam rmsprop momentum nag; do
+        [ -f "results/$1/$k.csv" ] && keys+=("$k")
+    done
+    plot "results/$1" "MNIST ($2, $3 steps)" "${keys[@]}"
+}
+
 if [ "$which" = quadratic ] || [ "$which" = all ]; then
     d=results/quadratic
     mkdir -p "$d"
@@ -172,7 +185,7 @@ if [ "$which" = generalization ] || [ "$which" = all ]; then
     # reference's rates and tuned on each variant.
     make --no-print-directory data
     d=results/mnist_sigmoid
-    for v in "mnist_steps200|mnist|200" "mnist_hidden40|mnist hidden=40|100" "mnist_layers2|mnist layers=2|100"; do
+    for v in "${mnist_runs[@]:2}"; do   # the generalization variants
         IFS='|' read -r key task steps <<< "$v"
         case " ${GEN_ONLY:-$key} " in *" $key "*) ;; *) continue ;; esac   # GEN_ONLY="key ...": a subset
         dir=results/$key
@@ -216,16 +229,11 @@ if [ "$which" = phnn_rms ]; then
     d=results/mnist_sigmoid
     mkdir -p "$d"
     if [ "${PHNN_RMS_TRAIN:-1}" != 0 ] || [ ! -f "$d/phnn_rms.ckpt" ]; then train_phnn_rms; fi
-    for v in "mnist_sigmoid|mnist|100" "mnist_relu|mnist activation=relu|100" "mnist_steps200|mnist|200" \
-             "mnist_hidden40|mnist hidden=40|100" "mnist_layers2|mnist layers=2|100"; do
+    for v in "${mnist_runs[@]}"; do
         IFS='|' read -r key task steps <<< "$v"
         mkdir -p "results/$key"
         STEPS=$steps evaluate phnn_rms stdlib/phnn_rms.ham "$task" "results/$key" --params "$d/phnn_rms.ckpt" --test
-        keys=
-        for k in seed_hnn lstm phnn phnn_rms adam rmsprop momentum nag; do
-            [ -f "results/$key/$k.csv" ] && keys="$keys $k"
-        done
-        plot "results/$key" "MNIST ($task, $steps steps)" $keys
+        replot_mnist "$key" "$task" "$steps"
     done
 fi
 
@@ -240,14 +248,13 @@ if [ "$which" = mnist_lstm ]; then
         train lstm stdlib/lstm_pre.ham mnist "$d" --epochs "$lstm_epochs" --unroll 20 --meta-lr 0.01 --out-mul 0.1
     fi
     export EVAL_RUNS=${LSTM_RUNS:-$runs}
-    for v in "mnist_sigmoid|mnist|100" "mnist_relu|mnist activation=relu|100" "mnist_steps200|mnist|200" \
-             "mnist_hidden40|mnist hidden=40|100" "mnist_layers2|mnist layers=2|100"; do
+    for v in "${mnist_runs[@]}"; do
         IFS='|' read -r key task steps <<< "$v"
         [ -d "results/$key" ] || continue
         # Evaluated already with this checkpoint: keep (a second pass fills in the rest).
         [ "results/$key/lstm.json" -nt "$d/lstm.ckpt" ] && continue
         STEPS=$steps evaluate lstm stdlib/lstm_pre.ham "$task" "results/$key" --params "$d/lstm.ckpt" --test
-        plot "results/$key" "MNIST ($task, $steps steps)" seed_hnn lstm phnn phnn_rms adam rmsprop momentum nag
+        replot_mnist "$key" "$task" "$steps"
     done
 fi
 
