@@ -96,7 +96,7 @@ typedef struct Checkpoint {
     size_t n_hypers;         // number of hyper overrides
     CkptHyper *hypers;       // name=value overrides
     char *task;              // task description
-    char *meta_loss;         // meta-loss name ("sum", "log"), or NULL: no LOSS section
+    char *meta_loss;         // meta-loss name (meta_loss_name: "sum", "log", "late", "loglate"), or NULL: no LOSS section
     size_t n_kv;             // number of metadata pairs
     CkptKv *kv;              // free-form key/value metadata
 } Checkpoint;

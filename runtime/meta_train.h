@@ -26,7 +26,7 @@ typedef struct TrainConfig {
     TaskConfig eval_task;     // held-out instances (MNIST: the meta-eval half)
     int steps, unroll, epochs, runs_per_epoch, meta_batch;
     double meta_lr, clip;     // clip: max norm of the meta-gradient (0: none)
-    int meta_loss;            // META_LOSS_SUM (Andrychowicz et al.) or META_LOSS_LOG (batch.h),
+    int meta_loss;            // a MetaLoss (batch.h: SUM, Andrychowicz et al.; LOG; the LATE ones),
                               // or TRAIN_META_LOSS_AUTO: the resumed checkpoint's, else sum
     const char *meta_opt;     // "adam" or "sgd"
     int eval_every, eval_runs;
