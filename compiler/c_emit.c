@@ -64,8 +64,8 @@ static const char *const helper_body[H_COUNT] = {
     "    return e / (1 + e);\n}\n",
     /* softplus(a) = max(a, 0) + log1p(e^-|a|). */
     "{\n    return a > 0 ? a + log1p$F(exp$F(-a)) : log1p$F(exp$F(a));\n}\n",
-    /* relu: NaN stays NaN, -0 becomes +0. */
-    "{\n    return isnan(a) ? a : a > 0 ? a : 0.0$L;\n}\n",
+    /* relu: NaN stays NaN, relu(-0) = -0 (x86: one maxps). */
+    "{\n    return a < 0 ? 0.0$L : a;\n}\n",
     /* sign: -1, 0, 1; sign(-0) = -0, sign(NaN) = NaN. */
     "{\n    return a > 0 ? 1.0$L : a < 0 ? -1.0$L : a;\n}\n",
     /* min as torch.minimum: NaN wins; min(-0, +0) = -0 in either order. */

@@ -84,7 +84,7 @@ double dag_eval_op(DagOp op, double a, double b, double c)
     case OP_TANH: return tanh(a);
     case OP_SIGMOID: return sigmoid(a);
     case OP_SOFTPLUS: return softplus(a);
-    case OP_RELU: return isnan(a) ? a : a > 0 ? a : 0.0;
+    case OP_RELU: return a < 0 ? 0.0 : a;   // NaN stays NaN, relu(-0) = -0 (llvm_gen.c)
     case OP_ABS: return fabs(a);
     case OP_SIGN: return sign(a);
     case OP_SIN: return sin(a);

@@ -226,8 +226,8 @@ static LLVMValueRef emit_op(Gen *g, DagOp op, LLVMValueRef a, LLVMValueRef b, LL
     case OP_TANH: return call_math(g, "tanh", 1, a, NULL);
     case OP_SIGMOID: return sigmoid(g, a);
     case OP_SOFTPLUS: return softplus(g, a);
-    case OP_RELU:   // NaN stays NaN: unordered-or-greater picks a
-        return LLVMBuildSelect(B, fcmp(g, LLVMRealUGT, a, zero(g)), a, zero(g), "");
+    case OP_RELU:   // a < 0 ? 0 : a: NaN stays NaN, relu(-0) = -0; x86 makes it one maxps(0, a)
+        return LLVMBuildSelect(B, fcmp(g, LLVMRealOLT, a, zero(g)), zero(g), a, "");
     case OP_ABS: return intrinsic(g, "llvm.fabs", 1, a, NULL, NULL);
     case OP_SIGN: {
         LLVMValueRef neg = LLVMBuildSelect(B, fcmp(g, LLVMRealOLT, a, zero(g)), const_real(g, -1, g->width), a, "");
