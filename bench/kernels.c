@@ -16,6 +16,14 @@
  * Rounds repeat (5 to 25 times, about 0.6 s a row) and each column takes its median,
  * so a neighbour's load hits all columns alike: read ratios, not absolute times.
  * Each variant runs once before the first round (page faults, caches, pool start).
+ * A variant's sample in a round is its steady state: one untimed call, then the least
+ * of STEADY timed calls (of `inner` calls each).  Timed straight after another
+ * variant, a kernel paid for that variant's traces in the caches: at 10^6
+ * coordinates (in L3) the column right after the 2-thread triad ran 13-30% slower
+ * than the same function in another column, which had made the JIT's momentum look
+ * 1.24x slower than gcc's when the two are equal.  Each round runs the variants in a
+ * new shuffled order: the slot after the triad kept 15-25% of its penalty even with
+ * the untimed call, so no variant may always follow the same one.
  *
  * Bandwidth: a forward kernel moves (2 S + 2) * 4 bytes a coordinate in f32 (g and S
  * states in; S next states and the update out), 16 for momentum and 24 for adam;
@@ -24,7 +32,7 @@
  *
  * A second table measures at n = 4096 (every array in L2) the cost of the arithmetic
  * alone, and counts, in the vectorized loop body of the f32 kernel's IR (after the
- * default passes), instructions, libmvec calls, divisions and square roots per 8
+ * default passes), instructions, libmvec calls, divisions and square roots per vector
  * coordinates.  The program prints both tables and writes them, with one data-driven
  * paragraph per spec, to the file named by argv[1] (markdown), and a JSON summary to argv[2].
  *
@@ -47,6 +55,8 @@
 #define NSPEC 5
 #define MAXREP 25       // rounds per row: enough for a stable median, bounded run time
 #define ROW_SECONDS 0.6 // target time of a row's rounds; the whole run stays near 1 min
+static int lanes;       // f32 lanes of the JIT's vector loop on this host (16 AVX-512, 8 AVX2)
+#define STEADY 3        // timed calls per sample after the untimed one; the least counts
 #define N_SMALL 4096    // in-cache size: phnn's 11 arrays of 16 KB fit the 2 MB L2
 
 typedef struct Spec {
@@ -146,17 +156,37 @@ static double time_variant(Row *r, int v, int inner)
     return now_s() - t0;
 }
 
-/* measure_row: warm up every wanted variant, then interleaved rounds; medians in r->ns. */
+/* One sample of variant v in its steady state: an untimed call, then the least of
+ * STEADY timed ones. */
+static double steady_sample(Row *r, int v, int inner)
+{
+    run_variant(r, v);
+    double best = INFINITY;
+    for (int k = 0; k < STEADY; k++) best = fmin(best, time_variant(r, v, inner));
+    return best;
+}
+
+/* measure_row: warm up every wanted variant, then interleaved rounds, each in its own
+ * shuffled order (so no variant always follows the same one); medians of the steady
+ * samples in r->ns. */
 static void measure_row(Row *r, const int *want, int inner)
 {
     double samples[V_COUNT][MAXREP], round = 0;
     for (int v = 0; v < V_COUNT; v++)
-        if (want[v]) round += time_variant(r, v, inner);
+        if (want[v]) round += time_variant(r, v, inner) * (STEADY + 1);
     int reps = (int)(ROW_SECONDS / (round > 0 ? round : 1e-9));
     reps = reps < 5 ? 5 : reps > MAXREP ? MAXREP : reps;
-    for (int k = 0; k < reps; k++)
-        for (int v = 0; v < V_COUNT; v++)
-            if (want[v]) samples[v][k] = time_variant(r, v, inner);
+    Rng rng = {2026};
+    for (int k = 0; k < reps; k++) {
+        int order[V_COUNT];
+        for (int j = 0; j < V_COUNT; j++) order[j] = j;
+        for (int j = V_COUNT - 1; j > 0; j--) {   // Fisher-Yates
+            int i = (int)(rng_next(&rng) % (uint64_t)(j + 1)), t = order[i];
+            order[i] = order[j], order[j] = t;
+        }
+        for (int j = 0; j < V_COUNT; j++)
+            if (want[order[j]]) samples[order[j]][k] = steady_sample(r, order[j], inner);
+    }
     for (int v = 0; v < V_COUNT; v++) {
         r->ns[v] = NAN;
         if (!want[v]) continue;
@@ -312,11 +342,11 @@ static void explain(FILE *f, const Spec *sp, const Row *big, const Row *mid, con
     double dram = big->ns[V_JIT1], cache = small->ns[V_JIT1];
     double bw = bytes_per_coord(sp) / dram / (12.0 / big->ns[V_TRIAD1]) * 100;
     double scale = dram / big->ns[V_JIT2];
-    fprintf(f, "**%s** (%d state scalars, %d params; %d IR instructions per 8 coordinates in the loop body, "
+    fprintf(f, "**%s** (%d state scalars, %d params; %d IR instructions per %d coordinates in the loop body, "
                "%d libmvec calls, %d divisions, %d square roots). In cache (n = %d) the kernel takes "
                "%.3f ns/coord; at 10^7 %.3f ns/coord (%.1fx), %.0f%% of the triad's bandwidth on one thread, "
                "and 2 threads run it %.2fx faster. ",
-            sp->name, sp->S, sp->P, sp->body_ops, sp->libm_calls, sp->fdivs, sp->sqrts, N_SMALL, cache, dram,
+            sp->name, sp->S, sp->P, sp->body_ops, lanes, sp->libm_calls, sp->fdivs, sp->sqrts, N_SMALL, cache, dram,
             dram / cache, bw, scale);
     if (bw > 75)
         fprintf(f, "Limit: memory bandwidth; the arithmetic hides under the loads and stores, "
@@ -408,6 +438,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "kernels: %s\n", err);
         return 1;
     }
+    JitOptions defaults;
+    jit_default_options(&defaults);
+    lanes = jit_vector_bits(jit, &defaults) / 32;
+    lanes = lanes ? lanes : 1;
     // Warm-up compile: LLVM's one-time costs should not land on the first spec.
     Spec warm = {.name = "sgd", .path = "stdlib/sgd.ham"};
     compile_spec(jit, &warm);
@@ -451,8 +485,8 @@ int main(int argc, char **argv)
         }
     }
     for (int k = 0; k < 2 && fs[k]; k++) {
-        fprintf(fs[k], "\nIn cache (n = %d, 200 calls a sample), and the f32 vector loop body (8 coordinates):\n\n",
-                N_SMALL);
+        fprintf(fs[k], "\nIn cache (n = %d, 200 calls a sample), and the f32 vector loop body (%d coordinates):\n\n",
+                N_SMALL, lanes);
         fprintf(fs[k], "| spec | JIT ns/coord | JIT O3-pipeline | gcc -O3 | gcc fast-math | body IR ops | "
                        "libmvec calls | fdiv | sqrt | compile: build / passes / codegen ms | O3 compile ms |\n");
         fprintf(fs[k], "|---|---|---|---|---|---|---|---|---|---|---|\n");
