@@ -17,13 +17,15 @@
  * so a neighbour's load hits all columns alike: read ratios, not absolute times.
  * Each variant runs once before the first round (page faults, caches, pool start).
  * A variant's sample in a round is its steady state: one untimed call, then the least
- * of STEADY timed calls (of `inner` calls each).  Timed straight after another
- * variant, a kernel paid for that variant's traces in the caches: at 10^6
- * coordinates (in L3) the column right after the 2-thread triad ran 13-30% slower
- * than the same function in another column, which had made the JIT's momentum look
- * 1.24x slower than gcc's when the two are equal.  Each round runs the variants in a
- * new shuffled order: the slot after the triad kept 15-25% of its penalty even with
- * the untimed call, so no variant may always follow the same one.
+ * of STEADY timed calls (of `inner` calls each).  Which variant ran before matters,
+ * for a reason not pinned down (caches, the other core): at 10^6
+ * coordinates (in L3), with the same momentum kernel in two columns, the column right
+ * after the 2-thread triad measured 13-19% slower than the other, which had made the
+ * JIT's momentum look 1.24x slower than gcc's when the two are equal.  Steady samples
+ * alone did not cure it (15-27% with the rounds' start rotated, which keeps every
+ * variant's predecessor), so each round runs the variants in a new shuffled order;
+ * then the two columns agree (0.342 / 0.352, 0.247 / 0.244, 0.305 / 0.307 ns/coord
+ * in three runs).
  *
  * Bandwidth: a forward kernel moves (2 S + 2) * 4 bytes a coordinate in f32 (g and S
  * states in; S next states and the update out), 16 for momentum and 24 for adam;
@@ -55,9 +57,10 @@
 #define NSPEC 5
 #define MAXREP 25       // rounds per row: enough for a stable median, bounded run time
 #define ROW_SECONDS 0.6 // target time of a row's rounds; the whole run stays near 1 min
-static int lanes;       // f32 lanes of the JIT's vector loop on this host (16 AVX-512, 8 AVX2)
 #define STEADY 3        // timed calls per sample after the untimed one; the least counts
 #define N_SMALL 4096    // in-cache size: phnn's 11 arrays of 16 KB fit the 2 MB L2
+
+static int lanes;       // f32 lanes of the JIT's vector loop on this host (16 AVX-512, 8 AVX2)
 
 typedef struct Spec {
     const char *name, *path;

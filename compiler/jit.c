@@ -6,9 +6,10 @@
  * call: 16 floats or 8 doubles per AVX-512 register where the host has AVX-512F,
  * else 8 floats or 4 doubles per AVX2 register; without AVX2 the kernels are scalar
  * loops.  On this project's machine (AMD Zen 4, whose 512-bit operations issue as one
- * macro-op and execute in two halves) the 512-bit loops ran phnn's forward kernel
- * 1.8x and seed_hnn's 1.4x faster in cache than the 256-bit ones: the same work
- * in half the instructions (bench/results.md).  libmvec.so.1 is loaded into the
+ * macro-op and execute in two halves) the 512-bit loops ran phnn's f32 forward kernel
+ * 1.8x and seed_hnn's 1.4x faster in cache than the 256-bit ones (bench/kernels.c's
+ * in-cache table with and without HAM_VECTOR_BITS=256): the same work in half the
+ * instructions.  libmvec.so.1 is loaded into the
  * process so that the JIT's symbol generator finds _ZGVeN16v_expf and friends, as it
  * finds libm's expf. */
 #include "jit.h"
@@ -280,19 +281,19 @@ static int count_instructions(LLVMModuleRef mod)
 }
 
 /* Build (and optimize) the module of s's kernels in ctx. */
-static void gen_options(const Jit *j, const JitOptions *o, int prec, LlvmGenOptions *go)
-{
-    *go = (LlvmGenOptions){(HamPrecision)prec, 1, 0, prec == HAM_F32 && o->contract, !o->libm_math};
-    if (!j->avx2 || o->scalar) return;
-    int wide = j->avx512 && o->vector_bits != 256;
-    go->width = (prec == HAM_F32 ? 8 : 4) * (wide ? 2 : 1);
-    go->vector_isa = wide ? 'e' : 'd';
-}
-
 int jit_vector_bits(const Jit *j, const JitOptions *o)
 {
     if (!j->avx2 || o->scalar) return 0;
     return j->avx512 && o->vector_bits != 256 ? 512 : 256;
+}
+
+static void gen_options(const Jit *j, const JitOptions *o, int prec, LlvmGenOptions *go)
+{
+    *go = (LlvmGenOptions){(HamPrecision)prec, 1, 0, prec == HAM_F32 && o->contract, !o->libm_math};
+    int bits = jit_vector_bits(j, o);
+    if (!bits) return;
+    go->width = bits / (prec == HAM_F32 ? 32 : 64);
+    go->vector_isa = bits == 512 ? 'e' : 'd';
 }
 
 static const char *const stage_kind[3] = {"fwd", "aux", "adj"};

@@ -19,8 +19,8 @@ typedef struct JitOptions {
                          // off; f64 kernels never fuse, they match the interpreter to 1e-12)
     int with_adjoint;    // also compile the adjoint kernels
     int scalar;          // no explicit vectors (for tests of the remainder path)
-    int vector_bits;     // register width of the vector loop: 512 (AVX-512), 256 (AVX2), or 0
-                         // for the widest the host has (default; $HAM_VECTOR_BITS)
+    int vector_bits;     // 256: AVX2 vector loops even on an AVX-512 host; any other value
+                         // (default 0): the widest the host has ($HAM_VECTOR_BITS)
     int precisions;      // bit 1 << HAM_F32, 1 << HAM_F64: which kernels to make (default both)
     int libm_math;       // f32 exp/log/log1p/tanh through libm/libmvec calls, not inline
                          // polynomials (default 0; HAM_VECMATH=libmvec sets it, for benchmarks)
