@@ -5,8 +5,12 @@
  *   entry:  read the HamStepArgs fields; load every param and hyper the plan reads
  *           once, and splat it; zero the param-adjoint accumulators
  *   vloop:  for (i = begin; i + W <= end; i += W)   the plan on <W x T> vectors
+ *   half:   if (i + W/2 <= end) { ...; i += W/2 }   on <W/2 x T> (512-bit kernels only)
  *   sloop:  for (; i < end; i++)                    the plan on scalars (remainder)
- *   exit:   param_bar[j] = (lane 0 + lane 1 + ... + lane W-1) + remainder, in order
+ *   exit:   param_bar[j] = (lane 0 + ... + lane W-1) + (half lanes) + remainder, in order
+ *
+ * The half-width step keeps 512-bit kernels as fast as 256-bit ones on few
+ * coordinates: a 10-d quadratic would otherwise run all 10 through the scalar loop.
  *
  * Emitting the vector code ourselves, rather than a scalar loop for LLVM's loop
  * vectorizer, makes the parameter reductions vectorize (they need reassociation the
@@ -50,6 +54,7 @@ typedef struct Gen {
     LLVMValueRef field[F_COUNT];  // loaded in entry (pointers cast to T*)
     LLVMValueRef *scalar_leaf;    // [count]: params/hypers/t loaded once (scalars)
     LLVMValueRef *vector_leaf;    // [count]: their splats
+    LLVMValueRef *half_leaf;      // [count]: their splats at half width (see half_width)
     LLVMValueRef *val;            // [count]: values in the body being emitted
     char *uniform;                // [count]: the same for every coordinate (computed once)
     char *fused;                  // [count]: a product folded into its one user (contract)
@@ -64,7 +69,7 @@ typedef struct Gen {
     int *stamp;                   // [count]: segment serial for which val[] holds the node
     int serial;
     LLVMValueRef spill, uni_area; // inside a segment function: its pointers
-    LLVMValueRef acc_vec, acc_scalar;   // param-adjoint accumulators (allocas)
+    LLVMValueRef acc_vec, acc_half, acc_scalar;   // param-adjoint accumulators (allocas)
     int *acc_of_out;              // [nout]: accumulator slot of an OUT_PARAM_BAR output
     int width;                    // lanes of the body being emitted
     int inline_math;              // o->inline_math, for bodies that are not segmented
@@ -130,7 +135,7 @@ static LLVMValueRef call_math(Gen *g, const char *base, int nargs, LLVMValueRef 
     if (g->width == 1)
         snprintf(name, sizeof name, "%s%s", base, f32 ? "f" : "");
     else
-        snprintf(name, sizeof name, "_ZGV%cN%d%s_%s%s", g->o->vector_isa, g->width,
+        snprintf(name, sizeof name, "_ZGV%cN%d%s_%s%s", g->width == g->o->width ? g->o->vector_isa : 'd', g->width,
                  nargs == 2 ? "vv" : "v", base, f32 ? "f" : "");
     LLVMValueRef fn = declare(g, name, nargs, g->width);
     LLVMValueRef args[2] = {a, b};
@@ -284,6 +289,20 @@ static void store_at(Gen *g, LLVMValueRef v, LLVMValueRef base, int k, LLVMValue
     LLVMSetAlignment(s, g->o->prec == HAM_F32 ? 4 : 8);
 }
 
+/* Lanes of the step after the full-width loop: W/2 for 512-bit kernels (a 256-bit
+ * step, libmvec's AVX2 variants), else 0 (none). */
+static int half_width(const LlvmGenOptions *o)
+{
+    return o->vector_isa == 'e' ? o->width / 2 : 0;
+}
+
+/* A value computed once in entry (param, hyper, t, uniform node), at the body's width. */
+static LLVMValueRef uniform_value(Gen *g, int k)
+{
+    if (g->width == 1) return g->scalar_leaf[k];
+    return g->width == g->o->width ? g->vector_leaf[k] : g->half_leaf[k];
+}
+
 static LLVMValueRef leaf(Gen *g, const DagNode *n, int k, LLVMValueRef i)
 {
     if (n->op == OP_CONST) return const_real(g, n->value, g->width);
@@ -292,10 +311,10 @@ static LLVMValueRef leaf(Gen *g, const DagNode *n, int k, LLVMValueRef i)
     case SYM_INPUT:
         if (n->index == INPUT_G) return load_at(g, g->field[F_G], 0, i);
         if (n->index == INPUT_THETA) return load_at(g, g->field[F_THETA], 0, i);
-        return g->width == 1 ? g->scalar_leaf[k] : g->vector_leaf[k];   // t: loaded once
+        return uniform_value(g, k);   // t: loaded once
     case SYM_PARAM:
     case SYM_HYPER:
-        return g->width == 1 ? g->scalar_leaf[k] : g->vector_leaf[k];
+        return uniform_value(g, k);
     case SYM_SEED:   // xbar'[k], ubar, then (stage kernels) the aux columns' adjoints
         if (n->index < g->plan->nstate) return load_at(g, g->field[F_NEXT_BAR], n->index, i);
         if (n->index == g->plan->nstate) return load_at(g, g->field[F_UPDATE_BAR], 0, i);
@@ -355,7 +374,7 @@ static void emit_body(Gen *g, LLVMValueRef i, int width)
             continue;
         }
         if (g->uniform[k]) {
-            g->val[k] = width == 1 ? g->scalar_leaf[k] : g->vector_leaf[k];
+            g->val[k] = uniform_value(g, k);
             continue;
         }
         if (g->fused[k]) continue;   // emitted inside its user's fmuladd
@@ -385,7 +404,7 @@ static void emit_output(Gen *g, int o, LLVMValueRef v, LLVMValueRef i)
             break;
         }
         case OUT_PARAM_BAR: {
-            LLVMValueRef acc = width == 1 ? g->acc_scalar : g->acc_vec;
+            LLVMValueRef acc = width == 1 ? g->acc_scalar : width == g->o->width ? g->acc_vec : g->acc_half;
             LLVMTypeRef at = ty(g, width);
             LLVMValueRef idx = LLVMConstInt(g->i64, (unsigned long long)g->acc_of_out[o], 0);
             LLVMValueRef p = LLVMBuildGEP2(g->b, at, acc, &idx, 1, "");
@@ -444,6 +463,7 @@ static void emit_entry(Gen *g, LLVMValueRef args, LLVMTypeRef st)
         if (!s) continue;
         g->scalar_leaf[k] = s;
         g->vector_leaf[k] = splat(g, s, g->o->width);
+        if (half_width(g->o)) g->half_leaf[k] = splat(g, s, half_width(g->o));
     }
     /* Nodes that depend only on params, hypers, t and constants (Adam's 1 - b1^t,
      * phnn's softplus(r)) are computed once here, as scalars, and splat: inside the
@@ -472,6 +492,7 @@ static void emit_entry(Gen *g, LLVMValueRef args, LLVMTypeRef st)
         g->uniform[k] = 1;
         g->scalar_leaf[k] = emit_op(g, n->op, x[0], x[1], x[2]);
         g->vector_leaf[k] = splat(g, g->scalar_leaf[k], g->o->width);
+        if (half_width(g->o)) g->half_leaf[k] = splat(g, g->scalar_leaf[k], half_width(g->o));
     }
     int nacc = plan->nparam_bar;
     if (nacc > 0) {
@@ -483,19 +504,32 @@ static void emit_entry(Gen *g, LLVMValueRef args, LLVMTypeRef st)
         LLVMValueRef zero8 = LLVMConstInt(LLVMInt8TypeInContext(g->ctx), 0, 0);
         LLVMBuildMemSet(g->b, g->acc_vec, zero8,
                         LLVMConstInt(g->i64, (unsigned long long)nacc * es * (unsigned)g->o->width, 0), es);
+        int H = half_width(g->o);
+        if (H) {
+            g->acc_half = LLVMBuildArrayAlloca(g->b, ty(g, H), count, "acch");
+            LLVMBuildMemSet(g->b, g->acc_half, zero8, LLVMConstInt(g->i64, (unsigned long long)nacc * es * (unsigned)H, 0), es);
+        }
         LLVMBuildMemSet(g->b, g->acc_scalar, zero8, LLVMConstInt(g->i64, (unsigned long long)nacc * es, 0), es);
     }
 }
 
-/* The sum of accumulator a: lanes in order, then the scalar remainder. */
+/* sum + lanes 0..W-1 of the W-wide accumulator a in acc, in order. */
+static LLVMValueRef add_lanes(Gen *g, LLVMValueRef sum, LLVMValueRef acc, int W, LLVMValueRef a)
+{
+    LLVMTypeRef vt = ty(g, W);
+    LLVMValueRef v = LLVMBuildLoad2(g->b, vt, LLVMBuildGEP2(g->b, vt, acc, &a, 1, ""), "");
+    for (int lane = 0; lane < W; lane++) {
+        LLVMValueRef x = W == 1 ? v : LLVMBuildExtractElement(g->b, v, LLVMConstInt(g->i64, (unsigned long long)lane, 0), "");
+        sum = sum ? LLVMBuildFAdd(g->b, sum, x, "") : x;
+    }
+    return sum;
+}
+
+/* The sum of accumulator a: lanes in order, half-width lanes, then the scalar remainder. */
 static LLVMValueRef lane_sum(Gen *g, LLVMValueRef a)
 {
-    int W = g->o->width;
-    LLVMTypeRef vt = ty(g, W);
-    LLVMValueRef v = LLVMBuildLoad2(g->b, vt, LLVMBuildGEP2(g->b, vt, g->acc_vec, &a, 1, ""), "");
-    LLVMValueRef sum = W == 1 ? v : LLVMBuildExtractElement(g->b, v, LLVMConstInt(g->i64, 0, 0), "");
-    for (int lane = 1; lane < W; lane++)
-        sum = LLVMBuildFAdd(g->b, sum, LLVMBuildExtractElement(g->b, v, LLVMConstInt(g->i64, (unsigned long long)lane, 0), ""), "");
+    LLVMValueRef sum = add_lanes(g, NULL, g->acc_vec, g->o->width, a);
+    if (half_width(g->o)) sum = add_lanes(g, sum, g->acc_half, half_width(g->o), a);
     LLVMValueRef rem = LLVMBuildLoad2(g->b, g->T, LLVMBuildGEP2(g->b, g->T, g->acc_scalar, &a, 1, ""), "");
     return LLVMBuildFAdd(g->b, sum, rem, "");
 }
@@ -876,6 +910,7 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     size_t n = (size_t)plan->count + 1;
     g.scalar_leaf = calloc(n, sizeof *g.scalar_leaf);
     g.vector_leaf = calloc(n, sizeof *g.vector_leaf);
+    g.half_leaf = calloc(n, sizeof *g.half_leaf);
     g.val = calloc(n, sizeof *g.val);
     g.uniform = calloc(n, 1);
     g.fused = calloc(n, 1);
@@ -914,7 +949,10 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     LLVMValueRef vi = LLVMBuildPhi(g.b, g.i64, "i");
     LLVMValueRef vnext_i = NULL;
     LLVMValueRef vlimit = LLVMBuildAdd(g.b, vi, LLVMConstInt(g.i64, (unsigned long long)W, 0), "");
-    if (W > 1) LLVMBuildCondBr(g.b, LLVMBuildICmp(g.b, LLVMIntSLE, vlimit, g.field[F_END], ""), vbody, shead);
+    int H = segmented ? 0 : half_width(o);
+    LLVMBasicBlockRef hhead = H ? LLVMInsertBasicBlockInContext(g.ctx, shead, "half") : shead;
+    LLVMBasicBlockRef hbody = H ? LLVMInsertBasicBlockInContext(g.ctx, shead, "hbody") : NULL;
+    if (W > 1) LLVMBuildCondBr(g.b, LLVMBuildICmp(g.b, LLVMIntSLE, vlimit, g.field[F_END], ""), vbody, hhead);
     else LLVMBuildBr(g.b, shead);   // scalar kernels: no vector loop (one edge, one phi entry)
     LLVMPositionBuilderAtEnd(g.b, vbody);
     if (W > 1 && segmented) call_segments(&g, &sg, 0, vi, NULL);
@@ -924,6 +962,17 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     LLVMValueRef vin[2] = {g.field[F_BEGIN], vnext_i};
     LLVMBasicBlockRef vfrom[2] = {entry, vbody};
     LLVMAddIncoming(vi, vin, vfrom, 2);
+
+    // if (i + W/2 <= end) { the plan on W/2 lanes; i += W/2 }
+    LLVMValueRef hnext_i = NULL;
+    if (H) {
+        LLVMPositionBuilderAtEnd(g.b, hhead);
+        hnext_i = LLVMBuildAdd(g.b, vi, LLVMConstInt(g.i64, (unsigned long long)H, 0), "");
+        LLVMBuildCondBr(g.b, LLVMBuildICmp(g.b, LLVMIntSLE, hnext_i, g.field[F_END], ""), hbody, shead);
+        LLVMPositionBuilderAtEnd(g.b, hbody);
+        emit_body(&g, vi, H);
+        LLVMBuildBr(g.b, shead);
+    }
 
     Pad pad;
     int padded = segmented && W > 1;
@@ -953,8 +1002,9 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     LLVMValueRef snext = LLVMBuildAdd(g.b, si, LLVMConstInt(g.i64, 1, 0), "");
     LLVMBuildBr(g.b, shead);
     LLVMValueRef sin_[2] = {vi, snext};
-    LLVMBasicBlockRef sfrom[2] = {vhead, sbody};
+    LLVMBasicBlockRef sfrom[2] = {H ? hhead : vhead, sbody};
     LLVMAddIncoming(si, sin_, sfrom, 2);
+    if (H) LLVMAddIncoming(si, &hnext_i, &hbody, 1);
     }
 
     LLVMPositionBuilderAtEnd(g.b, exit);
@@ -965,6 +1015,7 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     LLVMDisposeBuilder(g.b);
     free(g.scalar_leaf);
     free(g.vector_leaf);
+    free(g.half_leaf);
     free(g.val);
     free(g.uniform);
     free(g.fused);

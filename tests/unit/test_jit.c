@@ -1,7 +1,8 @@
 /* test_jit.c: JIT kernels against the DAG interpreter.
  *
- * For every stdlib and example spec, at n in {1, 7, 8, 17, 1000, 100003} (odd sizes
- * run the scalar remainder loop), the f64 forward and adjoint kernels agree with the
+ * For every stdlib and example spec, at n in {1, 7, 8, 27, 1000, 100003} (odd sizes
+ * run the scalar remainder loop; 512-bit kernels' half-width step runs at 8, 27 and
+ * 1000 in f32 and at 7 in f64), the f64 forward and adjoint kernels agree with the
  * interpreter to 1e-12 relative, and the f32 kernels to 1e-5 (absolute floor 1e-6
  * for values near 0).  Large n are checked on a sample of coordinates; the param
  * sums on all of them.  The threaded runner gives the same bits as one thread.
@@ -221,9 +222,10 @@ static void check_file(const char *path, HamPool *pool)
             snprintf(what, sizeof what, "%s%s", p->optimizers[i]->name,
                      mode == 0 ? "" : mode == 1 ? " (HAM_GEMM=force)" : mode == 2 ? " (HAM_GEMM=off)"
                                                                          : " (HAM_VECTOR_BITS=256)");
-            /* 7, 8, 17 and 1000 take the remainder loop after 0, 1 or more vector
-             * iterations of 8 or 16 lanes; the 256-bit repetition skips the large n. */
-            int64_t sizes[] = {1, 7, 8, 17, 1000, large && mode != 2 ? 5000 : 100003};
+            /* 7, 8, 27 and 1000 take the remainder loop after 0, 1 or more vector
+             * iterations of 8 or 16 lanes (27 in f32 at 512 bits: 16, then a half-width
+             * 8, then 3 scalars); the 256-bit repetition skips the large n. */
+            int64_t sizes[] = {1, 7, 8, 27, 1000, large && mode != 2 ? 5000 : 100003};
             for (int k = 0; k < (mode == 3 ? 5 : 6); k++) {
                 check_size(&c, sizes[k], HAM_F64, pool, what);
                 check_size(&c, sizes[k], HAM_F32, pool, what);
