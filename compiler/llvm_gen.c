@@ -72,6 +72,7 @@ typedef struct Gen {
     LLVMValueRef acc_vec, acc_half, acc_scalar;   // param-adjoint accumulators (allocas)
     int *acc_of_out;              // [nout]: accumulator slot of an OUT_PARAM_BAR output
     int width;                    // lanes of the body being emitted
+    int padded;                   // the remainder runs through the vector body (segmented)
     int inline_math;              // o->inline_math, for bodies that are not segmented
 } Gen;
 
@@ -525,13 +526,54 @@ static LLVMValueRef add_lanes(Gen *g, LLVMValueRef sum, LLVMValueRef acc, int W,
     return sum;
 }
 
-/* The sum of accumulator a: lanes in order, half-width lanes, then the scalar remainder. */
-static LLVMValueRef lane_sum(Gen *g, LLVMValueRef a)
+/* For each of the accumulators idx[0..count): the sum of its W lanes in acc (in
+ * order) when cond holds, else 0, computed in a block of its own that is skipped
+ * otherwise: a kernel on fewer coordinates than a vector (the 10-d quadratic) then
+ * does not add up thousands of lanes that are all zero. */
+static void lanes_if(Gen *g, LLVMValueRef cond, LLVMValueRef acc, int W, const LLVMValueRef *idx, int count,
+                     LLVMValueRef *out)
 {
-    LLVMValueRef sum = add_lanes(g, NULL, g->acc_vec, g->o->width, a);
-    if (half_width(g->o)) sum = add_lanes(g, sum, g->acc_half, half_width(g->o), a);
-    LLVMValueRef rem = LLVMBuildLoad2(g->b, g->T, LLVMBuildGEP2(g->b, g->T, g->acc_scalar, &a, 1, ""), "");
-    return LLVMBuildFAdd(g->b, sum, rem, "");
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(g->b);
+    LLVMValueRef fn = LLVMGetBasicBlockParent(from);
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, fn, "lanes");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(g->ctx, fn, "lanes.done");
+    LLVMBuildCondBr(g->b, cond, body, done);
+    LLVMPositionBuilderAtEnd(g->b, body);
+    for (int k = 0; k < count; k++) out[k] = add_lanes(g, NULL, acc, W, idx[k]);
+    LLVMBuildBr(g->b, done);
+    LLVMPositionBuilderAtEnd(g->b, done);
+    LLVMValueRef zero = LLVMConstReal(g->T, 0);
+    for (int k = 0; k < count; k++) {
+        LLVMValueRef phi = LLVMBuildPhi(g->b, g->T, "");
+        LLVMValueRef in[2] = {zero, out[k]};
+        LLVMBasicBlockRef bb[2] = {from, body};
+        LLVMAddIncoming(phi, in, bb, 2);
+        out[k] = phi;
+    }
+}
+
+/* The sums of accumulators idx[0..count) into out: (full-width lanes in order +
+ * half-width lanes in order) + scalar remainder; the lanes only where their loop ran
+ * (for n = end - begin: n >= W, and n mod W >= W/2; n >= 1 when the remainder is
+ * padded into the vector body). */
+static void lane_sums(Gen *g, const LLVMValueRef *idx, int count, LLVMValueRef *out)
+{
+    int W = g->o->width, H = g->padded ? 0 : half_width(g->o);
+    LLVMValueRef n = LLVMBuildSub(g->b, g->field[F_END], g->field[F_BEGIN], "");
+    LLVMValueRef ran_vec = LLVMBuildICmp(g->b, LLVMIntSGE, n, LLVMConstInt(g->i64, (unsigned long long)(g->padded ? 1 : W), 0), "");
+    lanes_if(g, ran_vec, g->acc_vec, W, idx, count, out);
+    if (H) {
+        LLVMValueRef tail = LLVMBuildSRem(g->b, n, LLVMConstInt(g->i64, (unsigned long long)W, 0), "");
+        LLVMValueRef ran_half = LLVMBuildICmp(g->b, LLVMIntSGE, tail, LLVMConstInt(g->i64, (unsigned long long)H, 0), "");
+        LLVMValueRef *half = malloc((size_t)count * sizeof *half);
+        lanes_if(g, ran_half, g->acc_half, H, idx, count, half);
+        for (int k = 0; k < count; k++) out[k] = LLVMBuildFAdd(g->b, out[k], half[k], "");
+        free(half);
+    }
+    for (int k = 0; k < count; k++) {
+        LLVMValueRef rem = LLVMBuildLoad2(g->b, g->T, LLVMBuildGEP2(g->b, g->T, g->acc_scalar, (LLVMValueRef *)&idx[k], 1, ""), "");
+        out[k] = LLVMBuildFAdd(g->b, out[k], rem, "");
+    }
 }
 
 /* param_bar[j] = sum (stage kernels: param_bar[j] += sum). */
@@ -555,11 +597,15 @@ static void emit_exit(Gen *g, LLVMValueRef fn)
     int nacc = plan->nparam_bar;
     if (nacc == 0) return;
     if (nacc <= ACC_IN_REGISTERS) {
+        LLVMValueRef idx[ACC_IN_REGISTERS], sum[ACC_IN_REGISTERS];
+        for (int o = 0; o < plan->nout; o++)
+            if (plan->outs[o].kind == OUT_PARAM_BAR)
+                idx[g->acc_of_out[o]] = LLVMConstInt(g->i64, (unsigned long long)g->acc_of_out[o], 0);
+        lane_sums(g, idx, nacc, sum);
         for (int o = 0; o < plan->nout; o++) {
             if (plan->outs[o].kind != OUT_PARAM_BAR) continue;
-            LLVMValueRef sum = lane_sum(g, LLVMConstInt(g->i64, (unsigned long long)g->acc_of_out[o], 0));
             LLVMValueRef j = LLVMConstInt(g->i64, (unsigned long long)plan->outs[o].index, 0);
-            store_param_bar(g, sum, j);
+            store_param_bar(g, sum[g->acc_of_out[o]], j);
         }
         return;
     }
@@ -581,14 +627,16 @@ static void emit_exit(Gen *g, LLVMValueRef fn)
     LLVMPositionBuilderAtEnd(g->b, body);
     LLVMValueRef a = LLVMBuildPhi(g->b, g->i64, "a");
     g->width = g->o->width;
-    LLVMValueRef sum = lane_sum(g, a);
+    LLVMValueRef sum;
+    lane_sums(g, &a, 1, &sum);
     LLVMValueRef gi[2] = {LLVMConstInt(g->i64, 0, 0), a};
     LLVMValueRef j = LLVMBuildZExt(g->b, LLVMBuildLoad2(g->b, i32, LLVMBuildGEP2(g->b, table_t, table, gi, 2, ""), ""), g->i64, "");
     store_param_bar(g, sum, j);
     LLVMValueRef next = LLVMBuildAdd(g->b, a, LLVMConstInt(g->i64, 1, 0), "");
+    LLVMBasicBlockRef last = LLVMGetInsertBlock(g->b);   // lane_sums branched
     LLVMBuildCondBr(g->b, LLVMBuildICmp(g->b, LLVMIntULT, next, LLVMConstInt(g->i64, (unsigned long long)nacc, 0), ""), body, done);
     LLVMValueRef in[2] = {LLVMConstInt(g->i64, 0, 0), next};
-    LLVMBasicBlockRef from[2] = {entry, body};
+    LLVMBasicBlockRef from[2] = {entry, last};
     LLVMAddIncoming(a, in, from, 2);
     LLVMPositionBuilderAtEnd(g->b, done);
 }
@@ -976,6 +1024,7 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
 
     Pad pad;
     int padded = segmented && W > 1;
+    g.padded = padded;
     if (padded) {   // the remainder through the vector segments (after vhead's exit)
         LLVMBasicBlockRef here = LLVMGetInsertBlock(g.b);
         LLVMPositionBuilderBefore(g.b, LLVMGetBasicBlockTerminator(entry));
