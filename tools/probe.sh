@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# probe.sh SPEC [CKPT] [--opt NAME]: what an optimizer does with
+# synthetic gradient streams (a steady gradient by its scale, noise at several
+# signal-to-noise ratios, a sign flip): tables of its updates, from
+# tools/probe_driver.c linked with the optimizer as `hamc emit-c --float` writes it
+# (a checkpoint's learned params baked in).  For looking inside a meta-trained
+# optimizer; results/README.md shows what it says about the MNIST LSTM.
+# Needs cc and bin/hamc (make); HAMC overrides the compiler.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+hamc=${HAMC:-$root/bin/hamc}
+usage() { echo "usage: tools/probe.sh SPEC [CKPT] [--opt NAME]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+spec=$1
+shift
+emit=()
+if [ $# -ge 1 ] && [ "${1#--}" = "$1" ]; then emit+=(--params "$1"); shift; fi
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --opt) [ $# -ge 2 ] || usage; emit+=(--opt "$2"); shift 2 ;;
+    *) usage ;;
+    esac
+done
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ham-probe.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+"$hamc" emit-c "$spec" --float "${emit[@]}" -o "$tmp/opt.c"
+name=$(sed -n 's/^void ham_\([A-Za-z0-9_]*\)_step_f32(.*/\1/p' "$tmp/opt.c" | head -n 1)
+nstate=$(sed -n 's/^#define HAM_[A-Z0-9_]*_NSTATE \([0-9]*\)$/\1/p' "$tmp/opt.c" | head -n 1)
+[ -n "$name" ] && [ -n "$nstate" ] || { echo "probe.sh: no step function in the emitted C" >&2; exit 1; }
+cc -std=c99 -O2 -o "$tmp/probe" -DPROBE_STEP="ham_${name}_step_f32" -DPROBE_INIT="ham_${name}_init_state_f32" \
+    -DPROBE_NSTATE="$nstate" "$root/tools/probe_driver.c" "$tmp/opt.c" -lm
+echo "probe of $name ($spec${emit[*]:+ ${emit[*]}})"
+"$tmp/probe"
