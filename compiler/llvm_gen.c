@@ -7,7 +7,8 @@
  *   vloop:  for (i = begin; i + W <= end; i += W)   the plan on <W x T> vectors
  *   half:   if (i + W/2 <= end) { ...; i += W/2 }   on <W/2 x T> (512-bit kernels only)
  *   sloop:  for (; i < end; i++)                    the plan on scalars (remainder)
- *   exit:   param_bar[j] = (lane 0 + ... + lane W-1) + (half lanes) + remainder, in order
+ *   exit:   param_bar[j] = ((lane 0 + ... + lane W-1) + (half lanes, in order))
+ *                          + remainder, each group of lanes only if its loop ran
  *
  * The half-width step keeps 512-bit kernels as fast as 256-bit ones on few
  * coordinates: a 10-d quadratic would otherwise run all 10 through the scalar loop.
@@ -72,6 +73,7 @@ typedef struct Gen {
     LLVMValueRef acc_vec, acc_half, acc_scalar;   // param-adjoint accumulators (allocas)
     int *acc_of_out;              // [nout]: accumulator slot of an OUT_PARAM_BAR output
     int width;                    // lanes of the body being emitted
+    int half;                     // lanes of the half-width step, 0 for none (half_width)
     int padded;                   // the remainder runs through the vector body (segmented)
     int inline_math;              // o->inline_math, for bodies that are not segmented
 } Gen;
@@ -291,10 +293,11 @@ static void store_at(Gen *g, LLVMValueRef v, LLVMValueRef base, int k, LLVMValue
 }
 
 /* Lanes of the step after the full-width loop: W/2 for 512-bit kernels (a 256-bit
- * step, libmvec's AVX2 variants), else 0 (none). */
-static int half_width(const LlvmGenOptions *o)
+ * step, libmvec's AVX2 variants), else 0 (none); none for segmented bodies either,
+ * whose remainder runs padded through the vector segments. */
+static int half_width(const LlvmGenOptions *o, int segmented)
 {
-    return o->vector_isa == 'e' ? o->width / 2 : 0;
+    return o->vector_isa == 'e' && !segmented ? o->width / 2 : 0;
 }
 
 /* A value computed once in entry (param, hyper, t, uniform node), at the body's width. */
@@ -464,7 +467,7 @@ static void emit_entry(Gen *g, LLVMValueRef args, LLVMTypeRef st)
         if (!s) continue;
         g->scalar_leaf[k] = s;
         g->vector_leaf[k] = splat(g, s, g->o->width);
-        if (half_width(g->o)) g->half_leaf[k] = splat(g, s, half_width(g->o));
+        if (g->half) g->half_leaf[k] = splat(g, s, g->half);
     }
     /* Nodes that depend only on params, hypers, t and constants (Adam's 1 - b1^t,
      * phnn's softplus(r)) are computed once here, as scalars, and splat: inside the
@@ -493,7 +496,7 @@ static void emit_entry(Gen *g, LLVMValueRef args, LLVMTypeRef st)
         g->uniform[k] = 1;
         g->scalar_leaf[k] = emit_op(g, n->op, x[0], x[1], x[2]);
         g->vector_leaf[k] = splat(g, g->scalar_leaf[k], g->o->width);
-        if (half_width(g->o)) g->half_leaf[k] = splat(g, g->scalar_leaf[k], half_width(g->o));
+        if (g->half) g->half_leaf[k] = splat(g, g->scalar_leaf[k], g->half);
     }
     int nacc = plan->nparam_bar;
     if (nacc > 0) {
@@ -505,10 +508,9 @@ static void emit_entry(Gen *g, LLVMValueRef args, LLVMTypeRef st)
         LLVMValueRef zero8 = LLVMConstInt(LLVMInt8TypeInContext(g->ctx), 0, 0);
         LLVMBuildMemSet(g->b, g->acc_vec, zero8,
                         LLVMConstInt(g->i64, (unsigned long long)nacc * es * (unsigned)g->o->width, 0), es);
-        int H = half_width(g->o);
-        if (H) {
-            g->acc_half = LLVMBuildArrayAlloca(g->b, ty(g, H), count, "acch");
-            LLVMBuildMemSet(g->b, g->acc_half, zero8, LLVMConstInt(g->i64, (unsigned long long)nacc * es * (unsigned)H, 0), es);
+        if (g->half) {
+            g->acc_half = LLVMBuildArrayAlloca(g->b, ty(g, g->half), count, "acch");
+            LLVMBuildMemSet(g->b, g->acc_half, zero8, LLVMConstInt(g->i64, (unsigned long long)nacc * es * (unsigned)g->half, 0), es);
         }
         LLVMBuildMemSet(g->b, g->acc_scalar, zero8, LLVMConstInt(g->i64, (unsigned long long)nacc * es, 0), es);
     }
@@ -529,7 +531,7 @@ static LLVMValueRef add_lanes(Gen *g, LLVMValueRef sum, LLVMValueRef acc, int W,
 /* For each of the accumulators idx[0..count): the sum of its W lanes in acc (in
  * order) when cond holds, else 0, computed in a block of its own that is skipped
  * otherwise: a kernel on fewer coordinates than a vector (the 10-d quadratic) then
- * does not add up thousands of lanes that are all zero. */
+ * does not add up lanes that are all zero, 24 per param at 512 bits. */
 static void lanes_if(Gen *g, LLVMValueRef cond, LLVMValueRef acc, int W, const LLVMValueRef *idx, int count,
                      LLVMValueRef *out)
 {
@@ -558,7 +560,7 @@ static void lanes_if(Gen *g, LLVMValueRef cond, LLVMValueRef acc, int W, const L
  * padded into the vector body). */
 static void lane_sums(Gen *g, const LLVMValueRef *idx, int count, LLVMValueRef *out)
 {
-    int W = g->o->width, H = g->padded ? 0 : half_width(g->o);
+    int W = g->o->width, H = g->half;
     LLVMValueRef n = LLVMBuildSub(g->b, g->field[F_END], g->field[F_BEGIN], "");
     LLVMValueRef ran_vec = LLVMBuildICmp(g->b, LLVMIntSGE, n, LLVMConstInt(g->i64, (unsigned long long)(g->padded ? 1 : W), 0), "");
     lanes_if(g, ran_vec, g->acc_vec, W, idx, count, out);
@@ -654,7 +656,7 @@ static void emit_exit(Gen *g, LLVMValueRef fn)
 #define SEGMENT_THRESHOLD 6000
 #define SEGMENT_SIZE 1500
 
-/* Tests shrink both ($HAM_SEGMENT=threshold,size) to run every spec segmented. */
+/* test_jit shrinks both ($HAM_SEGMENT=threshold,size) to run small specs segmented. */
 static int segment_param(int which)
 {
     const char *env = getenv("HAM_SEGMENT");
@@ -982,6 +984,7 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     LLVMPositionBuilderAtEnd(g.b, entry);
     Segments sg = {{NULL, NULL}, {NULL, NULL}, NULL, NULL};
     int segmented = !plan->stage && plan->count > segment_param(0);
+    g.half = half_width(o, segmented);
     /* Inline exp/log/tanh make huge kernels (the LSTM's) 3x slower to compile for
      * no gain at run time: there, libmvec calls. */
     g.inline_math = o->inline_math && !segmented;
@@ -997,7 +1000,7 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     LLVMValueRef vi = LLVMBuildPhi(g.b, g.i64, "i");
     LLVMValueRef vnext_i = NULL;
     LLVMValueRef vlimit = LLVMBuildAdd(g.b, vi, LLVMConstInt(g.i64, (unsigned long long)W, 0), "");
-    int H = segmented ? 0 : half_width(o);
+    int H = g.half;
     LLVMBasicBlockRef hhead = H ? LLVMInsertBasicBlockInContext(g.ctx, shead, "half") : shead;
     LLVMBasicBlockRef hbody = H ? LLVMInsertBasicBlockInContext(g.ctx, shead, "hbody") : NULL;
     if (W > 1) LLVMBuildCondBr(g.b, LLVMBuildICmp(g.b, LLVMIntSLE, vlimit, g.field[F_END], ""), vbody, hhead);

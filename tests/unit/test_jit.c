@@ -8,7 +8,8 @@
  * sums on all of them.  The threaded runner gives the same bits as one thread.
  * Specs with linear forms are checked a second time staged (GEMMs between stage
  * kernels, compiler/stage.h), the LSTMs staged only (see check_file).  On a host with
- * AVX-512 every spec is checked again with 256-bit vectors, the AVX2 code path. */
+ * AVX-512 every spec is checked again with 256-bit vectors, the AVX2 code path, and
+ * every spec but the LSTMs with its body cut into segments (HAM_SEGMENT). */
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
@@ -200,10 +201,16 @@ static void check_file(const char *path, HamPool *pool)
          * kernel (10^4 ops forward, 2.5 10^4 with the adjoint, ~40 s to compile in
          * both precisions) runs with HAM_TEST_LARGE=1. */
         int large = c.s->nparam > 1000;
-        for (int mode = 0; mode < 4; mode++) {
+        for (int mode = 0; mode < 5; mode++) {
             JitOptions o;
             jit_default_options(&o);
             o.gemm = mode == 0 || mode == 3 ? STAGE_AUTO : mode == 1 ? STAGE_FORCE : STAGE_OFF;
+            /* Mode 4: segmented bodies (llvm_gen.c), the fused LSTMs' code path, for
+             * every small spec: HAM_SEGMENT cuts them past 30 nodes into segments of
+             * 10, and n < 16 runs the padded remainder alone.  STAGE_OFF keeps the
+             * kernel cache from handing back mode 0's kernels. */
+            if (mode == 4 && large) continue;
+            if (mode == 4) setenv("HAM_SEGMENT", "30,10", 1);
             if (mode == 1 && large) continue;                          // the same as auto
             if (mode == 2 && !(large && getenv("HAM_TEST_LARGE"))) continue;
             /* Mode 3: on an AVX-512 host the default kernels are 512 bits wide; the
@@ -213,6 +220,7 @@ static void check_file(const char *path, HamPool *pool)
             char err[512];
             JitStats st;
             int rc = jit_compile(jit, c.s, &o, &c.arena, &c.k, &st, err, sizeof err);
+            if (mode == 4) unsetenv("HAM_SEGMENT"), ASSERT(!st.cached);
             if (rc) fprintf(stderr, "%s: %s\n", path, err);
             ASSERT(rc == 0);
             if (rc) continue;
@@ -221,12 +229,12 @@ static void check_file(const char *path, HamPool *pool)
             char what[200];
             snprintf(what, sizeof what, "%s%s", p->optimizers[i]->name,
                      mode == 0 ? "" : mode == 1 ? " (HAM_GEMM=force)" : mode == 2 ? " (HAM_GEMM=off)"
-                                                                         : " (HAM_VECTOR_BITS=256)");
+                                    : mode == 3 ? " (HAM_VECTOR_BITS=256)" : " (HAM_SEGMENT=30,10)");
             /* 7, 8, 27 and 1000 take the remainder loop after 0, 1 or more vector
              * iterations of 8 or 16 lanes (27 in f32 at 512 bits: 16, then a half-width
-             * 8, then 3 scalars); the 256-bit repetition skips the large n. */
+             * 8, then 3 scalars); the 256-bit and segmented repetitions skip the large n. */
             int64_t sizes[] = {1, 7, 8, 27, 1000, large && mode != 2 ? 5000 : 100003};
-            for (int k = 0; k < (mode == 3 ? 5 : 6); k++) {
+            for (int k = 0; k < (mode >= 3 ? 5 : 6); k++) {
                 check_size(&c, sizes[k], HAM_F64, pool, what);
                 check_size(&c, sizes[k], HAM_F32, pool, what);
             }
