@@ -381,7 +381,7 @@ static void explain(FILE *f, const Spec *sp, const Row *big, const Row *mid, con
                 small->ns[V_HWO3] / small->ns[V_HWFAST]);
     if (!isnan(small->ns[V_HWFAST]) && small->ns[V_HWFAST] > 3 * cache)
         fprintf(f, " gcc does not vectorize this loop even with -ffast-math (-fopt-info-vec-missed: "
-                   "\"couldn't vectorize loop\"), so the JIT's explicit 8-wide code with libmvec wins.");
+                   "\"couldn't vectorize loop\"), so the JIT's explicit %d-wide code with libmvec wins.", lanes);
     fprintf(f, "\n\n");
 }
 

@@ -17,7 +17,10 @@
  * Flops per coordinate: 2 (80*21 + 80*40) = 9760 for the products, plus elementwise:
  * per layer 160 bias adds, 80 gate activations, 3*20 for c', 20 tanh, 20 for h'
  * (a transcendental counted as 1 flop) = 340, two layers 680, output 2*20 + 2 = 42:
- * 10482 in all.  Peak: AVX2, 2 FMA units x 8 lanes x 2 flops x the 'cpu MHz' clock.
+ * 10482 in all.  Peak: 2 FMA units x 8 f32 lanes x 2 flops x the 'cpu MHz' clock: two
+ * 256-bit FMA pipes, as AVX2 hosts and AMD Zen 4 have (Zen 4 runs a 512-bit FMA as two
+ * 256-bit halves, so AVX-512 does not raise its peak; Intel parts with two 512-bit FMA
+ * units would have twice this).
  *
  * The gate loop needs `#pragma omp simd` (-fopenmp-simd) for gcc to vectorize it
  * with libmvec; without it the sgemm variant is ~10x slower, all in scalar expf/tanhf.
