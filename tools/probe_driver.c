@@ -79,21 +79,33 @@ static void probe_free(Probe *p)
     free(p->theta), free(p->g), free(p->state), free(p->scratch);
 }
 
+/* The header's gradient scales 10^first .. 10^(first + count - 1), then a newline. */
+static void print_scales(int count, int first)
+{
+    for (int k = 0; k < count; k++) printf(" %10.0e", pow(10, k + first));
+    printf("\n");
+}
+
+/* The updates of the probe's coordinates, then a newline. */
+static void print_updates(const Probe *p)
+{
+    for (int64_t k = 0; k < p->n; k++) printf(" %+10.3e", p->theta[k]);
+    printf("\n");
+}
+
 static int constant_table(void)
 {
     enum { K = 7 };
     Probe p;
     if (probe_init(&p, K) != 0) return -1;
     printf("constant gradient g = 10^k: update at step t\n%6s", "t \\ g");
-    for (int k = 0; k < K; k++) printf(" %10.0e", pow(10, k - 6));
-    printf("\n");
+    print_scales(K, -6);
     for (int t = 1; t <= STEPS; t++) {
         for (int k = 0; k < K; k++) p.g[k] = (float)pow(10, k - 6);
         probe_step(&p, t);
         if (!is_shown(t)) continue;
         printf("%6d", t);
-        for (int k = 0; k < K; k++) printf(" %+10.3e", p.theta[k]);
-        printf("\n");
+        print_updates(&p);
     }
     probe_free(&p);
     return 0;
@@ -133,15 +145,13 @@ static int flip_table(void)
     Probe p;
     if (probe_init(&p, K) != 0) return -1;
     printf("\nsign flip: g = +10^k for t <= 6, -10^k for t = 7..9, then + again: update at step t\n%6s", "t \\ g");
-    for (int k = 0; k < K; k++) printf(" %10.0e", pow(10, k - 4));
-    printf("\n");
+    print_scales(K, -4);
     for (int t = 1; t <= 14; t++) {
         float sign = t >= 7 && t <= 9 ? -1.0f : 1.0f;
         for (int k = 0; k < K; k++) p.g[k] = sign * (float)pow(10, k - 4);
         probe_step(&p, t);
         printf("%4d %c", t, sign > 0 ? '+' : '-');
-        for (int k = 0; k < K; k++) printf(" %+10.3e", p.theta[k]);
-        printf("\n");
+        print_updates(&p);
     }
     probe_free(&p);
     return 0;
