@@ -280,20 +280,18 @@ static int count_instructions(LLVMModuleRef mod)
     return n;
 }
 
-/* Build (and optimize) the module of s's kernels in ctx. */
 int jit_vector_bits(const Jit *j, const JitOptions *o)
 {
     if (!j->avx2 || o->scalar) return 0;
     return j->avx512 && o->vector_bits != 256 ? 512 : 256;
 }
 
+/* The code generator's options for o's kernels of precision prec on this host. */
 static void gen_options(const Jit *j, const JitOptions *o, int prec, LlvmGenOptions *go)
 {
-    *go = (LlvmGenOptions){(HamPrecision)prec, 1, 0, prec == HAM_F32 && o->contract, !o->libm_math};
+    *go = (LlvmGenOptions){(HamPrecision)prec, 1, prec == HAM_F32 && o->contract, !o->libm_math};
     int bits = jit_vector_bits(j, o);
-    if (!bits) return;
-    go->width = bits / (prec == HAM_F32 ? 32 : 64);
-    go->vector_isa = bits == 512 ? 'e' : 'd';
+    if (bits) go->width = bits / (prec == HAM_F32 ? 32 : 64);
 }
 
 static const char *const stage_kind[3] = {"fwd", "aux", "adj"};

@@ -17,7 +17,8 @@
  * vectorizer, makes the parameter reductions vectorize (they need reassociation the
  * vectorizer will not assume) and keeps the summation order fixed, so results are
  * deterministic for a given block.  Elementary functions call glibc's libmvec
- * variants (_ZGVdN8v_expf: AVX2, 8 floats) in the vector loop and libm in the
+ * variants (_ZGVeN16v_expf: AVX-512, 16 floats; _ZGVdN8v_expf: AVX2, 8) in the
+ * vector loops and libm in the
  * scalar one, except the f32 exp, log, log1p and tanh, which are inline polynomials
  * (llvm_math.c) unless the options say otherwise or the body is segmented.  Each op mirrors dag_eval_op (dag_eval.c), including NaN and -0.
  *
@@ -123,6 +124,18 @@ static LLVMValueRef declare(Gen *g, const char *name, int nargs, int width)
     return fn;
 }
 
+/* Bits of a vector of `width` lanes of o's element type. */
+static int vector_bits(const LlvmGenOptions *o, int width)
+{
+    return width * (o->prec == HAM_F32 ? 32 : 64);
+}
+
+/* The libmvec ABI letter of a vector register size: 'e' AVX-512, 'd' AVX2, 'b' SSE. */
+static char libmvec_isa(int bits)
+{
+    return bits == 512 ? 'e' : bits == 256 ? 'd' : 'b';
+}
+
 /* A libm function on a scalar, or its libmvec variant on a vector; in f32 with
  * inline_math, exp, log, log1p and tanh are emitted inline instead (llvm_math.c). */
 static LLVMValueRef call_math(Gen *g, const char *base, int nargs, LLVMValueRef a, LLVMValueRef b)
@@ -138,7 +151,7 @@ static LLVMValueRef call_math(Gen *g, const char *base, int nargs, LLVMValueRef 
     if (g->width == 1)
         snprintf(name, sizeof name, "%s%s", base, f32 ? "f" : "");
     else
-        snprintf(name, sizeof name, "_ZGV%cN%d%s_%s%s", g->width == g->o->width ? g->o->vector_isa : 'd', g->width,
+        snprintf(name, sizeof name, "_ZGV%cN%d%s_%s%s", libmvec_isa(vector_bits(g->o, g->width)), g->width,
                  nargs == 2 ? "vv" : "v", base, f32 ? "f" : "");
     LLVMValueRef fn = declare(g, name, nargs, g->width);
     LLVMValueRef args[2] = {a, b};
@@ -297,7 +310,7 @@ static void store_at(Gen *g, LLVMValueRef v, LLVMValueRef base, int k, LLVMValue
  * whose remainder runs padded through the vector segments. */
 static int half_width(const LlvmGenOptions *o, int segmented)
 {
-    return o->vector_isa == 'e' && !segmented ? o->width / 2 : 0;
+    return vector_bits(o, o->width) == 512 && !segmented ? o->width / 2 : 0;
 }
 
 /* A value computed once in entry (param, hyper, t, uniform node), at the body's width. */
@@ -554,23 +567,35 @@ static void lanes_if(Gen *g, LLVMValueRef cond, LLVMValueRef acc, int W, const L
     }
 }
 
-/* The sums of accumulators idx[0..count) into out: (full-width lanes in order +
- * half-width lanes in order) + scalar remainder; the lanes only where their loop ran
- * (for n = end - begin: n >= W, and n mod W >= W/2; n >= 1 when the remainder is
- * padded into the vector body). */
-static void lane_sums(Gen *g, const LLVMValueRef *idx, int count, LLVMValueRef *out)
+/* Whether the full-width loop and the half-width step ran, for n = end - begin:
+ * n >= W (n >= 1 when the remainder is padded into the vector body), n mod W >= W/2. */
+typedef struct Ran {
+    LLVMValueRef vec, half;
+} Ran;
+
+static Ran loops_ran(Gen *g)
 {
-    int W = g->o->width, H = g->half;
+    int W = g->o->width;
     LLVMValueRef n = LLVMBuildSub(g->b, g->field[F_END], g->field[F_BEGIN], "");
-    LLVMValueRef ran_vec = LLVMBuildICmp(g->b, LLVMIntSGE, n, LLVMConstInt(g->i64, (unsigned long long)(g->padded ? 1 : W), 0), "");
-    lanes_if(g, ran_vec, g->acc_vec, W, idx, count, out);
-    if (H) {
+    Ran r = {LLVMBuildICmp(g->b, LLVMIntSGE, n, LLVMConstInt(g->i64, (unsigned long long)(g->padded ? 1 : W), 0), ""),
+             NULL};
+    if (g->half) {
         LLVMValueRef tail = LLVMBuildSRem(g->b, n, LLVMConstInt(g->i64, (unsigned long long)W, 0), "");
-        LLVMValueRef ran_half = LLVMBuildICmp(g->b, LLVMIntSGE, tail, LLVMConstInt(g->i64, (unsigned long long)H, 0), "");
-        LLVMValueRef *half = malloc((size_t)count * sizeof *half);
-        lanes_if(g, ran_half, g->acc_half, H, idx, count, half);
+        r.half = LLVMBuildICmp(g->b, LLVMIntSGE, tail, LLVMConstInt(g->i64, (unsigned long long)g->half, 0), "");
+    }
+    return r;
+}
+
+/* The sums of accumulators idx[0..count) (count <= ACC_IN_REGISTERS) into out:
+ * (full-width lanes in order + half-width lanes in order) + scalar remainder, the
+ * lanes only where their loop ran. */
+static void lane_sums(Gen *g, Ran ran, const LLVMValueRef *idx, int count, LLVMValueRef *out)
+{
+    lanes_if(g, ran.vec, g->acc_vec, g->o->width, idx, count, out);
+    if (g->half) {
+        LLVMValueRef half[ACC_IN_REGISTERS];
+        lanes_if(g, ran.half, g->acc_half, g->half, idx, count, half);
         for (int k = 0; k < count; k++) out[k] = LLVMBuildFAdd(g->b, out[k], half[k], "");
-        free(half);
     }
     for (int k = 0; k < count; k++) {
         LLVMValueRef rem = LLVMBuildLoad2(g->b, g->T, LLVMBuildGEP2(g->b, g->T, g->acc_scalar, (LLVMValueRef *)&idx[k], 1, ""), "");
@@ -598,12 +623,13 @@ static void emit_exit(Gen *g, LLVMValueRef fn)
                         LLVMConstInt(g->i64, (unsigned long long)plan->nparam * es, 0), es);
     int nacc = plan->nparam_bar;
     if (nacc == 0) return;
+    Ran ran = loops_ran(g);
     if (nacc <= ACC_IN_REGISTERS) {
         LLVMValueRef idx[ACC_IN_REGISTERS], sum[ACC_IN_REGISTERS];
         for (int o = 0; o < plan->nout; o++)
             if (plan->outs[o].kind == OUT_PARAM_BAR)
                 idx[g->acc_of_out[o]] = LLVMConstInt(g->i64, (unsigned long long)g->acc_of_out[o], 0);
-        lane_sums(g, idx, nacc, sum);
+        lane_sums(g, ran, idx, nacc, sum);
         for (int o = 0; o < plan->nout; o++) {
             if (plan->outs[o].kind != OUT_PARAM_BAR) continue;
             LLVMValueRef j = LLVMConstInt(g->i64, (unsigned long long)plan->outs[o].index, 0);
@@ -630,7 +656,7 @@ static void emit_exit(Gen *g, LLVMValueRef fn)
     LLVMValueRef a = LLVMBuildPhi(g->b, g->i64, "a");
     g->width = g->o->width;
     LLVMValueRef sum;
-    lane_sums(g, &a, 1, &sum);
+    lane_sums(g, ran, &a, 1, &sum);
     LLVMValueRef gi[2] = {LLVMConstInt(g->i64, 0, 0), a};
     LLVMValueRef j = LLVMBuildZExt(g->b, LLVMBuildLoad2(g->b, i32, LLVMBuildGEP2(g->b, table_t, table, gi, 2, ""), ""), g->i64, "");
     store_param_bar(g, sum, j);

@@ -9,8 +9,7 @@
 typedef struct LlvmGenOptions {
     HamPrecision prec;
     int width;       // vector lanes of the main loop (f32 16 / f64 8 with AVX-512, 8 / 4 with
-                     // AVX2; 1: scalar)
-    int vector_isa;  // libmvec variant: 'e' (AVX-512), 'd' (AVX2); 0 when width is 1
+                     // AVX2; 1: scalar); the libmvec variants called follow from the bits
     int contract;    // allow a*b+c to fuse (llvm.fmuladd): faster, not bit-equal to the interpreter
     int inline_math; // f32 exp/log/log1p/tanh as inline polynomials (llvm_math.h), not libm/libmvec
 } LlvmGenOptions;

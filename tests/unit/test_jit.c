@@ -220,7 +220,10 @@ static void check_file(const char *path, HamPool *pool)
             char err[512];
             JitStats st;
             int rc = jit_compile(jit, c.s, &o, &c.arena, &c.k, &st, err, sizeof err);
-            if (mode == 4) unsetenv("HAM_SEGMENT"), ASSERT(!st.cached);
+            if (mode == 4) {
+                unsetenv("HAM_SEGMENT");
+                ASSERT(!st.cached);   // compiled under HAM_SEGMENT, not mode 0's
+            }
             if (rc) fprintf(stderr, "%s: %s\n", path, err);
             ASSERT(rc == 0);
             if (rc) continue;
