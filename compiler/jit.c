@@ -289,7 +289,8 @@ int jit_vector_bits(const Jit *j, const JitOptions *o)
 /* The code generator's options for o's kernels of precision prec on this host. */
 static void gen_options(const Jit *j, const JitOptions *o, int prec, LlvmGenOptions *go)
 {
-    *go = (LlvmGenOptions){(HamPrecision)prec, 1, prec == HAM_F32 && o->contract, !o->libm_math};
+    *go = (LlvmGenOptions){(HamPrecision)prec, 1, prec == HAM_F32 && o->contract, !o->libm_math,
+                           j->avx512 && !o->generic_math};
     int bits = jit_vector_bits(j, o);
     if (bits) go->width = bits / (prec == HAM_F32 ? 32 : 64);
 }
@@ -450,6 +451,7 @@ int jit_compile(Jit *j, const StepProgram *s, const JitOptions *o, Arena *arena,
     codegen_kernel_info(s, arena, &out->info);
     uint64_t hash = out->info.spec_hash ^ (uint64_t)(o->contract * 2 + o->scalar * 4 + o->opt_level * 16 +
                                                      o->precisions * 256 + o->libm_math * 8192 + o->gemm * 16384 +
+                                                     (uint64_t)o->generic_math * 4096 +
                                                      (uint64_t)jit_vector_bits(j, o) * 65536);
     int want_adjoint = o->with_adjoint && s->adj_state;
     for (CacheEntry *c = j->cache; c; c = c->next) {

@@ -24,6 +24,8 @@ typedef struct JitOptions {
     int precisions;      // bit 1 << HAM_F32, 1 << HAM_F64: which kernels to make (default both)
     int libm_math;       // f32 exp/log/log1p/tanh through libm/libmvec calls, not inline
                          // polynomials (default 0; HAM_VECMATH=libmvec sets it, for benchmarks)
+    int generic_math;    // inline exp without AVX-512's vscalefps even where the host has it
+                         // (default 0; tests compare the two, which agree bit for bit)
     int gemm;            // StageMode (stage.h): lower large param-matrix products to BLAS
                          // GEMMs between staged kernels (default STAGE_AUTO; $HAM_GEMM)
 } JitOptions;

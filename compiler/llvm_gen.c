@@ -143,10 +143,10 @@ static LLVMValueRef call_math(Gen *g, const char *base, int nargs, LLVMValueRef 
     char name[64];
     int f32 = g->o->prec == HAM_F32;
     if (f32 && g->inline_math) {
-        if (!strcmp(base, "exp")) return llvm_math_expf(g->mod, g->b, a);
+        if (!strcmp(base, "exp")) return llvm_math_expf(g->mod, g->b, a, g->o->avx512);
         if (!strcmp(base, "log")) return llvm_math_logf(g->mod, g->b, a);
         if (!strcmp(base, "log1p")) return llvm_math_log1pf(g->mod, g->b, a);
-        if (!strcmp(base, "tanh")) return llvm_math_tanhf(g->mod, g->b, a);
+        if (!strcmp(base, "tanh")) return llvm_math_tanhf(g->mod, g->b, a, g->o->avx512);
     }
     if (g->width == 1)
         snprintf(name, sizeof name, "%s%s", base, f32 ? "f" : "");

@@ -12,6 +12,7 @@ typedef struct LlvmGenOptions {
                      // AVX2; 1: scalar); the libmvec variants called follow from the bits
     int contract;    // allow a*b+c to fuse (llvm.fmuladd): faster, not bit-equal to the interpreter
     int inline_math; // f32 exp/log/log1p/tanh as inline polynomials (llvm_math.h), not libm/libmvec
+    int avx512;      // the target has AVX-512F and VL (inline exp may use vscalefps)
 } LlvmGenOptions;
 
 /* llvm_gen_kernel: add `void name(const HamStepArgs *)` computing plan to mod. */
