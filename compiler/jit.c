@@ -416,6 +416,7 @@ static HamStaged *staged_description(const StepProgram *s, const StagedStep *sst
         if (!H->w) abort();
         memcpy(H->w, G->w, bytes);
     }
+    ham_staged_index(hs);
     return hs;
 }
 

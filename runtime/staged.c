@@ -51,8 +51,61 @@ void ham_staged_free(HamStaged *st)
     if (!st) return;
     for (int g = 0; g < st->ngemm; g++) free(st->gemm[g].w);
     free(st->gemm);
+    free(st->run);
     for (int p = 0; p < 2; p++) free(st->fwd[p]), free(st->fwd_aux[p]), free(st->adj[p]);
     free(st);
+}
+
+void ham_staged_index(HamStaged *st)
+{
+    size_t nw = 0;
+    for (int g = 0; g < st->ngemm; g++) nw += (size_t)st->gemm[g].rows * (size_t)st->gemm[g].cols;
+    free(st->run);
+    st->run = xalloc((nw + 1) * sizeof *st->run, 0);
+    st->nrun = 0;
+    int at = 0;
+    for (int g = 0; g < st->ngemm; g++) {
+        const HamStagedGemm *G = &st->gemm[g];
+        for (int j = 0; j < G->rows * G->cols; j++, at++) {
+            HamStagedRun *last = st->nrun ? &st->run[st->nrun - 1] : NULL;
+            if (last && last->at + last->len == at && last->param + last->len == G->w[j]) last->len++;
+            else st->run[st->nrun++] = (HamStagedRun){G->w[j], at, 1};
+        }
+    }
+}
+
+/* packed[run] = params[run], run by run (loops, not memcpy: the runs are short). */
+static void pack_weights(const HamStaged *st, void *packed, const void *params, int f32)
+{
+    for (int r = 0; r < st->nrun; r++) {
+        const HamStagedRun *R = &st->run[r];
+        if (f32) {
+            float *restrict d = (float *)packed + R->at;
+            const float *restrict s = (const float *)params + R->param;
+            for (int i = 0; i < R->len; i++) d[i] = s[i];
+        } else {
+            double *restrict d = (double *)packed + R->at;
+            const double *restrict s = (const double *)params + R->param;
+            for (int i = 0; i < R->len; i++) d[i] = s[i];
+        }
+    }
+}
+
+/* param_bar[run] += wbar[run], run by run. */
+static void add_weight_adjoints(const HamStaged *st, void *param_bar, const void *wbar, int f32)
+{
+    for (int r = 0; r < st->nrun; r++) {
+        const HamStagedRun *R = &st->run[r];
+        if (f32) {
+            float *restrict d = (float *)param_bar + R->param;
+            const float *restrict s = (const float *)wbar + R->at;
+            for (int i = 0; i < R->len; i++) d[i] += s[i];
+        } else {
+            double *restrict d = (double *)param_bar + R->param;
+            const double *restrict s = (const double *)wbar + R->at;
+            for (int i = 0; i < R->len; i++) d[i] += s[i];
+        }
+    }
 }
 
 /* The GEMMs in one precision; es is the element size.  Pointers are to elements. */
@@ -88,6 +141,10 @@ void ham_staged_run(const HamStaged *st, int which, const HamStepArgs *args)
     int LD = leading_dim(args->end - args->begin);
     size_t nw = 0;
     for (int g = 0; g < st->ngemm; g++) nw += (size_t)st->gemm[g].rows * (size_t)st->gemm[g].cols;
+    if (nw > 0 && !st->run) {
+        fprintf(stderr, "hamc: internal error: a staged step run before ham_staged_index\n");
+        abort();
+    }
     size_t naux = (size_t)st->ncol * (size_t)LD;
     char *mem = xalloc(((nw + naux) * (adjoint ? 2 : 1)) * es, 0);
     char *wp = mem, *wbar = wp + nw * es;
@@ -96,16 +153,7 @@ void ham_staged_run(const HamStaged *st, int which, const HamStepArgs *args)
         memset(wbar, 0, nw * es);
         memset(args->param_bar, 0, (size_t)st->nparam * es);   // the stages add into it
     }
-    // Pack W (row-major rows x cols) from the params, once per block.
-    size_t off = 0;
-    for (int g = 0; g < st->ngemm; g++) {
-        const HamStagedGemm *G = &st->gemm[g];
-        for (int j = 0; j < G->rows * G->cols; j++) {
-            if (f32) ((float *)wp)[off + (size_t)j] = ((const float *)args->params)[G->w[j]];
-            else ((double *)wp)[off + (size_t)j] = ((const double *)args->params)[G->w[j]];
-        }
-        off += (size_t)G->rows * (size_t)G->cols;
-    }
+    pack_weights(st, wp, args->params, f32);   // W (row-major rows x cols), once per block
     for (int64_t b0 = args->begin; b0 < args->end; b0 += HAM_STAGED_SUB) {
         int len = (int)(args->end - b0 < HAM_STAGED_SUB ? args->end - b0 : HAM_STAGED_SUB);
         HamStepArgs a = *args;
@@ -154,16 +202,6 @@ void ham_staged_run(const HamStaged *st, int which, const HamStepArgs *args)
             }
         }
     }
-    if (adjoint) {
-        off = 0;
-        for (int g = 0; g < st->ngemm; g++) {
-            const HamStagedGemm *G = &st->gemm[g];
-            for (int j = 0; j < G->rows * G->cols; j++) {
-                if (f32) ((float *)args->param_bar)[G->w[j]] += ((float *)wbar)[off + (size_t)j];
-                else ((double *)args->param_bar)[G->w[j]] += ((double *)wbar)[off + (size_t)j];
-            }
-            off += (size_t)G->rows * (size_t)G->cols;
-        }
-    }
+    if (adjoint) add_weight_adjoints(st, args->param_bar, wbar, f32);
     free(mem);
 }

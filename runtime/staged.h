@@ -28,10 +28,18 @@ typedef struct HamStagedGemm {
     int *w;
 } HamStagedGemm;
 
+/* A run of consecutive params packed consecutively: packed[at + i] = params[param + i]
+ * for i < len, `at` counting over all GEMMs' weights in order. */
+typedef struct HamStagedRun {
+    int param, at, len;
+} HamStagedRun;
+
 typedef struct HamStaged {
     int nstage, ncol, ngemm;
     int nstate, nparam;
     HamStagedGemm *gemm;
+    int nrun;                // the GEMMs' weights as runs (ham_staged_index)
+    HamStagedRun *run;
     /* [precision][stage]; NULL where a stage has nothing to do. */
     HamKernelFn *fwd[2];     // exports and outputs
     HamKernelFn *fwd_aux[2]; // exports only (the adjoint's recomputation)
@@ -39,9 +47,15 @@ typedef struct HamStaged {
 } HamStaged;
 
 /* ham_staged_new: an empty description with room for nstage stages and ngemm GEMMs
- * (the caller fills it); ham_staged_free frees it and its arrays. */
+ * (the caller fills it, then calls ham_staged_index); ham_staged_free frees it and
+ * its arrays. */
 HamStaged *ham_staged_new(int nstage, int ngemm);
 void ham_staged_free(HamStaged *st);
+
+/* ham_staged_index: the runs of the filled-in GEMMs' weights.  Packing them and adding
+ * their adjoints back run by run is a copy and a vector add where an element at a time
+ * was an indexed load per weight: the LSTM's 5000 weights are 20-param rows. */
+void ham_staged_index(HamStaged *st);
 
 /* ham_staged_run: one block, args as for a kernel.  which = 2 * adjoint + precision
  * (HamPrecision).  On out-of-memory it reports and exits, as the runtime does. */

@@ -1,8 +1,9 @@
 /* test_jit.c: JIT kernels against the DAG interpreter.
  *
- * For every stdlib and example spec, at n in {1, 7, 8, 27, 1000, 100003} (odd sizes
- * run the scalar remainder loop; 512-bit kernels' half-width step runs at 8, 27 and
- * 1000 in f32 and at 7 in f64), the f64 forward and adjoint kernels agree with the
+ * For every stdlib and example spec, and tests/jit/dead_lanes.ham (an adjoint that is
+ * NaN where a masked step's dead lanes load g = 0), at n in {1, 7, 8, 27, 1000,
+ * 100003} (odd sizes end in the masked step; 512-bit kernels' half-width step runs at
+ * 8, 27 and 1000 in f32 and at 7 in f64), the f64 forward and adjoint kernels agree with the
  * interpreter to 1e-12 relative, and the f32 kernels to 1e-5 (absolute floor 1e-6
  * for values near 0).  Large n are checked on a sample of coordinates; the param
  * sums on all of them.  The threaded runner gives the same bits as one thread.
@@ -233,9 +234,10 @@ static void check_file(const char *path, HamPool *pool)
             snprintf(what, sizeof what, "%s%s", p->optimizers[i]->name,
                      mode == 0 ? "" : mode == 1 ? " (HAM_GEMM=force)" : mode == 2 ? " (HAM_GEMM=off)"
                                     : mode == 3 ? " (HAM_VECTOR_BITS=256)" : " (HAM_SEGMENT=30,10)");
-            /* 7, 8, 27 and 1000 take the remainder loop after 0, 1 or more vector
+            /* 7, 27 and 1000 end in the masked step after 0, 1 or more vector
              * iterations of 8 or 16 lanes (27 in f32 at 512 bits: 16, then a half-width
-             * 8, then 3 scalars); the 256-bit and segmented repetitions skip the large n. */
+             * 8, then 3 in a masked 8); the 256-bit and segmented repetitions skip the
+             * large n. */
             int64_t sizes[] = {1, 7, 8, 27, 1000, large && mode != 2 ? 5000 : 100003};
             for (int k = 0; k < (mode >= 3 ? 5 : 6); k++) {
                 check_size(&c, sizes[k], HAM_F64, pool, what);
@@ -273,6 +275,7 @@ int main(void)
     HamPool *pool = ham_pool_create(2);
     check_dir("stdlib", pool);
     check_dir("examples", pool);
+    check_file("tests/jit/dead_lanes.ham", pool);
     ham_pool_destroy(pool);
     jit_destroy(jit);
     return test_summary();
