@@ -10,7 +10,9 @@
  *            [--meta-loss sum|log|late|loglate] [--out-mul K] [--clip C] [--eval-every N] [--eval-runs N] --out CKPT
  *            [--resume CKPT] [--seed S] [--set k=v]... [--threads N] [--opt NAME]
  *   --meta-loss left out: sum, or with --resume the meta-loss stored in the checkpoint
- *   (TRAIN_META_LOSS_AUTO); given, it wins over the stored one, as the other options do. */
+ *   (TRAIN_META_LOSS_AUTO); given, it wins over the stored one, as the other options do.
+ *   --meta-opt likewise: adam, or the resumed checkpoint's; given and different from
+ *   it, the meta-optimizer starts afresh (the stored moments are the other one's). */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>

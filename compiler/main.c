@@ -397,7 +397,8 @@ static const Command commands[] = {
      "                [--meta-loss sum|log|late|loglate] [--out-mul K] [--clip C] [--eval-every 1] [--eval-runs 20]\n"
      "                [--resume CKPT] [--seed S] [--set k=v]... [--opt NAME] [--threads N] [--verbose]\n"
      "                (--meta-loss: sum of the losses, of their logs, or either weighted by step / steps (late,\n"
-     "                loglate); sum by default; with --resume, the one the checkpoint was trained with)",
+     "                loglate); sum by default; with --resume, the one the checkpoint was trained with; so is\n"
+     "                --meta-opt, adam by default)",
      "meta-train a learned optimizer by truncated backpropagation through its unrolled steps"},
     {"repl", repl_command, "hamc repl", "the interactive session: define, run, compare, train, plot (also: hamc alone)"},
     {"run-script", repl_script_command, "hamc run-script FILE [--keep-going] | hamc run-script --check FILE...",

@@ -25,7 +25,7 @@ void train_default_config(TrainConfig *c)
     c->meta_lr = 0.01;
     c->clip = 0;
     c->meta_loss = TRAIN_META_LOSS_AUTO;
-    c->meta_opt = "adam";
+    c->meta_opt = NULL;   // adam, or a resumed run's own
     c->eval_every = 1;
     c->eval_runs = 20;
     c->seed = 1;
@@ -106,6 +106,23 @@ static int restore_meta_loss(Trainer *t, const Checkpoint *ck, char *err, size_t
     return 0;
 }
 
+/* The meta-optimizer of a resumed run, like its meta-loss: the config's when it names
+ * one, else the checkpoint's (adam when it names none this ham knows: a REPL `save`
+ * writes "none").  1 if that is the meta-optimizer the checkpoint's state (step, m, v)
+ * belongs to, 0 if it starts afresh; -1 out of memory. */
+static int restore_meta_opt(Trainer *t, const Checkpoint *ck)
+{
+    const char *stored = ck->meta_opt ? ck->meta_opt : "";
+    MetaOpt probe;
+    int known = meta_opt_init(&probe, stored, 1, t->c->meta_lr) == 0;
+    if (known) meta_opt_free(&probe);
+    if (!t->c->meta_opt && known && strcmp(stored, meta_opt_name(&t->opt)) != 0) {
+        meta_opt_free(&t->opt);
+        if (meta_opt_init(&t->opt, stored, t->P, t->c->meta_lr) != 0 || !t->opt.m) return -1;
+    }
+    return known && strcmp(stored, meta_opt_name(&t->opt)) == 0;
+}
+
 static int restore(Trainer *t, char *err, size_t errlen)
 {
     Checkpoint ck;
@@ -116,10 +133,15 @@ static int restore(Trainer *t, char *err, size_t errlen)
         rc = -1;
     }
     if (rc == 0) rc = restore_meta_loss(t, &ck, err, errlen);
+    int same_opt = rc == 0 ? restore_meta_opt(t, &ck) : 0;
+    if (same_opt < 0) {
+        snprintf(err, errlen, "out of memory for the meta-optimizer's state");
+        rc = -1;
+    }
     if (rc == 0) {
         memcpy(t->params, ck.params, (size_t)t->P * sizeof *t->params);
         if (ck.best) memcpy(t->best, ck.best, (size_t)t->P * sizeof *t->best), t->best_loss = ck.best_loss;
-        for (size_t i = 0; i < ck.n_state; i++) {
+        for (size_t i = 0; same_opt && i < ck.n_state; i++) {
             CkptArray *a = &ck.state[i];
             if (strcmp(a->name, "step") == 0 && a->n == 1) t->opt.step = a->v[0];
             if (strcmp(a->name, "m") == 0 && a->n == (size_t)t->P) memcpy(t->opt.m, a->v, a->n * sizeof(double));
@@ -288,7 +310,7 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
     t.best = malloc((size_t)(t.P + 1) * sizeof *t.best);
     t.grad = calloc((size_t)t.P + 1, sizeof *t.grad);
     memcpy(t.best, params, (size_t)t.P * sizeof *params);
-    if (meta_opt_init(&t.opt, c->meta_opt, t.P, c->meta_lr) != 0) {
+    if (meta_opt_init(&t.opt, c->meta_opt ? c->meta_opt : "adam", t.P, c->meta_lr) != 0) {
         snprintf(err, errlen, "unknown meta-optimizer '%s' (adam or sgd)", c->meta_opt);
         trainer_free(&t);
         return -1;

@@ -28,7 +28,7 @@ typedef struct TrainConfig {
     double meta_lr, clip;     // clip: max norm of the meta-gradient (0: none)
     int meta_loss;            // a MetaLoss (batch.h: SUM, Andrychowicz et al.; LOG; the LATE ones),
                               // or TRAIN_META_LOSS_AUTO: the resumed checkpoint's, else sum
-    const char *meta_opt;     // "adam" or "sgd"
+    const char *meta_opt;     // "adam" or "sgd", or NULL: the resumed checkpoint's, else adam
     int eval_every, eval_runs;
     uint64_t seed;
     const char *out;          // checkpoint path, or NULL

@@ -6,7 +6,9 @@
 # travels with the checkpoint: a --meta-loss log run resumed without the flag goes on
 # with log; a --meta-loss given with --resume wins (as every other training option
 # does) and is stored from then on; a checkpoint of a ham from before the LOSS section
-# means sum; a stored meta-loss this ham does not know is refused.
+# means sum; a stored meta-loss this ham does not know is refused.  The meta-optimizer
+# travels the same way: an sgd run resumed without --meta-opt goes on with sgd; a
+# --meta-opt given with --resume wins and starts its own state afresh.
 . "$(dirname "$0")/../cli_common.sh" resume
 spec=$root/examples/phnn_small.ham
 train() { "$HAMC" train "$spec" --task quadratic --runs-per-epoch 5 --eval-runs 10 --seed 3 "$@" >/dev/null 2>"$tmp/err"; }
@@ -46,6 +48,25 @@ out=$("$HAMC" train "$spec" --task quadratic --epochs 3 --resume "$tmp/hinge.ckp
 [ $? -eq 1 ] && [ "$out" = "hamc train: $tmp/hinge.ckpt: trained with meta-loss 'hinge', which this ham does not know (sum, log, late or loglate)" ] &&
     [ ! -e "$tmp/h.ckpt" ] && ok || bad "unknown stored meta-loss: $out"
 train --epochs 3 --meta-loss log --resume "$tmp/hinge.ckpt" --out "$tmp/h.ckpt" && ok || bad "--meta-loss over an unknown stored one: $(cat "$tmp/err")"
+
+# ---- the meta-optimizer on --resume ----
+train --epochs 4 --meta-opt sgd --meta-lr 0.001 --out "$tmp/sgd.ckpt" && ok || bad "straight --meta-opt sgd: $(cat "$tmp/err")"
+! cmp -s "$tmp/sgd.ckpt" "$tmp/straight.ckpt" && ok || bad "--meta-opt sgd trains as adam"
+train --epochs 2 --meta-opt sgd --meta-lr 0.001 --out "$tmp/sgd2.ckpt" && ok || bad "sgd, first half: $(cat "$tmp/err")"
+for f in sgd_resumed sgd_switch sgd_switch2; do cp "$tmp/sgd2.ckpt" "$tmp/$f.ckpt"; done
+train --epochs 4 --meta-lr 0.001 --resume "$tmp/sgd_resumed.ckpt" --out "$tmp/sgd_resumed.ckpt" && ok ||
+    bad "sgd resume: $(cat "$tmp/err")"
+cmp -s "$tmp/sgd.ckpt" "$tmp/sgd_resumed.ckpt" && ok ||
+    bad "an sgd run resumed without --meta-opt differs from the uninterrupted one"
+# Given with --resume, --meta-opt wins and is stored: adam from epoch 2 to 4 in one go,
+# or to 3 and then on to 4 without the flag, gives the same bytes.
+train --epochs 4 --meta-opt adam --meta-lr 0.001 --resume "$tmp/sgd_switch.ckpt" --out "$tmp/sgd_switch.ckpt" &&
+    ok || bad "resume of an sgd checkpoint with --meta-opt adam: $(cat "$tmp/err")"
+train --epochs 3 --meta-opt adam --meta-lr 0.001 --resume "$tmp/sgd_switch2.ckpt" --out "$tmp/sgd_switch2.ckpt" &&
+    train --epochs 4 --meta-lr 0.001 --resume "$tmp/sgd_switch2.ckpt" --out "$tmp/sgd_switch2.ckpt" && ok ||
+    bad "meta-optimizer switch in two steps: $(cat "$tmp/err")"
+cmp -s "$tmp/sgd_switch.ckpt" "$tmp/sgd_switch2.ckpt" && ! cmp -s "$tmp/sgd_switch.ckpt" "$tmp/sgd.ckpt" && ok ||
+    bad "--meta-opt adam given with --resume is not used, or not stored"
 
 # SIGINT: the process stops at an unroll boundary; the checkpoint is whole.
 "$HAMC" train "$spec" --task quadratic --epochs 100000 --runs-per-epoch 5 --eval-runs 5 \
