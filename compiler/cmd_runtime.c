@@ -171,11 +171,8 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
             if (a->meta_loss < 0) return cmd_usage(cmd, "unknown meta-loss '%s' (sum, log, late or loglate)", v);
         }
         else if (!strcmp(o, "--meta-opt") && train) {
-            MetaOpt probe;
             a->meta_opt = v;
-            bad = meta_opt_init(&probe, v, 1, 0.01) != 0;
-            if (!bad) meta_opt_free(&probe);
-            if (bad) return cmd_usage(cmd, "unknown meta-optimizer '%s' (adam or sgd)", v);
+            if (!meta_opt_known(v)) return cmd_usage(cmd, "unknown meta-optimizer '%s' (adam or sgd)", v);
         }
         else if (!strcmp(o, "--out-mul") && train) {
             bad = parse_double(v, &x);

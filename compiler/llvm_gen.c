@@ -104,24 +104,15 @@ static LLVMValueRef const_real(Gen *g, double v, int width)
     return LLVMConstVector(lanes, (unsigned)width);
 }
 
+/* scalar (a real, or an index) in each of `width` lanes. */
 static LLVMValueRef splat(Gen *g, LLVMValueRef scalar, int width)
 {
     if (width == 1) return scalar;
-    LLVMTypeRef vt = ty(g, width);
+    LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(scalar), (unsigned)width);
     LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetUndef(vt), scalar,
                                             LLVMConstInt(LLVMInt32TypeInContext(g->ctx), 0, 0), "");
     LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(LLVMInt32TypeInContext(g->ctx), (unsigned)width));
     return LLVMBuildShuffleVector(g->b, v, LLVMGetUndef(vt), zeros, "splat");
-}
-
-/* An i64 splat over `width` lanes. */
-static LLVMValueRef splat_i64(Gen *g, LLVMValueRef scalar, int width)
-{
-    LLVMTypeRef vt = LLVMVectorType(g->i64, (unsigned)width);
-    LLVMValueRef v = LLVMBuildInsertElement(g->b, LLVMGetUndef(vt), scalar,
-                                            LLVMConstInt(LLVMInt32TypeInContext(g->ctx), 0, 0), "");
-    LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(LLVMInt32TypeInContext(g->ctx), (unsigned)width));
-    return LLVMBuildShuffleVector(g->b, v, LLVMGetUndef(vt), zeros, "");
 }
 
 /* ---- functions called from kernels ---- */
@@ -696,9 +687,7 @@ static void emit_exit(Gen *g, LLVMValueRef fn)
     Ran ran = loops_ran(g);
     if (nacc <= ACC_IN_REGISTERS) {
         LLVMValueRef idx[ACC_IN_REGISTERS], sum[ACC_IN_REGISTERS];
-        for (int o = 0; o < plan->nout; o++)
-            if (plan->outs[o].kind == OUT_PARAM_BAR)
-                idx[g->acc_of_out[o]] = LLVMConstInt(g->i64, (unsigned long long)g->acc_of_out[o], 0);
+        for (int a = 0; a < nacc; a++) idx[a] = LLVMConstInt(g->i64, (unsigned long long)a, 0);
         lane_sums(g, ran, idx, nacc, sum);
         for (int o = 0; o < plan->nout; o++) {
             if (plan->outs[o].kind != OUT_PARAM_BAR) continue;
@@ -1171,7 +1160,7 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
         LLVMPositionBuilderAtEnd(g.b, sbody);
         LLVMValueRef lane[64], left = LLVMBuildSub(g.b, g.field[F_END], ti, "");
         for (int l = 0; l < g.tail; l++) lane[l] = LLVMConstInt(g.i64, (unsigned long long)l, 0);
-        g.mask = LLVMBuildICmp(g.b, LLVMIntSLT, LLVMConstVector(lane, (unsigned)g.tail), splat_i64(&g, left, g.tail), "mask");
+        g.mask = LLVMBuildICmp(g.b, LLVMIntSLT, LLVMConstVector(lane, (unsigned)g.tail), splat(&g, left, g.tail), "mask");
         emit_body(&g, ti, g.tail);
         g.mask = NULL;
         LLVMBuildBr(g.b, exit);

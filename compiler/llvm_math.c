@@ -14,7 +14,7 @@
  *              exponent bits in two halves, so overflow gives Inf and underflow 0 or a
  *              subnormal; on AVX-512 hosts vscalefps does that scaling in one
  *              instruction (the same bits: both round once; 8% off the MNIST LSTM's
- *              evaluation step, whose stage kernels are a third exps)
+ *              evaluation step, from which a free exp would take 35%)
  *   log(x)   = e ln 2 + log(m), x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(1 + f) =
  *              f - f^2/2 + f^3 P(f), P of degree 8; subnormal x scaled by 2^23 first
  *   log1p(x) = log(u) x / (u - 1) with u = 1 + x (the rounding of u cancels), x when
@@ -127,40 +127,29 @@ static LLVMValueRef pow2i(M *m, LLVMValueRef k)
 }
 
 /* y 2^n, rounded once, for n integral and y finite: AVX-512's vscalefps (vscalefss on a
- * scalar).  n past the exponent range gives 0 or Inf; NaN in either gives NaN. */
+ * scalar, in lane 0 of a <4 x float>).  n past the exponent range gives 0 or Inf; NaN
+ * in either gives NaN.  The intrinsics are masked: all lanes, and where they take a
+ * rounding argument, the current mode (_MM_FROUND_CUR_DIRECTION, 4). */
 static LLVMValueRef scalef(M *m, LLVMValueRef y, LLVMValueRef n)
 {
     LLVMContextRef ctx = LLVMGetModuleContext(m->mod);
-    LLVMTypeRef i8 = LLVMInt8TypeInContext(ctx), i16 = LLVMInt16TypeInContext(ctx);
-    LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx), f = LLVMFloatTypeInContext(ctx);
-    LLVMValueRef cur_direction = LLVMConstInt(i32, 4, 0);   // _MM_FROUND_CUR_DIRECTION
-    const char *name;
-    LLVMTypeRef vt = m->vt;
-    LLVMValueRef a = y, b = n;
-    if (!m->width) {   // the scalar in lane 0 of a <4 x float>
-        vt = LLVMVectorType(f, 4);
-        LLVMValueRef zero = LLVMConstInt(i32, 0, 0), undef = LLVMGetUndef(vt);
-        a = LLVMBuildInsertElement(m->b, undef, y, zero, "");
-        b = LLVMBuildInsertElement(m->b, undef, n, zero, "");
-        name = "llvm.x86.avx512.mask.scalef.ss";
-    } else {
-        name = m->width == 16 ? "llvm.x86.avx512.mask.scalef.ps.512"
-             : m->width == 8  ? "llvm.x86.avx512.mask.scalef.ps.256"
-                              : "llvm.x86.avx512.mask.scalef.ps.128";
+    LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx);
+    const char *name = !m->width ? "llvm.x86.avx512.mask.scalef.ss"
+                     : m->width == 16 ? "llvm.x86.avx512.mask.scalef.ps.512"
+                     : m->width == 8 ? "llvm.x86.avx512.mask.scalef.ps.256" : "llvm.x86.avx512.mask.scalef.ps.128";
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(m->mod, id, NULL, 0);
+    LLVMTypeRef fty = LLVMIntrinsicGetType(ctx, id, NULL, 0), params[5];
+    unsigned nargs = LLVMCountParamTypes(fty);
+    LLVMGetParamTypes(fty, params);
+    LLVMValueRef lane0 = LLVMConstInt(i32, 0, 0), a = y, b = n;
+    if (!m->width) {
+        a = LLVMBuildInsertElement(m->b, LLVMGetUndef(params[0]), y, lane0, "");
+        b = LLVMBuildInsertElement(m->b, LLVMGetUndef(params[0]), n, lane0, "");
     }
-    int with_rounding = !m->width || m->width == 16;
-    LLVMTypeRef mask_t = m->width == 16 ? i16 : i8;
-    LLVMValueRef args[5] = {a, b, LLVMGetUndef(vt), LLVMConstAllOnes(mask_t), cur_direction};
-    LLVMTypeRef params[5] = {vt, vt, vt, mask_t, i32};
-    unsigned nargs = with_rounding ? 5 : 4;
-    LLVMTypeRef fty = LLVMFunctionType(vt, params, nargs, 0);
-    LLVMValueRef fn = LLVMGetNamedFunction(m->mod, name);
-    if (!fn) {
-        fn = LLVMAddFunction(m->mod, name, fty);
-        LLVMSetFunctionCallConv(fn, LLVMCCallConv);
-    }
+    LLVMValueRef args[5] = {a, b, LLVMGetUndef(params[0]), LLVMConstAllOnes(params[3]), LLVMConstInt(i32, 4, 0)};
     LLVMValueRef r = LLVMBuildCall2(m->b, fty, fn, args, nargs, "");
-    return m->width ? r : LLVMBuildExtractElement(m->b, r, LLVMConstInt(i32, 0, 0), "");
+    return m->width ? r : LLVMBuildExtractElement(m->b, r, lane0, "");
 }
 
 LLVMValueRef llvm_math_expf(LLVMModuleRef mod, LLVMBuilderRef b, LLVMValueRef x, int avx512)

@@ -1054,10 +1054,8 @@ static ReplStatus rc_compare(ReplSession *s, int argc, char **argv, const char *
  * to learn) and where out= goes. */
 static ReplStatus check_train(ReplSession *s, const char *name, const TrainConfig *tc)
 {
-    MetaOpt probe;
     int bad = 0;
-    if (meta_opt_init(&probe, tc->meta_opt, 1, tc->meta_lr) != 0) bad = fail("train: unknown meta_opt '%s' (adam or sgd)", tc->meta_opt);
-    else meta_opt_free(&probe);
+    if (!meta_opt_known(tc->meta_opt)) bad = fail("train: unknown meta_opt '%s' (adam or sgd)", tc->meta_opt);
     Arena a;
     Diag d;
     Optimizer *o;

@@ -8,12 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+int meta_opt_known(const char *name)
+{
+    return name && (strcmp(name, "adam") == 0 || strcmp(name, "sgd") == 0);
+}
+
 int meta_opt_init(MetaOpt *o, const char *name, int n, double lr)
 {
     memset(o, 0, sizeof *o);
-    if (strcmp(name, "adam") == 0) o->kind = META_ADAM;
-    else if (strcmp(name, "sgd") == 0) o->kind = META_SGD;
-    else return -1;
+    if (!meta_opt_known(name)) return -1;
+    o->kind = strcmp(name, "adam") == 0 ? META_ADAM : META_SGD;
     o->n = n;
     o->lr = lr;
     o->beta1 = 0.9;

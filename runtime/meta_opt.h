@@ -18,6 +18,8 @@ typedef struct MetaOpt {
 
 /* meta_opt_init: kind by name ("adam", "sgd"); -1 for an unknown name. */
 int meta_opt_init(MetaOpt *o, const char *name, int n, double lr);
+/* meta_opt_known: 1 if name is a meta-optimizer meta_opt_init takes (NULL: no). */
+int meta_opt_known(const char *name);
 void meta_opt_free(MetaOpt *o);
 void meta_opt_step(MetaOpt *o, double *params, const double *grad);
 const char *meta_opt_name(const MetaOpt *o);

@@ -112,10 +112,8 @@ static int restore_meta_loss(Trainer *t, const Checkpoint *ck, char *err, size_t
  * belongs to, 0 if it starts afresh; -1 out of memory. */
 static int restore_meta_opt(Trainer *t, const Checkpoint *ck)
 {
-    const char *stored = ck->meta_opt ? ck->meta_opt : "";
-    MetaOpt probe;
-    int known = meta_opt_init(&probe, stored, 1, t->c->meta_lr) == 0;
-    if (known) meta_opt_free(&probe);
+    const char *stored = ck->meta_opt;
+    int known = meta_opt_known(stored);
     if (!t->c->meta_opt && known && strcmp(stored, meta_opt_name(&t->opt)) != 0) {
         meta_opt_free(&t->opt);
         if (meta_opt_init(&t->opt, stored, t->P, t->c->meta_lr) != 0 || !t->opt.m) return -1;
@@ -310,8 +308,9 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
     t.best = malloc((size_t)(t.P + 1) * sizeof *t.best);
     t.grad = calloc((size_t)t.P + 1, sizeof *t.grad);
     memcpy(t.best, params, (size_t)t.P * sizeof *params);
-    if (meta_opt_init(&t.opt, c->meta_opt ? c->meta_opt : "adam", t.P, c->meta_lr) != 0) {
-        snprintf(err, errlen, "unknown meta-optimizer '%s' (adam or sgd)", c->meta_opt);
+    const char *meta_opt = c->meta_opt ? c->meta_opt : "adam";
+    if (meta_opt_init(&t.opt, meta_opt, t.P, c->meta_lr) != 0) {
+        snprintf(err, errlen, "unknown meta-optimizer '%s' (adam or sgd)", meta_opt);
         trainer_free(&t);
         return -1;
     }

@@ -63,6 +63,7 @@ void ham_staged_index(HamStaged *st)
     free(st->run);
     st->run = xalloc((nw + 1) * sizeof *st->run, 0);
     st->nrun = 0;
+    st->nweight = (int)nw;
     int at = 0;
     for (int g = 0; g < st->ngemm; g++) {
         const HamStagedGemm *G = &st->gemm[g];
@@ -139,9 +140,8 @@ void ham_staged_run(const HamStaged *st, int which, const HamStepArgs *args)
     }
     size_t es = f32 ? sizeof(float) : sizeof(double);
     int LD = leading_dim(args->end - args->begin);
-    size_t nw = 0;
-    for (int g = 0; g < st->ngemm; g++) nw += (size_t)st->gemm[g].rows * (size_t)st->gemm[g].cols;
-    if (nw > 0 && !st->run) {
+    size_t nw = (size_t)st->nweight;
+    if (st->ngemm > 0 && !st->run) {
         fprintf(stderr, "hamc: internal error: a staged step run before ham_staged_index\n");
         abort();
     }

@@ -38,7 +38,7 @@ typedef struct HamStaged {
     int nstage, ncol, ngemm;
     int nstate, nparam;
     HamStagedGemm *gemm;
-    int nrun;                // the GEMMs' weights as runs (ham_staged_index)
+    int nrun, nweight;       // the GEMMs' weights as runs, and their count (ham_staged_index)
     HamStagedRun *run;
     /* [precision][stage]; NULL where a stage has nothing to do. */
     HamKernelFn *fwd[2];     // exports and outputs

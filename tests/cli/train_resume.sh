@@ -8,7 +8,8 @@
 # does) and is stored from then on; a checkpoint of a ham from before the LOSS section
 # means sum; a stored meta-loss this ham does not know is refused.  The meta-optimizer
 # travels the same way: an sgd run resumed without --meta-opt goes on with sgd; a
-# --meta-opt given with --resume wins and starts its own state afresh.
+# --meta-opt given with --resume wins and starts its own state afresh (its step count
+# in the checkpoint says so).
 . "$(dirname "$0")/../cli_common.sh" resume
 spec=$root/examples/phnn_small.ham
 train() { "$HAMC" train "$spec" --task quadratic --runs-per-epoch 5 --eval-runs 10 --seed 3 "$@" >/dev/null 2>"$tmp/err"; }
@@ -50,23 +51,34 @@ out=$("$HAMC" train "$spec" --task quadratic --epochs 3 --resume "$tmp/hinge.ckp
 train --epochs 3 --meta-loss log --resume "$tmp/hinge.ckpt" --out "$tmp/h.ckpt" && ok || bad "--meta-loss over an unknown stored one: $(cat "$tmp/err")"
 
 # ---- the meta-optimizer on --resume ----
-train --epochs 4 --meta-opt sgd --meta-lr 0.001 --out "$tmp/sgd.ckpt" && ok || bad "straight --meta-opt sgd: $(cat "$tmp/err")"
+# (sgd at meta-lr 1e-4: at 1e-3 its meta-gradients overflow and most steps are skipped)
+train --epochs 4 --meta-opt sgd --meta-lr 1e-4 --out "$tmp/sgd.ckpt" && ok || bad "straight --meta-opt sgd: $(cat "$tmp/err")"
 ! cmp -s "$tmp/sgd.ckpt" "$tmp/straight.ckpt" && ok || bad "--meta-opt sgd trains as adam"
-train --epochs 2 --meta-opt sgd --meta-lr 0.001 --out "$tmp/sgd2.ckpt" && ok || bad "sgd, first half: $(cat "$tmp/err")"
+train --epochs 2 --meta-opt sgd --meta-lr 1e-4 --out "$tmp/sgd2.ckpt" && ok || bad "sgd, first half: $(cat "$tmp/err")"
 for f in sgd_resumed sgd_switch sgd_switch2; do cp "$tmp/sgd2.ckpt" "$tmp/$f.ckpt"; done
-train --epochs 4 --meta-lr 0.001 --resume "$tmp/sgd_resumed.ckpt" --out "$tmp/sgd_resumed.ckpt" && ok ||
+train --epochs 4 --meta-lr 1e-4 --resume "$tmp/sgd_resumed.ckpt" --out "$tmp/sgd_resumed.ckpt" && ok ||
     bad "sgd resume: $(cat "$tmp/err")"
 cmp -s "$tmp/sgd.ckpt" "$tmp/sgd_resumed.ckpt" && ok ||
     bad "an sgd run resumed without --meta-opt differs from the uninterrupted one"
 # Given with --resume, --meta-opt wins and is stored: adam from epoch 2 to 4 in one go,
 # or to 3 and then on to 4 without the flag, gives the same bytes.
-train --epochs 4 --meta-opt adam --meta-lr 0.001 --resume "$tmp/sgd_switch.ckpt" --out "$tmp/sgd_switch.ckpt" &&
+train --epochs 4 --meta-opt adam --meta-lr 1e-4 --resume "$tmp/sgd_switch.ckpt" --out "$tmp/sgd_switch.ckpt" &&
     ok || bad "resume of an sgd checkpoint with --meta-opt adam: $(cat "$tmp/err")"
-train --epochs 3 --meta-opt adam --meta-lr 0.001 --resume "$tmp/sgd_switch2.ckpt" --out "$tmp/sgd_switch2.ckpt" &&
-    train --epochs 4 --meta-lr 0.001 --resume "$tmp/sgd_switch2.ckpt" --out "$tmp/sgd_switch2.ckpt" && ok ||
+train --epochs 3 --meta-opt adam --meta-lr 1e-4 --resume "$tmp/sgd_switch2.ckpt" --out "$tmp/sgd_switch2.ckpt" &&
+    train --epochs 4 --meta-lr 1e-4 --resume "$tmp/sgd_switch2.ckpt" --out "$tmp/sgd_switch2.ckpt" && ok ||
     bad "meta-optimizer switch in two steps: $(cat "$tmp/err")"
 cmp -s "$tmp/sgd_switch.ckpt" "$tmp/sgd_switch2.ckpt" && ! cmp -s "$tmp/sgd_switch.ckpt" "$tmp/sgd.ckpt" && ok ||
     bad "--meta-opt adam given with --resume is not used, or not stored"
+# ... and starts its state afresh: adam's step count is the meta-steps since the switch,
+# not sgd's count carried on.
+cp "$tmp/sgd2.ckpt" "$tmp/sgd_fresh.ckpt"
+train --epochs 3 --meta-opt adam --meta-lr 1e-4 --resume "$tmp/sgd_fresh.ckpt" --out "$tmp/sgd_fresh.ckpt" &&
+    ok || bad "one adam epoch on an sgd checkpoint: $(cat "$tmp/err")"
+before=$(ckpt epoch "$tmp/sgd2.ckpt" | cut -d' ' -f2)
+after=$(ckpt epoch "$tmp/sgd_fresh.ckpt" | cut -d' ' -f2)
+mopt=$(ckpt mopt "$tmp/sgd_fresh.ckpt")
+[ "$(ckpt mopt "$tmp/sgd2.ckpt")" = "sgd $before" ] && [ "$mopt" = "adam $((after - before))" ] && ok ||
+    bad "the switched meta-optimizer's state: '$mopt' after meta-steps $before..$after"
 
 # SIGINT: the process stops at an unroll boundary; the checkpoint is whole.
 "$HAMC" train "$spec" --task quadratic --epochs 100000 --runs-per-epoch 5 --eval-runs 5 \

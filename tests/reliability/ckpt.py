@@ -11,6 +11,7 @@ length, payload), an "END " section, then a CRC-32 (zlib's) of every byte before
                                    and BEST value is finite; else say why, exit 1
   ckpt.py params FILE              print P, then the params and best params (repr)
   ckpt.py epoch FILE               print the epoch and meta-step counters (STEP section)
+  ckpt.py mopt FILE                print the meta-optimizer's name and its step count (MOPT)
   ckpt.py set-version IN OUT N     the version field set to N, CRC fixed
   ckpt.py set-hash IN OUT HEX      the SPEC section's hash set to HEX, CRC fixed
   ckpt.py set-param IN OUT I X     param I set to the float X (nan, inf, 1e300), CRC fixed
@@ -105,6 +106,23 @@ def main(argv):
     if cmd == "epoch":
         off, _ = find(data, "STEP")
         print("%d %d" % struct.unpack_from("<QQ", data, off))
+        return 0
+    if cmd == "mopt":   # str name; u32 count; count x (str name; u64 n; n f64)
+        off, _ = find(data, "MOPT")
+        (k,) = struct.unpack_from("<I", data, off)
+        name = data[off + 4:off + 4 + k].decode("utf-8")
+        pos = off + 4 + k
+        (count,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        step = None
+        for _ in range(count):
+            (k,) = struct.unpack_from("<I", data, pos)
+            entry = data[pos + 4:pos + 4 + k].decode("utf-8")
+            (n,) = struct.unpack_from("<Q", data, pos + 4 + k)
+            if entry == "step" and n == 1:
+                (step,) = struct.unpack_from("<d", data, pos + 12 + k)
+            pos += 12 + k + 8 * n
+        print("%s %s" % (name, "-" if step is None else "%d" % step))
         return 0
     out = argv[3]
     data = bytearray(data)
