@@ -8,7 +8,7 @@
  *   hamc train SPEC --task ... [--unroll 20] [--steps 100] [--epochs E]
  *            [--runs-per-epoch 20] [--meta-batch B] [--meta-lr 0.01] [--meta-opt adam]
  *            [--meta-loss sum|log|late|loglate] [--out-mul K] [--clip C] [--eval-every N] [--eval-runs N] --out CKPT
- *            [--resume CKPT] [--seed S] [--set k=v]... [--threads N] [--opt NAME]
+ *            [--resume CKPT] [--log CSV] [--seed S] [--set k=v]... [--threads N] [--opt NAME]
  *   --meta-loss left out: sum, or with --resume the meta-loss stored in the checkpoint
  *   (TRAIN_META_LOSS_AUTO); given, it wins over the stored one, as the other options do.
  *   --meta-opt likewise: adam, or the resumed checkpoint's; given and different from
@@ -51,7 +51,7 @@ void ham_catch_interrupt(int on)
 #define MAX_AT 32   // steps of --at
 
 typedef struct RunArgs {
-    const char *spec, *opt, *task, *params, *csv, *finals, *out, *resume, *meta_opt, *at;
+    const char *spec, *opt, *task, *params, *csv, *finals, *out, *resume, *log, *meta_opt, *at;
     const char *set_names[MAX_SET];
     char set_buf[MAX_SET][64];     // the names' storage: no allocation to free on any path
     double set_values[MAX_SET];
@@ -158,6 +158,7 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         else if (!strcmp(o, "--at") && !train) a->at = v;
         else if (!strcmp(o, "--out") && train) a->out = v;
         else if (!strcmp(o, "--resume") && train) a->resume = v;
+        else if (!strcmp(o, "--log") && train) a->log = v;
         else if (!strcmp(o, "--unroll") && train) bad = parse_int(v, 1, &a->unroll);
         else if (!strcmp(o, "--epochs") && train) bad = parse_int(v, 0, &a->epochs);
         else if (!strcmp(o, "--runs-per-epoch") && train) bad = parse_int(v, 1, &a->runs_per_epoch);
@@ -413,6 +414,7 @@ int cmd_train(int argc, char **argv)
     tc.seed = a.seed;
     tc.out = a.out;
     tc.resume = a.resume;
+    tc.log = a.log;
     tc.task_text = a.task;
     tc.stop = &ham_interrupted;
     Jit *jit = NULL;

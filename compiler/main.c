@@ -395,10 +395,11 @@ static const Command commands[] = {
      "hamc train SPEC --task T --out CKPT [--unroll 20] [--steps 100] [--epochs 100]\n"
      "                [--runs-per-epoch 20] [--meta-batch 1] [--meta-lr 0.01] [--meta-opt adam|sgd]\n"
      "                [--meta-loss sum|log|late|loglate] [--out-mul K] [--clip C] [--eval-every 1] [--eval-runs 20]\n"
-     "                [--resume CKPT] [--seed S] [--set k=v]... [--opt NAME] [--threads N] [--verbose]\n"
+     "                [--resume CKPT] [--log CSV] [--seed S] [--set k=v]... [--opt NAME] [--threads N] [--verbose]\n"
      "                (--meta-loss: sum of the losses, of their logs, or either weighted by step / steps (late,\n"
      "                loglate); sum by default; with --resume, the one the checkpoint was trained with; so is\n"
-     "                --meta-opt, adam by default)",
+     "                --meta-opt, adam by default.  --log: a CSV row per epoch (epoch, meta_steps, meta_loss,\n"
+     "                eval_loss, best_loss, seconds), the start as epoch 0; --resume appends to it)",
      "meta-train a learned optimizer by truncated backpropagation through its unrolled steps"},
     {"repl", repl_command, "hamc repl", "the interactive session: define, run, compare, train, plot (also: hamc alone)"},
     {"run-script", repl_script_command, "hamc run-script FILE [--keep-going] | hamc run-script --check FILE...",

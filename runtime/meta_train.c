@@ -1,7 +1,9 @@
 /* meta_train.c: the meta-training loop, its evaluation schedule and checkpoints. */
 #include "meta_train.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,6 +49,8 @@ typedef struct Trainer {
     Batch batch;
     Unroll unroll;
     Progress progress;
+    FILE *log;                // TrainConfig.log, open
+    double t0;                // when this process started training
 } Trainer;
 
 static double task_callback(void *ctx, int run, const void *theta, void *grad)
@@ -280,8 +284,41 @@ static double evaluate(Trainer *t, const double *hypers, HamPool *pool, char *er
     return loss;
 }
 
+/* ---- the training log ---- */
+
+static int log_open(Trainer *t, char *err, size_t errlen)
+{
+    const char *path = t->c->log;
+    if (!path) return 0;
+    FILE *f = fopen(path, t->c->resume ? "a" : "w");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot write the training log: %s", path, strerror(errno));
+        return -1;
+    }
+    if (ftell(f) == 0) fprintf(f, "epoch,meta_steps,meta_loss,eval_loss,best_loss,seconds\n");
+    t->log = f;
+    return 0;
+}
+
+/* One row; NaN (no meta-step yet, or no evaluation this epoch) as an empty field. */
+static int log_row(Trainer *t, double meta_loss, double eval_loss, char *err, size_t errlen)
+{
+    if (!t->log) return 0;
+    char ml[32] = "", el[32] = "", bl[32] = "";
+    if (!isnan(meta_loss)) snprintf(ml, sizeof ml, "%.9g", meta_loss);
+    if (!isnan(eval_loss)) snprintf(el, sizeof el, "%.9g", eval_loss);
+    if (!isnan(t->best_loss)) snprintf(bl, sizeof bl, "%.9g", t->best_loss);
+    fprintf(t->log, "%ld,%ld,%s,%s,%s,%.3f\n", t->epoch, t->meta_step, ml, el, bl, progress_now() - t->t0);
+    if (fflush(t->log) != 0 || ferror(t->log)) {
+        snprintf(err, errlen, "%s: cannot write the training log: %s", t->c->log, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static void trainer_free(Trainer *t)
 {
+    if (t->log) fclose(t->log);
     unroll_free(&t->unroll);
     batch_free(&t->batch);
     if (t->tasks)
@@ -345,10 +382,14 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
     t.unroll.meta_loss = t.meta_loss;
     t.unroll.horizon = c->steps;
     t.first_epoch = t.epoch;
+    if (log_open(&t, err, errlen) != 0) {
+        trainer_free(&t);
+        return -1;
+    }
     progress_start(&t.progress, c->epochs > t.epoch ? (c->epochs - t.epoch) * c->runs_per_epoch * steps_per_run(c) : 0,
                    "steps");
     t.progress.tty &= !c->quiet;
-    double t0 = progress_now();
+    double t0 = t.t0 = progress_now();
     int rc = 0, saved = 0;
     /* A fresh run evaluates its starting params first, so "best" is the best of them
      * and every evaluated epoch: meta-training that only makes a good initialization
@@ -357,6 +398,7 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         double e = evaluate(&t, hypers, pool, err, errlen);
         if (isnan(e)) rc = -1;
         else t.eval_loss = e, t.best_loss = e;
+        if (rc == 0) rc = log_row(&t, NAN, e, err, errlen);
     }
     for (; t.epoch < c->epochs && rc == 0; ) {
         double loss_sum = 0;
@@ -371,7 +413,8 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         }
         t.epoch++;
         r->last_meta_loss = unrolls ? loss_sum / unrolls : NAN;
-        if (t.epoch % c->eval_every == 0 || t.epoch == c->epochs) {
+        int evaluated = t.epoch % c->eval_every == 0 || t.epoch == c->epochs;
+        if (evaluated) {
             double e = evaluate(&t, hypers, pool, err, errlen);
             if (isnan(e)) rc = -1;
             else t.eval_loss = e;
@@ -381,6 +424,7 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
             }
         }
         if (rc == 0) rc = save(&t, hypers, err, errlen), saved = 1;
+        if (rc == 0) rc = log_row(&t, r->last_meta_loss, evaluated ? t.eval_loss : NAN, err, errlen);
         show_progress(&t, -1, 0, r->last_meta_loss);
     }
     // No epoch to run (--epochs 0, or a resumed run already there): --out still gets

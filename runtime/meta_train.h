@@ -9,6 +9,9 @@
  * epochs phi is evaluated on held-out instances (MNIST: the other half of the training
  * set), as is the starting phi of a fresh run, and the best phi is kept; a checkpoint is written atomically after each epoch,
  * so a killed run resumes from its last epoch and reaches the same result.
+ * With a log, each epoch appends a CSV row (epoch, meta_steps, meta_loss, eval_loss,
+ * best_loss, seconds: meta_loss the epoch's mean per-step meta-loss, eval_loss empty in
+ * epochs not evaluated), flushed at once, so a run can be watched and plotted.
  *
  * Resuming: the checkpoint gives phi, the best phi, the meta-optimizer's state, the RNG
  * and the counters; the meta-loss too, unless the config names one (meta_loss >= 0),
@@ -33,6 +36,8 @@ typedef struct TrainConfig {
     uint64_t seed;
     const char *out;          // checkpoint path, or NULL
     const char *resume;       // checkpoint to resume, or NULL
+    const char *log;          // CSV of one row per evaluation (epoch 0: the start), or NULL;
+                              // a fresh run truncates it, a resumed one appends
     const char *spec_text;    // stored in checkpoints
     const char *task_text;    // "quadratic dim=10", stored in checkpoints
     volatile int *stop;       // Ctrl-C: stop at the next unroll boundary

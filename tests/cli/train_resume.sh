@@ -9,7 +9,8 @@
 # means sum; a stored meta-loss this ham does not know is refused.  The meta-optimizer
 # travels the same way: an sgd run resumed without --meta-opt goes on with sgd; a
 # --meta-opt given with --resume wins and starts its own state afresh (its step count
-# in the checkpoint says so).
+# in the checkpoint says so).  --log writes a CSV row per epoch and a resumed run
+# appends to it.
 . "$(dirname "$0")/../cli_common.sh" resume
 spec=$root/examples/phnn_small.ham
 train() { "$HAMC" train "$spec" --task quadratic --runs-per-epoch 5 --eval-runs 10 --seed 3 "$@" >/dev/null 2>"$tmp/err"; }
@@ -79,6 +80,37 @@ after=$(ckpt epoch "$tmp/sgd_fresh.ckpt" | cut -d' ' -f2)
 mopt=$(ckpt mopt "$tmp/sgd_fresh.ckpt")
 [ "$(ckpt mopt "$tmp/sgd2.ckpt")" = "sgd $before" ] && [ "$mopt" = "adam $((after - before))" ] && ok ||
     bad "the switched meta-optimizer's state: '$mopt' after meta-steps $before..$after"
+
+# ---- the training log (--log) ----
+# A row per epoch after a header, the start as epoch 0; the best loss never rises and
+# ends at the one the summary line reports; a resumed run appends the rows a straight
+# run has (all but the seconds); epochs not evaluated have an empty eval_loss.
+out=$("$HAMC" train "$spec" --task quadratic --runs-per-epoch 5 --eval-runs 10 --seed 3 --epochs 4 \
+    --out "$tmp/logged.ckpt" --log "$tmp/straight.csv" 2>"$tmp/err")
+cmp -s "$tmp/logged.ckpt" "$tmp/straight.ckpt" && ok || bad "--log changes the training: $(cat "$tmp/err")"
+/usr/bin/python3 - "$tmp/straight.csv" "$out" <<'PY' && ok || bad "the training log: $(cat "$tmp/straight.csv")"
+import csv, math, re, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert list(rows[0]) == ["epoch", "meta_steps", "meta_loss", "eval_loss", "best_loss", "seconds"], rows[0]
+assert [int(r["epoch"]) for r in rows] == [0, 1, 2, 3, 4], rows
+assert rows[0]["meta_loss"] == "" and rows[0]["meta_steps"] == "0" and rows[0]["eval_loss"] == rows[0]["best_loss"]
+assert all(math.isfinite(float(r["meta_loss"])) and float(r["meta_steps"]) > 0 for r in rows[1:])
+best = [float(r["best_loss"]) for r in rows]
+assert all(b <= a for a, b in zip(best, best[1:])) and min(float(r["eval_loss"]) for r in rows) == best[-1]
+assert float(re.search(r"best evaluation loss (\S+);", sys.argv[2]).group(1)) == float("%.5g" % best[-1]), sys.argv[2]
+PY
+train --epochs 2 --out "$tmp/logres.ckpt" --log "$tmp/resumed.csv" &&
+    train --epochs 4 --resume "$tmp/logres.ckpt" --out "$tmp/logres.ckpt" --log "$tmp/resumed.csv" && ok ||
+    bad "a logged run in two halves: $(cat "$tmp/err")"
+[ "$(cut -d, -f1-5 "$tmp/resumed.csv")" = "$(cut -d, -f1-5 "$tmp/straight.csv")" ] && ok ||
+    bad "the resumed run's log is not the straight run's: $(cat "$tmp/resumed.csv")"
+train --epochs 3 --eval-every 2 --out "$tmp/every2.ckpt" --log "$tmp/every2.csv" && ok || bad "--eval-every 2 --log"
+[ "$(cut -d, -f1,4 "$tmp/every2.csv" | tr '\n' ' ')" = "epoch,eval_loss 0,$(sed -n 2p "$tmp/every2.csv" | cut -d, -f4) 1, 2,$(sed -n 4p "$tmp/every2.csv" | cut -d, -f4) 3,$(sed -n 5p "$tmp/every2.csv" | cut -d, -f4) " ] &&
+    [ -n "$(sed -n 5p "$tmp/every2.csv" | cut -d, -f4)" ] && [ -n "$(sed -n 4p "$tmp/every2.csv" | cut -d, -f4)" ] && ok ||
+    bad "epochs not evaluated must have an empty eval_loss: $(cat "$tmp/every2.csv")"
+out=$("$HAMC" train "$spec" --task quadratic --epochs 1 --out "$tmp/nolog.ckpt" --log "$tmp/no/such/dir.csv" 2>&1)
+[ $? -eq 1 ] && [ "$out" = "hamc train: $tmp/no/such/dir.csv: cannot write the training log: No such file or directory" ] &&
+    [ ! -e "$tmp/nolog.ckpt" ] && ok || bad "an unwritable --log: $out"
 
 # SIGINT: the process stops at an unroll boundary; the checkpoint is whole.
 "$HAMC" train "$spec" --task quadratic --epochs 100000 --runs-per-epoch 5 --eval-runs 5 \
