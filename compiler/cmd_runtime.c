@@ -12,7 +12,11 @@
  *   --meta-loss left out: sum, or with --resume the meta-loss stored in the checkpoint
  *   (TRAIN_META_LOSS_AUTO); given, it wins over the stored one, as the other options do.
  *   --meta-opt likewise: adam, or the resumed checkpoint's; given and different from
- *   it, the meta-optimizer starts afresh (the stored moments are the other one's). */
+ *   it, the meta-optimizer starts afresh (the stored moments are the other one's).
+ *   So do the task, the settings (--steps, --unroll, --runs-per-epoch, --meta-batch,
+ *   --meta-lr, --clip, --eval-every, --eval-runs) and the hypers (--set, --out-mul):
+ *   left out, the resumed checkpoint's; given, they win, except a --task that is not
+ *   the checkpoint's, which is refused. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -56,6 +60,8 @@ typedef struct RunArgs {
     char set_buf[MAX_SET][64];     // the names' storage: no allocation to free on any path
     double set_values[MAX_SET];
     int nset, steps, runs, json, test, threads, unroll, epochs, runs_per_epoch, meta_batch, verbose;
+    unsigned given;           // GIVEN_* bits: options on the command line (train --resume)
+    char *resumed_task;       // the resumed checkpoint's task text, when adopted (owned)
     int eval_every, eval_runs, meta_loss;
     double meta_lr, clip;
     unsigned long long seed;
@@ -105,6 +111,24 @@ static int parse_set(RunArgs *a, const char *cmd, const char *kv)
     return 0;
 }
 
+/* 0..2^64-1: strtoull alone takes "-1" and clamps overflow. */
+static int parse_seed(const char *v, unsigned long long *seed)
+{
+    char *e;
+    errno = 0;
+    unsigned long long x = strtoull(v, &e, 10);
+    if (*e != 0 || e == v || errno != 0 || v[strspn(v, " \t")] == '-') return 1;
+    *seed = x;
+    return 0;
+}
+
+/* Options given on the command line, for train --resume (the settings' bits in the
+ * order of meta_train.h's train_setting_keys, from GIVEN_STEPS). */
+enum {
+    GIVEN_TASK = 1, GIVEN_STEPS = 2, GIVEN_UNROLL = 4, GIVEN_RUNS_PER_EPOCH = 8, GIVEN_META_BATCH = 16,
+    GIVEN_META_LR = 32, GIVEN_CLIP = 64, GIVEN_EVAL_EVERY = 128, GIVEN_EVAL_RUNS = 256, GIVEN_SEED = 512,
+};
+
 /* The options of run and train; `train` selects which are allowed. */
 static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs *a)
 {
@@ -141,15 +165,10 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         else if (!strcmp(o, "--test") && !train) a->test = 1, takes = 0;
         else if (!v) return cmd_usage(cmd, "unknown option or missing value: '%s'", o);
         else if (!strcmp(o, "--opt")) a->opt = v;
-        else if (!strcmp(o, "--task")) a->task = v;
+        else if (!strcmp(o, "--task")) a->task = v, a->given |= GIVEN_TASK;
         else if (!strcmp(o, "--set")) { if (parse_set(a, cmd, v)) return 2; }
-        else if (!strcmp(o, "--steps")) bad = parse_int(v, 1, &a->steps);
-        else if (!strcmp(o, "--seed")) {   // 0..2^64-1: strtoull alone takes "-1" and clamps overflow
-            char *e;
-            errno = 0;
-            a->seed = strtoull(v, &e, 10);
-            bad = *e != 0 || e == v || errno != 0 || v[strspn(v, " \t")] == '-';
-        }
+        else if (!strcmp(o, "--steps")) bad = parse_int(v, 1, &a->steps), a->given |= GIVEN_STEPS;
+        else if (!strcmp(o, "--seed")) bad = parse_seed(v, &a->seed), a->given |= GIVEN_SEED;
         else if (!strcmp(o, "--threads")) bad = parse_int(v, 1, &a->threads);
         else if (!strcmp(o, "--params") && !train) a->params = v;
         else if (!strcmp(o, "--runs") && !train) bad = parse_int(v, 1, &a->runs);
@@ -159,14 +178,14 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         else if (!strcmp(o, "--out") && train) a->out = v;
         else if (!strcmp(o, "--resume") && train) a->resume = v;
         else if (!strcmp(o, "--log") && train) a->log = v;
-        else if (!strcmp(o, "--unroll") && train) bad = parse_int(v, 1, &a->unroll);
+        else if (!strcmp(o, "--unroll") && train) bad = parse_int(v, 1, &a->unroll), a->given |= GIVEN_UNROLL;
         else if (!strcmp(o, "--epochs") && train) bad = parse_int(v, 0, &a->epochs);
-        else if (!strcmp(o, "--runs-per-epoch") && train) bad = parse_int(v, 1, &a->runs_per_epoch);
-        else if (!strcmp(o, "--meta-batch") && train) bad = parse_int(v, 1, &a->meta_batch);
-        else if (!strcmp(o, "--eval-every") && train) bad = parse_int(v, 1, &a->eval_every);
-        else if (!strcmp(o, "--eval-runs") && train) bad = parse_int(v, 1, &a->eval_runs);
-        else if (!strcmp(o, "--meta-lr") && train) bad = parse_double(v, &a->meta_lr) || !(a->meta_lr > 0);
-        else if (!strcmp(o, "--clip") && train) bad = parse_double(v, &a->clip) || a->clip < 0;
+        else if (!strcmp(o, "--runs-per-epoch") && train) bad = parse_int(v, 1, &a->runs_per_epoch), a->given |= GIVEN_RUNS_PER_EPOCH;
+        else if (!strcmp(o, "--meta-batch") && train) bad = parse_int(v, 1, &a->meta_batch), a->given |= GIVEN_META_BATCH;
+        else if (!strcmp(o, "--eval-every") && train) bad = parse_int(v, 1, &a->eval_every), a->given |= GIVEN_EVAL_EVERY;
+        else if (!strcmp(o, "--eval-runs") && train) bad = parse_int(v, 1, &a->eval_runs), a->given |= GIVEN_EVAL_RUNS;
+        else if (!strcmp(o, "--meta-lr") && train) bad = parse_double(v, &a->meta_lr) || !(a->meta_lr > 0), a->given |= GIVEN_META_LR;
+        else if (!strcmp(o, "--clip") && train) bad = parse_double(v, &a->clip) || a->clip < 0, a->given |= GIVEN_CLIP;
         else if (!strcmp(o, "--meta-loss") && train) {
             a->meta_loss = meta_loss_parse(v);
             if (a->meta_loss < 0) return cmd_usage(cmd, "unknown meta-loss '%s' (sum, log, late or loglate)", v);
@@ -302,20 +321,70 @@ static int parse_at(const char *text, int steps, int *marks, int *n)
 }
 
 /* A checkpoint's hyper values (--out-mul at training time) apply when its params are
- * used, unless --set names the hyper again: they join the overrides before the spec
- * is compiled, so that the structure checks see them too. */
+ * used, or its run resumed, unless --set names the hyper again: they join the
+ * overrides before the spec is compiled, so that the structure checks see them too. */
+static void adopt_hypers(RunArgs *a, const Checkpoint *ck)
+{
+    for (size_t i = 0; i < ck->n_hypers; i++) {
+        int given = 0;
+        for (int k = 0; k < a->nset; k++) given |= strcmp(a->set_names[k], ck->hypers[i].name) == 0;
+        if (given) continue;
+        if (add_set(a, ck->hypers[i].name, strlen(ck->hypers[i].name), ck->hypers[i].value) != 0) break;
+    }
+}
+
 static int adopt_checkpoint_hypers(RunArgs *a, char *err, size_t errlen)
 {
     Checkpoint ck;
     if (ckpt_read(a->params, &ck, err, errlen) != 0) return -1;
-    for (size_t i = 0; i < ck.n_hypers; i++) {
-        int given = 0;
-        for (int k = 0; k < a->nset; k++) given |= strcmp(a->set_names[k], ck.hypers[i].name) == 0;
-        if (given) continue;
-        if (add_set(a, ck.hypers[i].name, strlen(ck.hypers[i].name), ck.hypers[i].value) != 0) break;
-    }
+    adopt_hypers(a, &ck);
     ckpt_free(&ck);
     return 0;
+}
+
+/* A resumed run goes on as the run that wrote the checkpoint: its task, its settings
+ * (meta_train.h's train_setting_keys) and its hypers, each unless given again, when
+ * the given one wins and is stored from then on.  A task other than the checkpoint's
+ * is refused: its best params were chosen by evaluations on that one. */
+static int adopt_resumed_run(RunArgs *a, char *err, size_t errlen)
+{
+    Checkpoint ck;
+    if (ckpt_read(a->resume, &ck, err, errlen) != 0) return -1;
+    int rc = 0;
+    if (ck.task && ck.task[0]) {
+        if (!(a->given & GIVEN_TASK)) {
+            a->task = a->resumed_task = strdup(ck.task);
+            if (!a->task) snprintf(err, errlen, "out of memory"), rc = -1;
+        } else {
+            TaskConfig given, stored;
+            char why[256];
+            if (task_config_parse(&given, a->task, why, sizeof why) == 0 &&
+                task_config_parse(&stored, ck.task, why, sizeof why) == 0 && !task_config_same(&given, &stored)) {
+                snprintf(err, errlen, "%s: was trained on the task '%s', not '%s' (its best params were chosen there); "
+                         "resume without --task", a->resume, ck.task, a->task);
+                rc = -1;
+            }
+        }
+    }
+    int *ints[TRAIN_SETTINGS] = {&a->steps, &a->unroll, &a->runs_per_epoch, &a->meta_batch, NULL, NULL,
+                                 &a->eval_every, &a->eval_runs, NULL};
+    double *reals[TRAIN_SETTINGS] = {NULL, NULL, NULL, NULL, &a->meta_lr, &a->clip, NULL, NULL, NULL};
+    // (the last, the seed, is parse_seed's)
+    for (size_t i = 0; rc == 0 && i < ck.n_kv; i++)
+        for (int k = 0; k < TRAIN_SETTINGS; k++) {
+            if (strcmp(ck.kv[i].key, train_setting_keys[k]) != 0 || (a->given & (GIVEN_STEPS << k))) continue;
+            const char *v = ck.kv[i].value;
+            int bad = ints[k] ? parse_int(v, 1, ints[k]) : reals[k] ? parse_double(v, reals[k]) || *reals[k] < 0
+                                                                   : parse_seed(v, &a->seed);
+            if (bad) {
+                snprintf(err, errlen, "%s: its setting %s is '%.40s', not a valid value (give the option to replace it)",
+                         a->resume, ck.kv[i].key, v);
+                rc = -1;
+            }
+        }
+    if (rc == 0) adopt_hypers(a, &ck);
+    ckpt_free(&ck);
+    return rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -394,9 +463,17 @@ int cmd_train(int argc, char **argv)
     int rc = parse_args("train", 1, argc, argv, &a);
     if (rc) return rc;
     char err[1024];
+    if (a.resume && adopt_resumed_run(&a, err, sizeof err) != 0) {
+        fprintf(stderr, "hamc train: %s\n", err);
+        free(a.resumed_task);
+        return 1;
+    }
     TrainConfig tc;
     train_default_config(&tc);
-    if (cmd_parse_task(a.task, &tc.task, err, sizeof err) != 0) return cmd_usage("train", "%s", err);
+    if (cmd_parse_task(a.task, &tc.task, err, sizeof err) != 0) {
+        free(a.resumed_task);
+        return cmd_usage("train", "%s", err);
+    }
     task_role_split(&tc.task, SPLIT_META_TRAIN);
     tc.eval_task = tc.task;
     tc.eval_task.split = SPLIT_META_EVAL;   // best params are chosen on held-out tasks, always
@@ -446,5 +523,6 @@ int cmd_train(int argc, char **argv)
     if (status == 1) fprintf(stderr, "hamc train: %s\n", err);
     if (jit) compiled_free(&c);
     jit_destroy(jit);
+    free(a.resumed_task);
     return status;
 }

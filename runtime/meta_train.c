@@ -33,6 +33,24 @@ void train_default_config(TrainConfig *c)
     c->seed = 1;
 }
 
+const char *const train_setting_keys[TRAIN_SETTINGS] = {
+    "train.steps", "train.unroll", "train.runs_per_epoch", "train.meta_batch",
+    "train.meta_lr", "train.clip", "train.eval_every", "train.eval_runs", "train.seed",
+};
+
+void train_settings_format(const TrainConfig *c, char v[TRAIN_SETTINGS][32])
+{
+    snprintf(v[0], 32, "%d", c->steps);
+    snprintf(v[1], 32, "%d", c->unroll);
+    snprintf(v[2], 32, "%d", c->runs_per_epoch);
+    snprintf(v[3], 32, "%d", c->meta_batch);
+    snprintf(v[4], 32, "%.17g", c->meta_lr);
+    snprintf(v[5], 32, "%.17g", c->clip);
+    snprintf(v[6], 32, "%d", c->eval_every);
+    snprintf(v[7], 32, "%d", c->eval_runs);
+    snprintf(v[8], 32, "%llu", (unsigned long long)c->seed);
+}
+
 typedef struct Trainer {
     const HamKernel *k;
     const TrainConfig *c;
@@ -82,6 +100,11 @@ static int save(Trainer *t, const double *hypers, char *err, size_t errlen)
     ck.meta_step = (uint64_t)t->meta_step;
     for (int h = 0; h < t->k->info.nhyper; h++) rc |= ckpt_add_hyper(&ck, t->k->info.hyper_names[h], hypers[h]);
     ck.task = strdup(c->task_text ? c->task_text : "");
+    /* The run's settings, so that a resumed run goes on with them (hamc train reads
+     * them back: train_settings_from_checkpoint). */
+    char v[TRAIN_SETTINGS][32];
+    train_settings_format(c, v);
+    for (int i = 0; i < TRAIN_SETTINGS; i++) rc |= ckpt_add_kv(&ck, train_setting_keys[i], v[i]);
     if (!(ck.meta_loss = strdup(meta_loss_name(t->meta_loss)))) rc = -1;
     if (rc == 0) rc = ckpt_write(c->out, &ck, err, errlen);
     else snprintf(err, errlen, "out of memory building the checkpoint");

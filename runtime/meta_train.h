@@ -15,8 +15,9 @@
  *
  * Resuming: the checkpoint gives phi, the best phi, the meta-optimizer's state, the RNG
  * and the counters; the meta-loss too, unless the config names one (meta_loss >= 0),
- * which then wins, as every other setting of the config does (they are not checked
- * against the run that made the checkpoint). */
+ * which then wins, as every other setting of the config does.  The checkpoint also
+ * records the run's settings (train_setting_keys), which hamc train adopts on --resume
+ * for the options not given (compiler/cmd_runtime.c). */
 #ifndef HAM_META_TRAIN_H
 #define HAM_META_TRAIN_H
 
@@ -55,6 +56,14 @@ typedef struct TrainResult {
 } TrainResult;
 
 void train_default_config(TrainConfig *c);
+
+/* The settings a checkpoint records as metadata (KVMD) under these keys, in this
+ * order: steps, unroll, runs per epoch, meta-batch, meta-lr, clip, eval interval, eval
+ * runs and seed (it draws the evaluation runs), formatted by train_settings_format
+ * (doubles to the last bit). */
+enum { TRAIN_SETTINGS = 9 };
+extern const char *const train_setting_keys[TRAIN_SETTINGS];
+void train_settings_format(const TrainConfig *c, char v[TRAIN_SETTINGS][32]);
 
 /* meta_train: params[P] holds the initial phi (ignored when resuming) and receives
  * the best phi.  hypers[H] are the hyper values in force. */

@@ -121,6 +121,10 @@ int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen);
  * -1 with a one-line reason (an unknown name lists the valid ones). */
 int task_config_parse(TaskConfig *c, const char *text, char *err, size_t errlen);
 
+/* task_config_same: the same instances: every option equal but the data directory
+ * (the same files may move) and a split left to the role (task_role_split decides). */
+int task_config_same(const TaskConfig *a, const TaskConfig *b);
+
 /* task_role_split: the half a command uses by default (meta-training: the train half;
  * evaluation: the held-out half), unless the user chose one with `split=`. */
 void task_role_split(TaskConfig *c, DataSplit role);

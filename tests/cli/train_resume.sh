@@ -9,7 +9,9 @@
 # means sum; a stored meta-loss this ham does not know is refused.  The meta-optimizer
 # travels the same way: an sgd run resumed without --meta-opt goes on with sgd; a
 # --meta-opt given with --resume wins and starts its own state afresh (its step count
-# in the checkpoint says so).  --log writes a CSV row per epoch and a resumed run
+# in the checkpoint says so).  So do the task, the settings and the hypers: a run
+# resumed without them goes on with the checkpoint's; a given setting wins; another
+# task is refused.  --log writes a CSV row per epoch and a resumed run
 # appends to it.
 . "$(dirname "$0")/../cli_common.sh" resume
 spec=$root/examples/phnn_small.ham
@@ -80,6 +82,40 @@ after=$(ckpt epoch "$tmp/sgd_fresh.ckpt" | cut -d' ' -f2)
 mopt=$(ckpt mopt "$tmp/sgd_fresh.ckpt")
 [ "$(ckpt mopt "$tmp/sgd2.ckpt")" = "sgd $before" ] && [ "$mopt" = "adam $((after - before))" ] && ok ||
     bad "the switched meta-optimizer's state: '$mopt' after meta-steps $before..$after"
+
+# ---- the run's task, settings and hypers on --resume ----
+# A run with its own task, unroll, runs per epoch, eval runs, meta-lr and out_mul,
+# resumed with none of them given, ends with the bytes of the straight run.
+own=(--task "quadratic dim=5" --unroll 25 --runs-per-epoch 3 --eval-runs 7 --meta-lr 0.003 --out-mul 0.5 --seed 3)
+"$HAMC" train "$spec" "${own[@]}" --epochs 4 --out "$tmp/own.ckpt" >/dev/null 2>"$tmp/err" && ok || bad "own settings: $(cat "$tmp/err")"
+"$HAMC" train "$spec" "${own[@]}" --epochs 2 --out "$tmp/own2.ckpt" >/dev/null 2>"$tmp/err" && ok || bad "own settings, first half"
+"$HAMC" train "$spec" --epochs 4 --resume "$tmp/own2.ckpt" --out "$tmp/own_resumed.ckpt" >/dev/null 2>"$tmp/err" && ok ||
+    bad "resume with no settings given: $(cat "$tmp/err")"
+cmp -s "$tmp/own.ckpt" "$tmp/own_resumed.ckpt" && ok ||
+    bad "a run resumed without its task, settings and hypers does not go on with them"
+[ "$(ckpt kv "$tmp/own2.ckpt" | grep -E '^train\.(unroll|runs_per_epoch|eval_runs|meta_lr)=' | tr '\n' ' ')" = \
+  "train.unroll=25 train.runs_per_epoch=3 train.meta_lr=0.0030000000000000001 train.eval_runs=7 " ] && ok ||
+    bad "the settings stored: $(ckpt kv "$tmp/own2.ckpt" | tr '\n' ' ')"
+# A setting given with --resume wins and is stored: unroll 50 from epoch 2 to 4 in one
+# go, or to 3 and then on to 4 without the flag, gives the same bytes.
+"$HAMC" train "$spec" --epochs 4 --unroll 50 --resume "$tmp/own2.ckpt" --out "$tmp/u50.ckpt" >/dev/null 2>&1 &&
+    "$HAMC" train "$spec" --epochs 3 --unroll 50 --resume "$tmp/own2.ckpt" --out "$tmp/u50b.ckpt" >/dev/null 2>&1 &&
+    "$HAMC" train "$spec" --epochs 4 --resume "$tmp/u50b.ckpt" --out "$tmp/u50b.ckpt" >/dev/null 2>&1 && ok || bad "--unroll 50 on resume"
+cmp -s "$tmp/u50.ckpt" "$tmp/u50b.ckpt" && ! cmp -s "$tmp/u50.ckpt" "$tmp/own.ckpt" && ok ||
+    bad "--unroll given with --resume is not used, or not stored"
+# The same task written otherwise is the same task; another one is refused, one line.
+"$HAMC" train "$spec" --task "quadratic  dim=5" --epochs 3 --resume "$tmp/own2.ckpt" --out "$tmp/same.ckpt" >/dev/null 2>"$tmp/err" &&
+    ok || bad "the checkpoint's task given again: $(cat "$tmp/err")"
+out=$("$HAMC" train "$spec" --task quadratic --epochs 3 --resume "$tmp/own2.ckpt" --out "$tmp/other.ckpt" 2>&1)
+[ $? -eq 1 ] && [ "$out" = "hamc train: $tmp/own2.ckpt: was trained on the task 'quadratic dim=5', not 'quadratic' (its best params were chosen there); resume without --task" ] &&
+    [ ! -e "$tmp/other.ckpt" ] && ok || bad "another task on resume: $out"
+# A stored setting that is not a value: one line, exit 1; giving the option replaces it.
+ckpt set-kv "$tmp/own2.ckpt" "$tmp/badkv.ckpt" train.unroll 0 && ok || bad "ckpt.py set-kv"
+out=$("$HAMC" train "$spec" --epochs 3 --resume "$tmp/badkv.ckpt" --out "$tmp/badkv_out.ckpt" 2>&1)
+[ $? -eq 1 ] && [ "$out" = "hamc train: $tmp/badkv.ckpt: its setting train.unroll is '0', not a valid value (give the option to replace it)" ] &&
+    ok || bad "a bad stored setting: $out"
+"$HAMC" train "$spec" --epochs 3 --unroll 25 --resume "$tmp/badkv.ckpt" --out "$tmp/badkv_out.ckpt" >/dev/null 2>&1 && ok ||
+    bad "--unroll over a bad stored setting"
 
 # ---- the training log (--log) ----
 # A row per epoch after a header, the start as epoch 0; the best loss never rises and

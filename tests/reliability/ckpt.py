@@ -12,6 +12,7 @@ length, payload), an "END " section, then a CRC-32 (zlib's) of every byte before
   ckpt.py params FILE              print P, then the params and best params (repr)
   ckpt.py epoch FILE               print the epoch and meta-step counters (STEP section)
   ckpt.py mopt FILE                print the meta-optimizer's name and its step count (MOPT)
+  ckpt.py kv FILE                  print the metadata (KVMD) as key=value lines
   ckpt.py set-version IN OUT N     the version field set to N, CRC fixed
   ckpt.py set-hash IN OUT HEX      the SPEC section's hash set to HEX, CRC fixed
   ckpt.py set-param IN OUT I X     param I set to the float X (nan, inf, 1e300), CRC fixed
@@ -19,6 +20,7 @@ length, payload), an "END " section, then a CRC-32 (zlib's) of every byte before
   ckpt.py drop IN OUT TAG          section TAG removed (an older ham's file), CRC fixed
   ckpt.py set-str IN OUT TAG TEXT  a one-string section (NAME, TASK, LOSS) set to TEXT,
                                    added before END if absent, CRC fixed
+  ckpt.py set-kv IN OUT KEY VALUE  metadata KEY set to VALUE (added if absent), CRC fixed
 """
 import math
 import struct
@@ -78,6 +80,34 @@ def params(data):
     return vals, best
 
 
+def kv_pairs(data):
+    """The KVMD section's (key, value) pairs: u32 count; count x (str key; str value)."""
+    try:
+        off, _ = find(data, "KVMD")
+    except ValueError:
+        return []
+    (count,) = struct.unpack_from("<I", data, off)
+    pos, out = off + 4, []
+    for _ in range(count):
+        pair = []
+        for _ in range(2):
+            (k,) = struct.unpack_from("<I", data, pos)
+            pair.append(data[pos + 4:pos + 4 + k].decode("utf-8"))
+            pos += 4 + k
+        out.append(tuple(pair))
+    return out
+
+
+def replace_section(data, tag, payload):
+    """data with section tag's payload replaced (or the section added before END)."""
+    at = [(off - 12, length) for t, off, length in sections(data) if t == tag]
+    end = [off - 12 for t, off, _ in sections(data) if t == "END "][0]
+    new = tag.encode("latin-1") + struct.pack("<Q", len(payload)) + payload
+    frame, length = at[0] if at else (end, 0)
+    cut = 12 + length if at else 0
+    return fix_crc(data[:frame] + new + data[frame + cut:])
+
+
 def main(argv):
     cmd, path = argv[1], argv[2]
     data = open(path, "rb").read()
@@ -124,7 +154,17 @@ def main(argv):
             pos += 12 + k + 8 * n
         print("%s %s" % (name, "-" if step is None else "%d" % step))
         return 0
+    if cmd == "kv":
+        for k, v in kv_pairs(data):
+            print("%s=%s" % (k, v))
+        return 0
     out = argv[3]
+    if cmd == "set-kv":
+        pairs = [(k, v) for k, v in kv_pairs(data) if k != argv[4]] + [(argv[4], argv[5])]
+        enc = lambda t: struct.pack("<I", len(t.encode("utf-8"))) + t.encode("utf-8")
+        payload = struct.pack("<I", len(pairs)) + b"".join(enc(k) + enc(v) for k, v in pairs)
+        open(out, "wb").write(replace_section(data, "KVMD", payload))
+        return 0
     data = bytearray(data)
     if cmd == "set-version":
         struct.pack_into("<I", data, 8, int(argv[4]))
