@@ -188,9 +188,9 @@ void idx_free(IdxArray *a)
 
 void mnist_free(Mnist *m)
 {
-    free(m->train.images);
+    free(m->train.pixels);
     free(m->train.labels);
-    free(m->test.images);
+    free(m->test.pixels);
     free(m->test.labels);
     memset(m, 0, sizeof *m);
 }
@@ -227,12 +227,9 @@ static int load_split(const char *dir, const char *prefix, MnistSplit *s, char *
     IdxArray im = {0}, lb = {0};
     int rc = idx_load(ipath, &im, err, errlen) || idx_load(lpath, &lb, err, errlen) ||
              check_split(ipath, &im, lpath, &lb, err, errlen);
-    if (!rc && !(s->images = malloc(im.count * sizeof *s->images)))
-        rc = fail(err, errlen, ipath, "out of memory for %zu floats", im.count);
     if (!rc) {
-        // pixel' = byte / 255, so 0 -> 0.0 and 255 -> 1.0 exactly.
-        for (size_t i = 0; i < im.count; i++)
-            s->images[i] = (float)im.data[i] / 255.0f;
+        s->pixels = im.data;  // kept as bytes; mnist_pixels_to_float converts rows
+        im.data = NULL;
         s->n = im.dims[0];
         s->labels = lb.data;  // the label bytes are already the uint8 we hand out
         lb.data = NULL;
@@ -240,6 +237,15 @@ static int load_split(const char *dir, const char *prefix, MnistSplit *s, char *
     idx_free(&im);
     idx_free(&lb);
     return rc ? -1 : 0;
+}
+
+/* A minibatch converts 100k bytes per step: with AVX2 (a clone picked at load time)
+ * that takes half the time of SSE2's 4-lane division, the build's baseline. */
+__attribute__((target_clones("avx2", "default")))
+void mnist_pixels_to_float(const uint8_t *pixels, size_t n, float *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)pixels[i] / 255.0f;
 }
 
 int mnist_load(const char *dir, Mnist *out, char *err, size_t errlen)

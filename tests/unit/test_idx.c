@@ -160,13 +160,37 @@ static void test_mnist_synthetic(void)
     ASSERT_EQ(0, mnist_load(tmpdir, &m, err, sizeof err));
     ASSERT_EQ(3, m.train.n);
     ASSERT_EQ(2, m.test.n);
-    ASSERT_CLOSE(0.0, m.train.images[0], 0);
-    ASSERT_CLOSE(1.0, m.train.images[255], 0);
-    ASSERT_CLOSE((801 % 256) / 255.0, m.test.images[MNIST_PIXELS + 17], 1e-6);  // flat 801
+    ASSERT_EQ(0, m.train.pixels[0]);
+    ASSERT_EQ(255, m.train.pixels[255]);
+    ASSERT_EQ(801 % 256, m.test.pixels[MNIST_PIXELS + 17]);  // flat 801
     ASSERT_EQ(2, m.train.labels[2]);
     ASSERT_EQ(1, m.test.labels[1]);
     mnist_free(&m);
-    ASSERT(m.train.images == NULL);
+    ASSERT(m.train.pixels == NULL);
+}
+
+/* The floats the network reads: each byte / 255 rounded once, 0 and 1 exact, whatever
+ * the length (the vector clones' remainders) and alignment of the row. */
+static void test_pixels_to_float(void)
+{
+    uint8_t b[300];
+    float f[300];
+    for (int i = 0; i < 300; i++) b[i] = (uint8_t)(i * 7 + 3);
+    for (int n = 0; n <= 37; n++)
+        for (int off = 0; off < 4; off++) {
+            memset(f, 0xff, sizeof f);
+            mnist_pixels_to_float(b + off, (size_t)n, f + off);
+            int ok = 1;
+            for (int i = 0; i < n; i++) ok &= f[off + i] == (float)b[off + i] / 255.0f;   // what the loader made before
+            ok &= n + off >= 300 || (f[off + n] != f[off + n]);   // nothing past n written (NaN fill)
+            ASSERT(ok);
+        }
+    for (int v = 0; v < 256; v++) b[v] = (uint8_t)v;
+    mnist_pixels_to_float(b, 256, f);
+    int all = 1;
+    for (int v = 0; v < 256; v++) all &= f[v] == (float)v / 255.0f;
+    ASSERT(all);
+    ASSERT(f[0] == 0.0f && f[255] == 1.0f);
 }
 
 static void test_mnist_mismatch(void)
@@ -175,7 +199,7 @@ static void test_mnist_mismatch(void)
     write_split("t10k", 2, 2);
     Mnist m;
     ASSERT(mnist_load(tmpdir, &m, err, sizeof err) != 0);
-    ASSERT(m.train.images == NULL && m.test.labels == NULL);
+    ASSERT(m.train.pixels == NULL && m.test.labels == NULL);
     ASSERT(strstr(err, "train-labels-idx1-ubyte") != NULL);
     ASSERT(strstr(err, "count mismatch") != NULL);
     ASSERT(strstr(err, "make data") != NULL);
@@ -214,13 +238,13 @@ static void test_mnist_real(void)
     ASSERT_EQ(1, seen[0]);
     ASSERT_EQ(5, m.train.labels[0]);  // the first training digit is a 5
     ASSERT_EQ(7, m.test.labels[0]);   // the first test digit is a 7
-    float lo = 1, hi = 0;
+    int lo = 255, hi = 0;
     for (size_t i = 0; i < m.test.n * MNIST_PIXELS; i++) {
-        lo = m.test.images[i] < lo ? m.test.images[i] : lo;
-        hi = m.test.images[i] > hi ? m.test.images[i] : hi;
+        lo = m.test.pixels[i] < lo ? m.test.pixels[i] : lo;
+        hi = m.test.pixels[i] > hi ? m.test.pixels[i] : hi;
     }
-    ASSERT_CLOSE(0.0, lo, 0);
-    ASSERT_CLOSE(1.0, hi, 0);
+    ASSERT_EQ(0, lo);
+    ASSERT_EQ(255, hi);
     mnist_free(&m);
 }
 
@@ -254,6 +278,7 @@ int main(void)
     test_wrong_magic();
     test_dims_overflow();
     test_mnist_synthetic();
+    test_pixels_to_float();
     test_mnist_mismatch();
     test_mnist_real();
     cleanup();
