@@ -549,7 +549,8 @@ HOW = """## How the rows are measured
   100 epochs; MNIST: seed_hnn_pre (U 15) and lstm_pre (U 20), 50 epochs.  JIT compile times,
   data loading and checkpoints are left out on both sides (ham: ~12 s of compiles for the LSTMs).
 - **Peak RSS**: each side in a process of its own doing 2 MNIST lstm_pre meta-steps (unroll
-  20), ru_maxrss by wait4; both hold MNIST's 60000 training images as float (188 MB).
+  20), ru_maxrss by wait4; torch holds MNIST's 60000 training images as float (188 MB), ham
+  as the file's bytes (47 MB), converted to float a minibatch row at a time.
 
 """
 
@@ -618,7 +619,8 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
             fmt_r(ql.ratio(1))))
     out.append(
         "- **MNIST Adam, seed_hnn_pre, phnn: the optimizee's gradient.**  The MLP's loss and gradient "
-        "(a 128-row minibatch gathered from 188 MB, two sgemm forward, two backward; OpenBLAS on both "
+        "(a 128-row minibatch gathered: ham from the 47 MB of pixel bytes, converted to float as it goes, torch "
+        "from 188 MB of floats; two sgemm forward, two backward; OpenBLAS on both "
         "sides) take %s in ham and %s in torch, against eval steps of %s / %s (Adam), %s / %s (seed_hnn_pre) "
         "and %s / %s (phnn): ham's step is %.0f-%.0f%% gradient, so its ratio against torch is the "
         "gradient's ratio plus torch's per-operation overhead on the optimizer (about 30-60 operations "
@@ -732,7 +734,7 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
     hr = [x for x in h_ans if "rss_kb" in x]
     tr = [x for x in t_ans if "rss_kb" in x]
     out.append(
-        "- **Memory**: ham's peak %.0f MB (RSS at the end %s MB: MNIST as float, the JIT's code, the "
+        "- **Memory**: ham's peak %.0f MB (RSS at the end %s MB: MNIST as bytes, the JIT's code, the "
         "unroll's 21 x 83 floats a coordinate); torch's %.0f MB (at the end %s MB: MNIST, torch's "
         "libraries, the autograd graph of a 20-step unroll)." % (
             h_rss / 1024, "%.0f" % (hr[-1]["rss_kb"] / 1024) if hr else "?", t_rss / 1024,
