@@ -1063,6 +1063,7 @@ static ReplStatus check_train(ReplSession *s, const char *name, const TrainConfi
     if (o->info->count[SK_PARAM] == 0) bad = fail("train: optimizer '%s' has no params to learn", name);
     arena_free(&a);
     if (tc->out && check_output(s, "train", tc->out)) bad = REPL_ERROR;
+    if (tc->log && check_output(s, "train", tc->log)) bad = REPL_ERROR;
     return bad ? REPL_ERROR : REPL_OK;
 }
 
@@ -1092,6 +1093,7 @@ static ReplStatus rc_train(ReplSession *s, int argc, char **argv, const char *re
     tc.meta_loss = meta_loss_parse(meta_loss);
     if (tc.meta_loss < 0) return fail("train: unknown meta_loss '%s' (sum, log, late or loglate)", meta_loss);
     tc.out = opt_str(&o, "out", NULL);
+    tc.log = opt_str(&o, "log", NULL);   // a CSV row per epoch, as hamc train --log
     tc.seed = (uint64_t)seed;
     tc.task_text = s->task_text;
     tc.stop = &ham_interrupted;
@@ -1428,9 +1430,9 @@ static const ReplCmd commands[] = {
      "compare A B ... [runs=100] [steps=100] [seed=1]",
      "evaluate several optimizers on the same instances: final mean, 95% interval, median, mean over steps", 1},
     {"train", rc_train, 1, 1,
-     "epochs unroll steps runs_per_epoch meta_batch meta_lr meta_opt meta_loss clip eval_every eval_runs seed threads out",
+     "epochs unroll steps runs_per_epoch meta_batch meta_lr meta_opt meta_loss clip eval_every eval_runs seed threads out log",
      REPL_ARG_OPT, REPL_ARG_NONE,
-     "train NAME [epochs=100] [unroll=20] [steps=100] [meta_lr=0.01] [runs_per_epoch=20] [out=CKPT] ...",
+     "train NAME [epochs=100] [unroll=20] [steps=100] [meta_lr=0.01] [runs_per_epoch=20] [out=CKPT] [log=CSV] ...",
      "meta-train the params of a learned optimizer on the task; they stay in the session "
      "(Ctrl-C stops and keeps the best so far)", 1},
     {"plot", rc_plot, 0, 1, "", REPL_ARG_FILE, REPL_ARG_NONE, "plot [FILE.png|FILE.svg]",

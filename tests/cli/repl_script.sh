@@ -70,7 +70,7 @@ optimizer learned {
     update = -lr * a * g
 }
 train learned epochs=1 runs_per_epoch=2 steps=20 unroll=10 eval_runs=4
-train learned epochs=1 runs_per_epoch=2 steps=20 unroll=10 eval_runs=4 meta_loss=log
+train learned epochs=1 runs_per_epoch=2 steps=20 unroll=10 eval_runs=4 meta_loss=log log=train_log.csv
 train learned epochs=1 meta_loss=logs
 save learned learned.ckpt
 load-params learned learned.ckpt
@@ -104,6 +104,8 @@ has "plot: text plot legend" out '^ +\+ momentum$'
 [ -s curves.svg ] && grep -q '<svg' curves.svg && ok || bad "plot writes an SVG" "curves.svg missing or not SVG"
 has "train 1 epoch" out '^learned: 1 epochs, [0-9]+ meta-steps'
 [ "$(grep -Ec '^learned: 1 epochs, [0-9]+ meta-steps' "$tmp/out")" -eq 2 ] && ok || bad "train with meta_loss=log" "not two trainings"
+[ "$(cut -d, -f1 "$tmp/train_log.csv" 2>/dev/null | tr '\n' ' ')" = "epoch 0 1 " ] && ok ||
+    bad "train log=CSV" "not a header and the rows of epochs 0 and 1: $(cat "$tmp/train_log.csv" 2>&1)"
 has "train: a bad meta_loss" err "^error: train: unknown meta_loss 'logs' \\(sum, log, late or loglate\\)$"
 has "save" out '^saved 1 params of learned to learned.ckpt$'
 [ -s learned.ckpt ] && ok || bad "save writes a checkpoint" "learned.ckpt missing"
