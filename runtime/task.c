@@ -176,9 +176,7 @@ void task_help(FILE *out, const char *indent)
 int task_config_same(const TaskConfig *a, const TaskConfig *b)
 {
     if (a->kind != b->kind || a->dim != b->dim || a->nhidden != b->nhidden || a->activation != b->activation ||
-        a->batch != b->batch || a->split_given != b->split_given || (a->split_given && a->split != b->split) ||
-        a->inject != b->inject || a->inject_step != b->inject_step || a->inject_coord != b->inject_coord ||
-        a->inject_count != b->inject_count)
+        a->batch != b->batch || a->split_given != b->split_given || (a->split_given && a->split != b->split))
         return 0;
     for (int i = 0; i < a->nhidden && i < TASK_MAX_LAYERS; i++)
         if (a->hidden[i] != b->hidden[i]) return 0;

@@ -122,7 +122,8 @@ int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen);
 int task_config_parse(TaskConfig *c, const char *text, char *err, size_t errlen);
 
 /* task_config_same: the same instances: every option equal but the data directory
- * (the same files may move) and a split left to the role (task_role_split decides). */
+ * (the same files may move), a split left to the role (task_role_split decides) and
+ * the fault injection (a testing aid that corrupts gradients, not another task). */
 int task_config_same(const TaskConfig *a, const TaskConfig *b);
 
 /* task_role_split: the half a command uses by default (meta-training: the train half;

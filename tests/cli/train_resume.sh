@@ -103,9 +103,13 @@ cmp -s "$tmp/own.ckpt" "$tmp/own_resumed.ckpt" && ok ||
     "$HAMC" train "$spec" --epochs 4 --resume "$tmp/u50b.ckpt" --out "$tmp/u50b.ckpt" >/dev/null 2>&1 && ok || bad "--unroll 50 on resume"
 cmp -s "$tmp/u50.ckpt" "$tmp/u50b.ckpt" && ! cmp -s "$tmp/u50.ckpt" "$tmp/own.ckpt" && ok ||
     bad "--unroll given with --resume is not used, or not stored"
-# The same task written otherwise is the same task; another one is refused, one line.
+# The same task written otherwise is the same task (and so is it with a fault injected,
+# a testing aid: faults.sh resumes a faulty run without its fault); another one is
+# refused, one line.
 "$HAMC" train "$spec" --task "quadratic  dim=5" --epochs 3 --resume "$tmp/own2.ckpt" --out "$tmp/same.ckpt" >/dev/null 2>"$tmp/err" &&
     ok || bad "the checkpoint's task given again: $(cat "$tmp/err")"
+"$HAMC" train "$spec" --task "quadratic dim=5 inject=nan inject_step=3" --epochs 3 --resume "$tmp/own2.ckpt" \
+    --out "$tmp/inj.ckpt" >/dev/null 2>"$tmp/err" && ok || bad "the checkpoint's task with a fault injected: $(cat "$tmp/err")"
 out=$("$HAMC" train "$spec" --task quadratic --epochs 3 --resume "$tmp/own2.ckpt" --out "$tmp/other.ckpt" 2>&1)
 [ $? -eq 1 ] && [ "$out" = "hamc train: $tmp/own2.ckpt: was trained on the task 'quadratic dim=5', not 'quadratic' (its best params were chosen there); resume without --task" ] &&
     [ ! -e "$tmp/other.ckpt" ] && ok || bad "another task on resume: $out"
