@@ -14,7 +14,7 @@
  *   --meta-opt likewise: adam, or the resumed checkpoint's; given and different from
  *   it, the meta-optimizer starts afresh (the stored moments are the other one's).
  *   So do the task, the settings (--steps, --unroll, --runs-per-epoch, --meta-batch,
- *   --meta-lr, --clip, --eval-every, --eval-runs) and the hypers (--set, --out-mul):
+ *   --meta-lr, --clip, --eval-every, --eval-runs, --seed) and the hypers (--set, --out-mul):
  *   left out, the resumed checkpoint's; given, they win, except a --task that is not
  *   the checkpoint's, which is refused. */
 #include <errno.h>
@@ -376,6 +376,7 @@ static int adopt_resumed_run(RunArgs *a, char *err, size_t errlen)
             const char *v = ck.kv[i].value;
             int bad = ints[k] ? parse_int(v, 1, ints[k]) : reals[k] ? parse_double(v, reals[k]) || *reals[k] < 0
                                                                    : parse_seed(v, &a->seed);
+            bad |= reals[k] == &a->meta_lr && !(a->meta_lr > 0);   // as --meta-lr: positive
             if (bad) {
                 snprintf(err, errlen, "%s: its setting %s is '%.40s', not a valid value (give the option to replace it)",
                          a->resume, ck.kv[i].key, v);

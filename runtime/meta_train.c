@@ -101,7 +101,7 @@ static int save(Trainer *t, const double *hypers, char *err, size_t errlen)
     for (int h = 0; h < t->k->info.nhyper; h++) rc |= ckpt_add_hyper(&ck, t->k->info.hyper_names[h], hypers[h]);
     ck.task = strdup(c->task_text ? c->task_text : "");
     /* The run's settings, so that a resumed run goes on with them (hamc train reads
-     * them back: train_settings_from_checkpoint). */
+     * them back: adopt_resumed_run in compiler/cmd_runtime.c). */
     char v[TRAIN_SETTINGS][32];
     train_settings_format(c, v);
     for (int i = 0; i < TRAIN_SETTINGS; i++) rc |= ckpt_add_kv(&ck, train_setting_keys[i], v[i]);

@@ -118,6 +118,9 @@ ckpt set-kv "$tmp/own2.ckpt" "$tmp/badkv.ckpt" train.unroll 0 && ok || bad "ckpt
 out=$("$HAMC" train "$spec" --epochs 3 --resume "$tmp/badkv.ckpt" --out "$tmp/badkv_out.ckpt" 2>&1)
 [ $? -eq 1 ] && [ "$out" = "hamc train: $tmp/badkv.ckpt: its setting train.unroll is '0', not a valid value (give the option to replace it)" ] &&
     ok || bad "a bad stored setting: $out"
+ckpt set-kv "$tmp/own2.ckpt" "$tmp/badlr.ckpt" train.meta_lr 0
+out=$("$HAMC" train "$spec" --epochs 3 --resume "$tmp/badlr.ckpt" --out "$tmp/badlr_out.ckpt" 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "its setting train.meta_lr is '0', not a valid value" && ok || bad "a stored meta-lr of 0: $out"
 "$HAMC" train "$spec" --epochs 3 --unroll 25 --resume "$tmp/badkv.ckpt" --out "$tmp/badkv_out.ckpt" >/dev/null 2>&1 && ok ||
     bad "--unroll over a bad stored setting"
 
