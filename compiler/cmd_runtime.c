@@ -493,6 +493,7 @@ int cmd_train(int argc, char **argv)
     tc.out = a.out;
     tc.resume = a.resume;
     tc.log = a.log;
+    tc.verbose = a.verbose;
     tc.task_text = a.task;
     tc.stop = &ham_interrupted;
     Jit *jit = NULL;

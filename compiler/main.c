@@ -401,7 +401,8 @@ static const Command commands[] = {
      "                --meta-opt, adam by default; and so are the task, the settings and the hypers (--set):\n"
      "                left out, the resumed run's; given, they win, but a task not the checkpoint's is refused.\n"
      "                --log: a CSV row per epoch (epoch, meta_steps, meta_loss, eval_loss, best_loss, seconds),\n"
-     "                the start as epoch 0; --resume appends to it)",
+     "                the start as epoch 0; --resume appends to it.  --verbose: compile times, and without a\n"
+     "                terminal for the progress line, a line per epoch on stderr)",
      "meta-train a learned optimizer by truncated backpropagation through its unrolled steps"},
     {"repl", repl_command, "hamc repl", "the interactive session: define, run, compare, train, plot (also: hamc alone)"},
     {"run-script", repl_script_command, "hamc run-script FILE [--keep-going] | hamc run-script --check FILE...",

@@ -339,6 +339,19 @@ static int log_row(Trainer *t, double meta_loss, double eval_loss, char *err, si
     return 0;
 }
 
+/* The progress line's content as a line of its own, for a log file or a pipe:
+ * "epoch 3/50: meta-loss 0.5223, eval 0.3095 (best 0.3094), 27.4 s, about 6.9 min left". */
+static void epoch_line(const Trainer *t, double meta_loss, int evaluated)
+{
+    double elapsed = progress_now() - t->t0;
+    long done = t->epoch - t->first_epoch, left = t->c->epochs - t->epoch;
+    char eval[64] = "";
+    if (evaluated) snprintf(eval, sizeof eval, ", eval %.4g (best %.4g)", t->eval_loss, t->best_loss);
+    double rest = done > 0 ? elapsed / (double)done * (double)left : 0;
+    fprintf(stderr, "epoch %ld/%d: meta-loss %.4g%s, %.1f s, about %.1f min left\n", t->epoch, t->c->epochs, meta_loss,
+            eval, elapsed, rest / 60);
+}
+
 static void trainer_free(Trainer *t)
 {
     if (t->log) fclose(t->log);
@@ -448,6 +461,7 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         }
         if (rc == 0) rc = save(&t, hypers, err, errlen), saved = 1;
         if (rc == 0) rc = log_row(&t, r->last_meta_loss, evaluated ? t.eval_loss : NAN, err, errlen);
+        if (rc == 0 && c->verbose && !t.progress.tty) epoch_line(&t, r->last_meta_loss, evaluated);
         show_progress(&t, -1, 0, r->last_meta_loss);
     }
     // No epoch to run (--epochs 0, or a resumed run already there): --out still gets

@@ -43,6 +43,8 @@ typedef struct TrainConfig {
     const char *task_text;    // "quadratic dim=10", stored in checkpoints
     volatile int *stop;       // Ctrl-C: stop at the next unroll boundary
     int quiet;
+    int verbose;              // without a terminal for the progress line: a line per
+                              // epoch on stderr (losses, time, ETA) instead
 } TrainConfig;
 
 typedef struct TrainResult {

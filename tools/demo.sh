@@ -17,7 +17,7 @@ runs=${DEMO_RUNS:-1000} epochs=${DEMO_EPOCHS:-1000}
 # params chosen on 200 held-out tasks; about 20 s on one core.
 echo "== meta-training phnn on the 10-d quadratic: $epochs epochs x 20 runs, unroll 50, meta-lr 0.01"
 "$hamc" train stdlib/phnn.ham --task quadratic --epochs "$epochs" --unroll 50 --meta-lr 0.01 \
-    --eval-runs 200 --seed 1 --out "$out/phnn.ckpt"
+    --eval-runs 200 --seed 1 --out "$out/phnn.ckpt" --log "$out/phnn.train.csv"
 
 evaluate() {   # evaluate NAME SPEC [options]: 1000 fresh quadratics, 100 steps
     local name=$1 spec=$2

@@ -35,11 +35,11 @@ runs=${RUNS:-1000}
 qepochs=${EPOCHS:-100} mepochs=${MNIST_EPOCHS:-50}
 mkdir -p results
 
-train() {   # train NAME SPEC TASK OUTDIR [options]
+train() {   # train NAME SPEC TASK OUTDIR [options]; the training log to OUTDIR/NAME.train.csv
     local name=$1 spec=$2 task=$3 dir=$4
     shift 4
     echo "== $(date +%T) meta-training $name on $task"
-    "$hamc" train "$spec" --task "$task" --out "$dir/$name.ckpt" --seed 1 "$@"
+    "$hamc" train "$spec" --task "$task" --out "$dir/$name.ckpt" --log "$dir/$name.train.csv" --seed 1 "$@"
 }
 
 evaluate() {   # evaluate KEY SPEC TASK OUTDIR [options]; STEPS steps (100), EVAL_RUNS runs ($runs)

@@ -7,6 +7,7 @@
 #   - the same seed gives the same bytes whatever --threads (quadratic, MNIST; run and
 #     train, with a meta-batch and clipping), and --meta-batch and --clip do change
 #     the result;
+#   - train --verbose without a terminal: a line per epoch on stderr; without it, silence;
 #   - MNIST: activation, hidden sizes and layers are options; --test reports the test
 #     set's accuracy (table and JSON); a truncated or wrong-magic idx file is refused
 #     naming the file and `make data`;
@@ -139,6 +140,17 @@ if command -v script >/dev/null 2>&1; then
 else
     echo "skipped: the terminal progress check (no util-linux script)"
 fi
+
+# Without a terminal, --verbose gives a line per epoch on stderr (no progress line to
+# show it); without --verbose, nothing.
+"$HAMC" train "$root/stdlib/phnn.ham" --task quadratic --epochs 3 --runs-per-epoch 2 --eval-every 2 --eval-runs 5 \
+    --out "$tmp/v.ckpt" --verbose >/dev/null 2>"$tmp/verr" && ok || bad "train --verbose: $(cat "$tmp/verr")"
+[ "$(grep -Ec '^epoch [1-3]/3: meta-loss [0-9.e+-]+, ' "$tmp/verr")" -eq 3 ] &&
+    [ "$(grep -Ec '^epoch [23]/3: meta-loss [0-9.e+-]+, eval [0-9.e+-]+ \(best [0-9.e+-]+\), [0-9.]+ s, about [0-9.]+ min left$' "$tmp/verr")" -eq 2 ] &&
+    grep -Eq '^epoch 1/3: meta-loss [0-9.e+-]+, [0-9.]+ s, about' "$tmp/verr" && ok ||
+    bad "train --verbose without a terminal: not a line per epoch (eval on 2 and 3): $(cat "$tmp/verr")"
+"$HAMC" train "$root/stdlib/phnn.ham" --task quadratic --epochs 2 --runs-per-epoch 2 --eval-runs 5 \
+    --out "$tmp/v.ckpt" >/dev/null 2>"$tmp/verr" && [ ! -s "$tmp/verr" ] && ok || bad "train without --verbose wrote to stderr: $(cat "$tmp/verr")"
 
 # ---- a checkpoint of another optimizer ----
 "$HAMC" run "$root/stdlib/sgd.ham" --runs 2 --params "$tmp/straight.ckpt" >/dev/null 2>"$tmp/err"
