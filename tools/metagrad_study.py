@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""metagrad_study.py MODE [META_LR EPOCHS UNROLL]: does the L2L meta-gradient's
+"""metagrad_study.py MODE [META_LR EPOCHS UNROLL SEED]: does the L2L meta-gradient's
 first-order approximation (the optimizee's gradients treated as data, as ham does)
 hold phnn_rms back on the MNIST sigmoid task?  A PyTorch study, run from the repo root
 with Debian's python3-torch: MODE first meta-trains with the gradients detached (what
@@ -7,7 +7,9 @@ ham's adjoint computes), MODE exact with create_graph, so the meta-gradient incl
 the optimizee's Hessian-vector products.  Everything else is the same: the same
 optimizer, initialization, minibatches, Adam at META_LR (0.003), unroll 20, sum
 meta-loss, 20 runs of 100 steps an epoch, and after each epoch the mean loss at step
-100 on the same 100 held-out runs (paired across epochs and modes).
+100 on the same 100 held-out runs (paired across epochs and modes).  SEED (0, the
+default, is the first study's streams) changes the read-out's initial weights and
+the training runs, not the held-out ones.
 
 The optimizer is phnn_rms's core (stdlib/phnn_rms.ham: Nesterov momentum on the
 RMS-scaled gradient with a floor c = 0.01, step e^(s + kt t/100), the same initial
@@ -30,10 +32,11 @@ from torch_ref import load_mnist  # noqa: E402
 torch.set_num_threads(1)
 mode = sys.argv[1]
 if mode not in ("first", "exact"):
-    sys.exit("usage: metagrad_study.py first|exact [META_LR EPOCHS UNROLL]")
+    sys.exit("usage: metagrad_study.py first|exact [META_LR EPOCHS UNROLL SEED]")
 mlr = float(sys.argv[2]) if len(sys.argv) > 2 else 0.003
 epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 10
 U = int(sys.argv[4]) if len(sys.argv) > 4 else 20
+seed = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 x, y = load_mnist("data/mnist")
 perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(1))
 tr, ev = perm[:30000], perm[30000:]
@@ -49,7 +52,7 @@ def loss_fn(th, pool, gen):
 # params: s (log lr), kt (decay), rp (friction via softplus), d, a (readout), K
 P = {"s": torch.tensor(-4.27), "kt": torch.tensor(-1.5), "rp": torch.tensor(-2.252),
      "d": torch.tensor(-1.0), "a": torch.tensor(0.9), "K": torch.tensor(-1.0)}
-gW = torch.Generator().manual_seed(3)
+gW = torch.Generator().manual_seed(3 + 1000 * seed)
 P["W"] = torch.randn(16, 3, generator=gW) * 0.3; P["b"] = torch.zeros(16); P["w"] = torch.zeros(16)
 for v in P.values(): v.requires_grad_(True)
 c, r2 = 0.01, 0.001
@@ -74,7 +77,7 @@ def evaluate(n=100, seed=99):
             tot += loss_fn(th, ev, gen).item()
     return tot / n
 opt = torch.optim.Adam(list(P.values()), lr=mlr)
-gen = torch.Generator().manual_seed(5)
+gen = torch.Generator().manual_seed(5 + 1000 * seed)
 print("epoch 0 eval", round(evaluate(), 4), flush=True)
 t0 = time.time()
 for ep in range(1, epochs + 1):
