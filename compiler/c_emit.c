@@ -238,6 +238,11 @@ static void emit_stores(Emitter *E, const KernelPlan *p, const int *acc_of)
         case OUT_UPDATE: fprintf(E->out, "        update[i] = t%d;\n", t); break;
         case OUT_STATE_BAR: fprintf(E->out, "        state_bar[%d * stride + i] = t%d;\n", ko->index, t); break;
         case OUT_PARAM_BAR: fprintf(E->out, "        acc[%d] += t%d;\n", acc_of[ko->index], t); break;
+        case OUT_INPUT_BAR: {
+            const char *arr = ko->index ? "theta_bar" : "g_bar";
+            fprintf(E->out, "        if (%s) %s[i] = t%d;\n", arr, arr, t);
+            break;
+        }
         default: break;   // stage-kernel outputs: the C backend emits whole steps only
         }
     }
@@ -274,6 +279,8 @@ static void emit_kernel(Emitter *E, const StepProgram *s, int adjoint)
     emit_arg(E, !adjoint, 1, "update");
     emit_arg(E, adjoint && s->nstate > 0, 1, "state_bar");
     emit_arg(E, adjoint && s->nparam > 0, 1, "param_bar");
+    emit_arg(E, adjoint, 1, "g_bar");       // may be NULL: not wanted
+    emit_arg(E, adjoint, 1, "theta_bar");
     if (r.stride) fprintf(out, "    const int64_t stride = a->stride;\n");
     if (nacc > 0) {
         fprintf(out, "    %s acc[%d]; /* param adjoints, summed in coordinate order */\n", E->T, nacc);
@@ -411,7 +418,8 @@ static void emit_comment(Emitter *E)
             " * call ham_%s_forward_%s: state scalar s of coordinate i is state[s * stride + i];\n"
             " * params and hypers are arrays of T.  The adjoint reads state_next_bar and\n"
             " * update_bar, writes state_bar and param_bar (the sum over [begin, end) in\n"
-            " * coordinate order, written, not accumulated).  See runtime/kernel.h. */\n\n",
+            " * coordinate order, written, not accumulated), and g_bar and theta_bar, the\n"
+            " * adjoints of the inputs, unless NULL.  See runtime/kernel.h. */\n\n",
             E->T, E->OPT, E->OPT, on, p, on, p, on, p);
 }
 
@@ -435,6 +443,9 @@ static void emit_struct(FILE *out)
             "    const void *update_bar;      /* adjoint: [n] */\n"
             "    void *state_bar;             /* adjoint: [S * stride] */\n"
             "    void *param_bar;             /* adjoint: [P], this block's sum */\n"
+            "    int64_t aux_stride;          /* stage kernels only (not emitted) */\n"
+            "    void *aux, *aux_bar;\n"
+            "    void *g_bar, *theta_bar;     /* adjoint: [n] each, or NULL (not written) */\n"
             "} HamStepArgs;\n"
             "#endif\n\n");
 }

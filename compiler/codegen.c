@@ -8,7 +8,7 @@ static void plan_nodes(KernelPlan *plan);
 
 void codegen_plan(const StepProgram *s, int adjoint, KernelPlan *plan)
 {
-    int max = adjoint ? s->nstate + s->nparam : s->nstate + 1;
+    int max = adjoint ? s->nstate + s->nparam + 2 : s->nstate + 1;
     KernelOut *outs = dag_realloc(NULL, (size_t)(max + 1) * sizeof *outs);
     int nout = 0;
     if (!adjoint) {
@@ -17,6 +17,7 @@ void codegen_plan(const StepProgram *s, int adjoint, KernelPlan *plan)
     } else {
         for (int k = 0; k < s->nstate; k++) outs[nout++] = (KernelOut){OUT_STATE_BAR, k, s->adj_state[k]};
         for (int k = 0; k < s->nparam; k++) outs[nout++] = (KernelOut){OUT_PARAM_BAR, k, s->adj_param[k]};
+        for (int k = 0; k < 2; k++) outs[nout++] = (KernelOut){OUT_INPUT_BAR, k, s->adj_input[k]};
     }
     codegen_plan_outs(s, adjoint, outs, nout, plan);
     dag_realloc(outs, 0);

@@ -14,6 +14,7 @@ typedef enum {
     OUT_UPDATE,     // update[i]
     OUT_STATE_BAR,  // state_bar[index * stride + i]
     OUT_PARAM_BAR,  // param_bar[index], summed over the block
+    OUT_INPUT_BAR,  // index 0: g_bar[i], 1: theta_bar[i]; not stored where the pointer is NULL
     /* Only in the stage kernels of a staged step (stage.h): */
     OUT_AUX,            // aux[index * aux_stride + i]
     OUT_AUX_BAR_ADD,    // aux_bar[index * aux_stride + i] += value

@@ -459,6 +459,7 @@ int jit_compile(Jit *j, const StepProgram *s, const JitOptions *o, Arena *arena,
         if (c->hash != hash || c->with_adjoint < want_adjoint) continue;
         memcpy(out->forward, c->forward, sizeof out->forward);
         if (want_adjoint) memcpy(out->adjoint, c->adjoint, sizeof out->adjoint);
+        out->info.input_adjoints = want_adjoint && !c->staged;
         st->cached = 1;
         st->stages = c->stages, st->gemms = c->gemms, st->gemm_macs = c->gemm_macs;
         return 0;
@@ -508,6 +509,9 @@ int jit_compile(Jit *j, const StepProgram *s, const JitOptions *o, Arena *arena,
         }
     }
     st->codegen_ms = now_ms() - t0;
+    // A staged step's adjoint is a sequence of stage kernels that leave out g_bar and
+    // theta_bar; a whole-step adjoint writes them (OUT_INPUT_BAR).
+    out->info.input_adjoints = want_adjoint && !hs;
     CacheEntry *c = calloc(1, sizeof *c);
     c->hash = hash;
     c->with_adjoint = want_adjoint;

@@ -46,7 +46,7 @@
 /* HamStepArgs fields, in order (runtime/kernel.h). */
 enum { F_BEGIN, F_END, F_STRIDE, F_STATE, F_G, F_THETA, F_T, F_PARAMS, F_HYPERS, F_NEXT,
        F_UPDATE, F_NEXT_BAR, F_UPDATE_BAR, F_STATE_BAR, F_PARAM_BAR, F_AUX_STRIDE, F_AUX, F_AUX_BAR,
-       F_COUNT };
+       F_G_BAR, F_THETA_BAR, F_COUNT };
 
 /* Param accumulators past this many stay in memory (volatile, so SROA leaves them):
  * promoted to registers, thousands of them (the LSTM's 5221) only make the register
@@ -445,6 +445,30 @@ static void emit_body(Gen *g, LLVMValueRef i, int width)
     for (int o = 0; o < plan->nout; o++) emit_output(g, o, g->val[plan->out_pos[o]], i);
 }
 
+/* g_bar / theta_bar are optional (NULL: the caller does not want them).  Rather than
+ * branch inside the loop body, the store goes to a stack sink when the array is NULL:
+ * the pointer is a select on a loop-invariant condition. */
+static void store_input_bar(Gen *g, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i)
+{
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(g->b));
+    LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(fn);
+    LLVMBuilderRef eb = LLVMCreateBuilderInContext(g->ctx);
+    LLVMValueRef first = LLVMGetFirstInstruction(entry);
+    if (first) LLVMPositionBuilderBefore(eb, first);
+    else LLVMPositionBuilderAtEnd(eb, entry);
+    LLVMValueRef sink = LLVMBuildAlloca(eb, ty(g, g->o->width), "input_bar.sink");
+    LLVMDisposeBuilder(eb);
+    LLVMValueRef p = element_ptr(g, base, 0, i);
+    sink = LLVMBuildBitCast(g->b, sink, LLVMTypeOf(p), "");
+    p = LLVMBuildSelect(g->b, LLVMBuildIsNull(g->b, base, ""), sink, p, "");
+    if (g->mask) {
+        masked_access(g, 1, p, v);
+        return;
+    }
+    LLVMValueRef st = LLVMBuildStore(g->b, v, p);
+    LLVMSetAlignment(st, g->o->prec == HAM_F32 ? 4 : 8);
+}
+
 static void emit_output(Gen *g, int o, LLVMValueRef v, LLVMValueRef i)
 {
     const KernelPlan *plan = g->plan;
@@ -462,6 +486,7 @@ static void emit_output(Gen *g, int o, LLVMValueRef v, LLVMValueRef i)
             store_at(g, LLVMBuildFAdd(g->b, load_at(g, base, out->index, i), v, ""), base, out->index, i);
             break;
         }
+        case OUT_INPUT_BAR: store_input_bar(g, v, g->field[out->index ? F_THETA_BAR : F_G_BAR], i); break;
         case OUT_PARAM_BAR: {
             if (g->acc_shared[o]) break;   // summed once, for the first output of this node
             LLVMValueRef acc = width == 1 ? g->acc_scalar : g->mask ? g->acc_tail
@@ -930,6 +955,7 @@ static void free_segments(Gen *g, Segments *sg)
 typedef struct Pad {
     LLVMValueRef args;              // a HamStepArgs of the scratch arrays
     LLVMValueRef in_state, in_g, in_theta, in_nbar, in_ubar, out_next, out_update, out_bar;
+    LLVMValueRef out_input_bar[2];  // g_bar, theta_bar: NULL where the caller's is
 } Pad;
 
 static LLVMValueRef scratch(Gen *g, int n, const char *name)
@@ -948,6 +974,11 @@ static void setup_pad(Gen *g, Pad *pd, LLVMTypeRef st, LLVMValueRef args)
     pd->out_next = scratch(g, S * W, "pad.next");
     pd->out_update = scratch(g, W, "pad.update");
     pd->out_bar = scratch(g, S * W, "pad.bar");
+    for (int k = 0; k < 2; k++) {
+        LLVMValueRef caller = g->field[k ? F_THETA_BAR : F_G_BAR];
+        pd->out_input_bar[k] = LLVMBuildSelect(g->b, LLVMBuildIsNull(g->b, caller, ""), LLVMConstNull(g->TP),
+                                               scratch(g, W, "pad.input_bar"), "");
+    }
     pd->args = LLVMBuildAlloca(g->b, st, "pad.args");
     LLVMBuildStore(g->b, LLVMBuildLoad2(g->b, st, args, ""), pd->args);
     LLVMTypeRef i8p = LLVMPointerType(LLVMInt8TypeInContext(g->ctx), 0);
@@ -956,7 +987,7 @@ static void setup_pad(Gen *g, Pad *pd, LLVMTypeRef st, LLVMValueRef args)
         {F_STRIDE, LLVMConstInt(g->i64, (unsigned long long)W, 0)},
         {F_STATE, pd->in_state}, {F_G, pd->in_g}, {F_THETA, pd->in_theta}, {F_NEXT, pd->out_next},
         {F_UPDATE, pd->out_update}, {F_NEXT_BAR, pd->in_nbar}, {F_UPDATE_BAR, pd->in_ubar},
-        {F_STATE_BAR, pd->out_bar}};
+        {F_STATE_BAR, pd->out_bar}, {F_G_BAR, pd->out_input_bar[0]}, {F_THETA_BAR, pd->out_input_bar[1]}};
     for (size_t k = 0; k < sizeof set / sizeof *set; k++) {
         LLVMValueRef v = set[k].field <= F_STRIDE ? set[k].v : LLVMBuildBitCast(g->b, set[k].v, i8p, "");
         LLVMBuildStore(g->b, v, LLVMBuildStructGEP2(g->b, st, pd->args, (unsigned)set[k].field, ""));
@@ -1031,6 +1062,13 @@ static void emit_padded_remainder(Gen *g, Segments *sg, Pad *pd, LLVMValueRef fn
     LLVMValueRef dst = LLVMBuildAdd(g->b, i, l, "");
     if (g->plan->adjoint) {
         copy_lane(g, S, g->field[F_STATE_BAR], stride, dst, pd->out_bar, Wc, l, NULL);
+        for (int k = 0; k < 2; k++) {   // a NULL array copies its (NULL) scratch onto itself: lane l to l
+            LLVMValueRef caller = g->field[k ? F_THETA_BAR : F_G_BAR];
+            LLVMValueRef none = LLVMBuildIsNull(g->b, caller, "");
+            LLVMValueRef self = LLVMBuildSelect(g->b, none, pd->in_g, caller, "");
+            LLVMValueRef lanes = LLVMBuildSelect(g->b, none, pd->in_g, pd->out_input_bar[k], "");
+            copy_lane(g, 1, self, stride, LLVMBuildSelect(g->b, none, l, dst, ""), lanes, Wc, l, NULL);
+        }
     } else {
         copy_lane(g, S, g->field[F_NEXT], stride, dst, pd->out_next, Wc, l, NULL);
         copy_lane(g, 1, g->field[F_UPDATE], stride, dst, pd->out_update, Wc, l, NULL);

@@ -59,8 +59,8 @@ static int build_adjoint(StepProgram *s, Lowering *l)
     int ns = s->nstate, np = s->nparam;
     const DagNode **outs = arena_alloc(s->arena, (size_t)(ns + 2) * sizeof *outs);
     const DagNode **seeds = arena_alloc(s->arena, (size_t)(ns + 2) * sizeof *seeds);
-    const DagNode **wrt = arena_alloc(s->arena, (size_t)(ns + np + 1) * sizeof *wrt);
-    const DagNode **res = arena_alloc(s->arena, (size_t)(ns + np + 1) * sizeof *res);
+    const DagNode **wrt = arena_alloc(s->arena, (size_t)(ns + np + 3) * sizeof *wrt);
+    const DagNode **res = arena_alloc(s->arena, (size_t)(ns + np + 3) * sizeof *res);
     for (int k = 0; k < ns; k++) {
         outs[k] = s->next[k];
         seeds[k] = dag_sym(s->pool, SYM_SEED, k, arena_printf(s->arena, "%s'_bar", s->state_names[k]));
@@ -69,9 +69,14 @@ static int build_adjoint(StepProgram *s, Lowering *l)
     outs[ns] = s->update;
     seeds[ns] = dag_sym(s->pool, SYM_SEED, ns, "update_bar");
     for (int k = 0; k < np; k++) wrt[ns + k] = lower_param_sym(l, k);
-    if (dag_vjp(s->pool, ns + 1, outs, seeds, ns + np, wrt, res) != 0) return -1;
+    // The inputs g and theta: interned by class and index, so these are the nodes the
+    // step reads (or fresh ones it never reads, whose adjoint is 0).
+    wrt[ns + np] = dag_sym(s->pool, SYM_INPUT, INPUT_G, "g");
+    wrt[ns + np + 1] = dag_sym(s->pool, SYM_INPUT, INPUT_THETA, "theta");
+    if (dag_vjp(s->pool, ns + 1, outs, seeds, ns + np + 2, wrt, res) != 0) return -1;
     s->adj_state = res;
     s->adj_param = res + ns;
+    s->adj_input = res + ns + np;
     return 0;
 }
 

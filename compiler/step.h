@@ -9,11 +9,14 @@
  *   - the discrete step: x_{t+1} = Phi(x_t, u_t) by the chosen integrator for the
  *     dynamic states, the `next` values for the others, and the update (which may
  *     read the post-step states x');
- *   - the adjoint (Andrychowicz et al. 2016: the gradient input is data): given
- *     seeds xbar' (of x_{t+1}) and ubar (of the update),
+ *   - the adjoint: given seeds xbar' (of x_{t+1}) and ubar (of the update),
  *         xbar   = (dPhi/dx)^T xbar' + (dupd/dx)^T ubar
  *         phibar = (dPhi/dphi)^T xbar' + (dupd/dphi)^T ubar
+ *         gbar   = (dPhi/dg)^T xbar' + (dupd/dg)^T ubar       (and thetabar alike)
  *     by one reverse sweep, exact for the discrete map whatever the integrator.
+ *     Meta-training as Andrychowicz et al. (2016) treats the gradient input as data
+ *     and uses xbar and phibar only; the exact meta-gradient also carries gbar through
+ *     the optimizee's Hessian and adds thetabar (runtime/batch.h).
  * Symbols: SYM_STATE k (state scalar k), SYM_PARAM k, SYM_HYPER k, SYM_INPUT
  * (InputKind), SYM_SEED k for xbar'[k] (k < nstate) and ubar (k = nstate). */
 #ifndef HAM_STEP_H
@@ -54,7 +57,8 @@ typedef struct StepProgram {
     const DagNode **next;                // [nstate]: x_{t+1}
     const DagNode *update;
     const DagNode **adj_state;           // [nstate]: xbar
-    const DagNode **adj_param;           // [nparam]: phibar
+    const DagNode **adj_param;           // [nparam]: phibar (= adj_state + nstate)
+    const DagNode **adj_input;           // [2]: gbar, thetabar (= adj_param + nparam)
 } StepProgram;
 
 void step_default_options(StepOptions *o);

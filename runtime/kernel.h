@@ -9,7 +9,10 @@
  *           writes state_next (S arrays), update (the step added to theta)
  * adjoint:  reads  state, g, theta, t, params, hypers, state_next_bar, update_bar
  *           writes state_bar (S arrays) and param_bar[P]: the sum over the block's
- *           coordinates of each param's adjoint (written, not accumulated).
+ *           coordinates of each param's adjoint (written, not accumulated); and,
+ *           where the kernel has input_adjoints and the pointers are not NULL, g_bar
+ *           and theta_bar: the adjoints of the inputs g and theta (for the exact
+ *           meta-gradient, runtime/batch.h).
  * The sum in param_bar is taken in a fixed order for a given block (lane partials,
  * then lanes in order), so results do not depend on threads: the runtime splits n
  * into blocks of HAM_BLOCK coordinates and adds the blocks' sums in block order.
@@ -47,6 +50,7 @@ typedef struct HamStepArgs {
     int64_t aux_stride;          // distance between two aux columns
     void *aux;                   // [columns * aux_stride]: GEMM operands and carried values
     void *aux_bar;               // [columns * aux_stride]: their adjoints (accumulated)
+    void *g_bar, *theta_bar;     // adjoint: [n] each, or NULL (not written)
 } HamStepArgs;
 #endif
 
@@ -75,6 +79,7 @@ typedef struct HamKernelInfo {
     const HamArrayInfo *states, *params;
     const char *const *hyper_names;
     const double *hyper_values;  // as declared; the runtime may override
+    int input_adjoints;          // the adjoint writes HamStepArgs.g_bar and theta_bar
 } HamKernelInfo;
 
 typedef struct HamKernel {

@@ -7,7 +7,8 @@
  * 8, 27 and 1000 in f32 and at 7 in f64), the f64 forward and adjoint kernels agree with the
  * interpreter to 1e-12 relative, and the f32 kernels to 1e-5 (absolute floor 1e-6
  * for values near 0).  Large n are checked on a sample of coordinates; the param
- * sums on all of them.  The threaded runner gives the same bits as one thread.
+ * sums on all of them; whole-step adjoints also g_bar and theta_bar, and give the same
+ * rest when those are NULL.  The threaded runner gives the same bits as one thread.
  * Specs with linear forms are checked a second time staged (GEMMs between stage
  * kernels, compiler/stage.h), the LSTMs staged only (see check_file).  On a host with
  * AVX-512 every spec is checked again with 256-bit vectors, the AVX2 code path, and
@@ -37,7 +38,7 @@ static int close_enough(double want, double got, double rel, double floor_abs)
     return fabs(want - got) <= rel * fmax(fabs(want), floor_abs);
 }
 
-/* Interpreter values for coordinate i: outs = (x', update) or (xbar, phibar). */
+/* Interpreter values for coordinate i: outs = (x', update) or (xbar, phibar, gbar, thetabar). */
 static void interpret(StepProgram *s, int adjoint, const double *state, double g, double theta, double t,
                       const double *params, const double *seeds, double *out)
 {
@@ -55,7 +56,7 @@ static void interpret(StepProgram *s, int adjoint, const double *state, double g
         dag_eval(s->nstate + 1, roots, &env, out);
         free(roots);
     } else {
-        dag_eval(s->nstate + s->nparam, s->adj_state, &env, out);
+        dag_eval(s->nstate + s->nparam + 2, s->adj_state, &env, out);   // xbar, phibar, gbar, thetabar
     }
 }
 
@@ -95,12 +96,24 @@ static void check_size(Case *c, int64_t n, HamPrecision prec, HamPool *pool, con
     PUT(kparams, params, P);
     PUT(khyp, s->hyper_values, s->nhyper);
     PUT(kseeds, seeds, (S + 1) * n);
+    int inputs = c->k.info.input_adjoints;   // whole-step adjoints: g_bar and theta_bar too
+    void *kinbar[2] = {malloc((size_t)n * es), malloc((size_t)n * es)};
     HamStepArgs a = {0, n, n, kstate, kg, ktheta, 3, kparams, khyp, knext, kupd,
-                     kseeds, (char *)kseeds + (size_t)(S * n) * es, kbar, NULL, 0, NULL, NULL};
+                     kseeds, (char *)kseeds + (size_t)(S * n) * es, kbar, NULL, 0, NULL, NULL,
+                     inputs ? kinbar[0] : NULL, inputs ? kinbar[1] : NULL};
     ham_forward(c->k.forward[prec], &a, n, pool);
     double *gradsum = calloc((size_t)P + 1, sizeof(double));
     void *scratch = malloc(ham_adjoint_scratch(n, P, prec));
     ham_adjoint(c->k.adjoint[prec], prec, &a, n, P, scratch, gradsum, pool);
+    if (inputs) {   // without g_bar and theta_bar (NULL: not written), the rest is the same
+        void *bar0 = malloc((size_t)(S * n + 1) * es);
+        double *gradsum0 = calloc((size_t)P + 1, sizeof(double));
+        HamStepArgs a0 = a;
+        a0.state_bar = bar0, a0.g_bar = a0.theta_bar = NULL;
+        ham_adjoint(c->k.adjoint[prec], prec, &a0, n, P, scratch, gradsum0, pool);
+        ASSERT(memcmp(bar0, kbar, (size_t)(S * n) * es) == 0 && memcmp(gradsum0, gradsum, (size_t)P * sizeof(double)) == 0);
+        free(bar0), free(gradsum0);
+    }
     if (n > HAM_BLOCK) {   // several blocks: one thread gives the same bits as two
         HamPool *one = ham_pool_create(1);
         void *next1 = malloc((size_t)(S * n + 1) * es), *upd1 = malloc((size_t)n * es), *bar1 = malloc((size_t)(S * n + 1) * es);
@@ -118,7 +131,7 @@ static void check_size(Case *c, int64_t n, HamPrecision prec, HamPool *pool, con
      * arithmetic loses digits to cancellation in proportion to the operands' scale,
      * not the result's.  Param sums are compared relative to the sum of |terms|. */
     double rel = prec == HAM_F32 ? 1e-5 : 1e-12;
-    int nsample = 0, nout = 2 * S + 1;
+    int nsample = 0, nout = 2 * S + 1 + 2 * inputs;
     for (int64_t i = 0; i < n; i++) nsample += i % (n > 2000 ? 97 : 1) == 0 || i >= n - 9;
     double *want = malloc((size_t)nsample * nout * sizeof(double)), *got = malloc((size_t)nsample * nout * sizeof(double));
     double *xs = malloc((size_t)(S + P + 2) * sizeof(double)), *sd = malloc((size_t)(S + 2) * sizeof(double));
@@ -139,6 +152,8 @@ static void check_size(Case *c, int64_t n, HamPrecision prec, HamPool *pool, con
             if (sample)
                 for (int k = 0; k < S; k++)
                     want[row * nout + S + 1 + k] = out[k], got[row * nout + S + 1 + k] = GET(kbar, k * n + i);
+            for (int k = 0; sample && k < 2 * inputs; k++)
+                want[row * nout + 2 * S + 1 + k] = out[S + P + k], got[row * nout + 2 * S + 1 + k] = GET(kinbar[k], i);
             for (int j = 0; j < P; j++) want_sum[j] += out[S + j], abs_sum[j] += fabs(out[S + j]);
         }
         row += sample;
@@ -168,6 +183,7 @@ static void check_size(Case *c, int64_t n, HamPrecision prec, HamPool *pool, con
     ASSERT(bad == 0);
     free(state), free(g), free(theta), free(params), free(seeds), free(kstate), free(kg), free(ktheta);
     free(kparams), free(khyp), free(kseeds), free(knext), free(kupd), free(kbar), free(gradsum), free(scratch);
+    free(kinbar[0]), free(kinbar[1]);
     free(xs), free(sd), free(out), free(want_sum), free(abs_sum), free(want), free(got);
 }
 
