@@ -5,8 +5,8 @@
  * update, adjoint.  Common subexpressions print once as temporaries t1, t2, ...
  *
  * The gradient check evaluates everything with the DAG interpreter in double:
- * L(x, phi) = sum_k xbar'_k x'_k(x, phi) + ubar * update(x, phi) for random seeds,
- * and compares the adjoint (dL/dx, dL/dphi) with 4-point central differences
+ * L(x, phi, g, theta) = sum_k xbar'_k x'_k + ubar * update for random seeds,
+ * and compares the adjoint (dL/dx, dL/dphi, dL/dg, dL/dtheta) with 4-point central differences
  * (L(z - 2h) - 8 L(z - h) + 8 L(z + h) - L(z + 2h)) / 12h, h = 1e-5 max(1, |z|), and
  * with smaller steps h/4, h/16, ... when that one disagrees (see derive_gradcheck),
  * skipping points where the one-sided quotients disagree (a kink in the stencil).
@@ -104,18 +104,20 @@ void derive_print(FILE *out, StepProgram *s, int dump, int nodes_unsimplified)
         print_group(out, s->nstate + 1, roots, names);
     }
     if ((dump & DUMP_ADJOINT) && s->adj_state) {
-        section(out, "adjoint (seeds X'_bar of x', update_bar of the update; g is data)");
-        int n = s->nstate + s->nparam;
+        section(out, "adjoint (seeds X'_bar of x', update_bar of the update)");
+        int n = s->nstate + s->nparam + 2;
         const char **names = arena_alloc(s->arena, (size_t)(n + 1) * sizeof *names);
         for (int k = 0; k < s->nstate; k++) names[k] = arena_printf(s->arena, "%s_bar", s->state_names[k]);
         for (int k = 0; k < s->nparam; k++) names[s->nstate + k] = arena_printf(s->arena, "%s_bar", s->param_names[k]);
+        names[n - 2] = "g_bar";
+        names[n - 1] = "theta_bar";
         print_group(out, n, s->adj_state, names);
     }
-    int nroots = s->nstate + 1 + (s->adj_state ? s->nstate + s->nparam : 0);
+    int nroots = s->nstate + 1 + (s->adj_state ? s->nstate + s->nparam + 2 : 0);
     const DagNode **all = arena_alloc(s->arena, (size_t)(nroots + 1) * sizeof *all);
     memcpy(all, s->next, (size_t)s->nstate * sizeof *all);
     all[s->nstate] = s->update;
-    if (s->adj_state) memcpy(all + s->nstate + 1, s->adj_state, (size_t)(s->nstate + s->nparam) * sizeof *all);
+    if (s->adj_state) memcpy(all + s->nstate + 1, s->adj_state, (size_t)(s->nstate + s->nparam + 2) * sizeof *all);
     if (dump & DUMP_DAG) {   // the nodes themselves, one per line, by id (a topological order)
         section(out, "dag (step, update and adjoint)");
         int count;
@@ -159,7 +161,7 @@ void derive_dump_python(FILE *out, StepProgram *s)
 #define ADD_ROOTS(arr, k) for (int i_ = 0; (arr) && i_ < (k); i_++) ptrvec_push(a, &roots, (void *)(arr)[i_])
     ADD_ROOTS(s->next, ns);
     ptrvec_push(a, &roots, (void *)s->update);
-    ADD_ROOTS(s->adj_state, ns + np);
+    ADD_ROOTS(s->adj_state, ns + np + 2);
     if (s->H) {
         ptrvec_push(a, &roots, (void *)s->H);
         ADD_ROOTS(s->dHdx, n);
@@ -201,6 +203,7 @@ void derive_dump_python(FILE *out, StepProgram *s)
     if (s->adj_state) {
         py_list(out, "adj_state", ns, s->adj_state);
         py_list(out, "adj_param", np, s->adj_param);
+        py_list(out, "adj_input", 2, s->adj_input);
     }
     if (s->H) {
         py_list(out, "H", 1, &s->H);
@@ -277,7 +280,7 @@ int derive_gradcheck(StepProgram *s, int trials, unsigned long long seed, Gradch
     pt.input = calloc(INPUT_KIND_COUNT, sizeof(double));
     pt.seed = calloc((size_t)ns + 2, sizeof(double));
     double *buf = calloc((size_t)(ns + np + 2), sizeof(double));
-    double *adj = calloc((size_t)(ns + np + 1), sizeof(double));
+    double *adj = calloc((size_t)(ns + np + 3), sizeof(double));
     const DagNode **outs = calloc((size_t)ns + 2, sizeof *outs);
     memcpy(outs, s->next, (size_t)ns * sizeof *outs);
     outs[ns] = s->update;
@@ -303,13 +306,15 @@ int derive_gradcheck(StepProgram *s, int trials, unsigned long long seed, Gradch
         }
         pt.input[INPUT_G] = rng_normal(&rng);
         pt.input[INPUT_T] = warmup + 1;
+        pt.input[INPUT_THETA] = rng_normal(&rng);
         for (int k = 0; k <= ns; k++) pt.seed[k] = rng_normal(&rng);
         DagEnv env;
         set_env(s, &pt, &env);
-        dag_eval(ns + np, s->adj_state, &env, adj);
+        dag_eval(ns + np + 2, s->adj_state, &env, adj);   // xbar, phibar, gbar, thetabar
         double l0 = loss_at(s, &pt, outs, buf);
-        for (int j = 0; j < ns + np; j++) {
-            double *z = j < ns ? &pt.state[j] : &pt.param[j - ns];
+        for (int j = 0; j < ns + np + 2; j++) {
+            double *z = j < ns ? &pt.state[j] : j < ns + np ? &pt.param[j - ns]
+                      : &pt.input[j == ns + np ? INPUT_G : INPUT_THETA];
             double a = adj[j];
             // Steps h0, h0/4, ...: the first is enough almost always.  When it
             // disagrees with the adjoint, the smaller ones decide: a curved function
@@ -350,7 +355,8 @@ int derive_gradcheck(StepProgram *s, int trials, unsigned long long seed, Gradch
             r->checked++;
             if (rel > r->worst_rel) {
                 r->worst_rel = rel;
-                r->worst_at = j < ns ? s->state_names[j] : s->param_names[j - ns];
+                r->worst_at = j < ns ? s->state_names[j] : j < ns + np ? s->param_names[j - ns]
+                            : j == ns + np ? "g" : "theta";
             }
         }
     }

@@ -171,11 +171,11 @@ static int cmd_derive(int argc, char **argv)
             }
             int unsimplified = 0;
             if (raw->adj_state) {
-                int nroots = 2 * raw->nstate + 1 + raw->nparam;
+                int nroots = 2 * raw->nstate + 1 + raw->nparam + 2;
                 const DagNode **all = arena_alloc(&l.arena, (size_t)(nroots + 1) * sizeof *all);
                 memcpy(all, raw->next, (size_t)raw->nstate * sizeof *all);
                 all[raw->nstate] = raw->update;
-                memcpy(all + raw->nstate + 1, raw->adj_state, (size_t)(raw->nstate + raw->nparam) * sizeof *all);
+                memcpy(all + raw->nstate + 1, raw->adj_state, (size_t)(raw->nstate + raw->nparam + 2) * sizeof *all);
                 unsimplified = dag_count(nroots, all);
             }
             if (i) printf("\n");

@@ -789,11 +789,11 @@ static ReplStatus rc_derive(ReplSession *s, int argc, char **argv, const char *r
     if (st) {
         int unsimplified = 0;
         if (raw->adj_state) {
-            int nroots = 2 * raw->nstate + 1 + raw->nparam;
+            int nroots = 2 * raw->nstate + 1 + raw->nparam + 2;
             const DagNode **all = arena_alloc(&a, (size_t)(nroots + 1) * sizeof *all);
             memcpy(all, raw->next, (size_t)raw->nstate * sizeof *all);
             all[raw->nstate] = raw->update;
-            memcpy(all + raw->nstate + 1, raw->adj_state, (size_t)(raw->nstate + raw->nparam) * sizeof *all);
+            memcpy(all + raw->nstate + 1, raw->adj_state, (size_t)(raw->nstate + raw->nparam + 2) * sizeof *all);
             unsimplified = dag_count(nroots, all);
         }
         derive_print(stdout, st, DUMP_ALL, unsimplified);

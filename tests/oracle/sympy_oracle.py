@@ -19,8 +19,8 @@ Checks, at --points random points per optimizer (seeded):
   energy     sum_i dHdx_i field_i == -dissipated + supplied; dissipated == dH^T R dH and
              supplied == (G^T dH) . u with sympy's dH
   structure  J + J^T == 0, R == R^T, eigenvalues of R >= 0
-  adjoint    for L = sum_k z_k next_k + z_nstate update: adj_state[k] == dL/ds_k and
-             adj_param[j] == dL/dw_j (inputs are data).  sympy diff of L when the
+  adjoint    for L = sum_k z_k next_k + z_nstate update: adj_state[k] == dL/ds_k,
+             adj_param[j] == dL/dw_j and adj_input == (dL/dg, dL/dtheta).  sympy diff of L when the
              forward program is small enough (and fast enough); otherwise a reverse
              sweep over the nodes whose local partials are sympy's diff of each op.
 
@@ -64,6 +64,9 @@ MPF = mpmath.mpf
 RTOL = 1e-9
 ATOL = 1e-12
 KINK = 1e-6
+
+# The inputs g and theta as the dump names them (class letter i, InputKind index).
+INPUT_SYMS = ('i0', 'i2')
 
 # ---------------------------------------------------------------- op tables
 
@@ -352,12 +355,12 @@ class Graph:
         F = {op: (lambda op: lambda *a: add(op, a))(op) for op in ARITY}
         self.out = build(lambda n: add('sym', n), lambda v: add('const', v), F)
         n = len(self.ops)
-        # dependence on the differentiated symbols (states and params)
+        # dependence on the differentiated symbols (states, params, the inputs g and theta)
         self.dep = [False] * n
         for i in range(n):
             op, a = self.ops[i], self.args[i]
             if op == 'sym':
-                self.dep[i] = a[0] in 'sw'
+                self.dep[i] = a[0] in 'sw' or a in INPUT_SYMS
             elif op != 'const':
                 self.dep[i] = any(self.dep[k] for k in a)
         self.symbols = sorted({self.args[i] for i in range(n) if self.ops[i] == 'sym'})
@@ -522,7 +525,7 @@ class Checker:
         return lambda env: f(*[MPF(env[n]) for n in self.argnames])
 
     def build_adjoint_oracle(self):
-        """(method, fn(env, mpvals) -> (adj_state list, adj_param list))."""
+        """(method, fn(env, mpvals) -> (adj_state list, adj_param list, adj_input list))."""
         ns_, np_ = self.ns_, self.np_
         if len(self.fwd_nodes) <= self.args.symbolic_max:
             def symbolic():
@@ -530,13 +533,14 @@ class Checker:
                 L = L + sympy_sym('z%d' % ns_) * self.S['update'][0]
                 grads = [sp.diff(L, sympy_sym('s%d' % k)) for k in range(ns_)]
                 grads += [sp.diff(L, sympy_sym('w%d' % j)) for j in range(np_)]
+                grads += [sp.diff(L, sympy_sym(n)) for n in INPUT_SYMS]
                 return self.lam(grads)
             try:
                 f = with_timeout(self.args.symbolic_timeout, symbolic)
 
                 def run(env, vals):
                     r = [_m(lambda v: v)(v) for v in f(env)]
-                    return r[:ns_], r[ns_:]
+                    return r[:ns_], r[ns_:ns_ + np_], r[ns_ + np_:]
                 return 'sympy diff of L', run
             except Timeout:
                 pass
@@ -550,7 +554,8 @@ class Checker:
             seeds.append((self.out['update'][0], MPF(env['z%d' % ns_])))
             bar = sweep(seeds, vals)
             return ([bar.get('s%d' % k, ZERO) for k in range(ns_)],
-                    [bar.get('w%d' % j, ZERO) for j in range(np_)])
+                    [bar.get('w%d' % j, ZERO) for j in range(np_)],
+                    [bar.get(n, ZERO) for n in INPUT_SYMS])
         return 'reverse sweep of sympy partials', run
 
     def sweeper(self, roots):
@@ -681,12 +686,13 @@ class Checker:
             unevaluable = 0
             for pi, (env, mv) in enumerate(pts):
                 try:
-                    want_s, want_w = fn(env, mv)
+                    want_s, want_w, want_i = fn(env, mv)
                 except ORACLE_ERRORS:
                     unevaluable += 1
                     continue
                 for name, nodes, want in (('adj_state', out['adj_state'], want_s),
-                                          ('adj_param', out['adj_param'], want_w)):
+                                          ('adj_param', out['adj_param'], want_w),
+                                          ('adj_input', out['adj_input'], want_i)):
                     for k, (i, o) in enumerate(zip(nodes, want)):
                         if not finite_mp(o):
                             continue

@@ -2,7 +2,8 @@
  *
  * For every stdlib and example spec, tests/jit/dead_lanes.ham (an adjoint that is
  * NaN where a masked step's dead lanes load g = 0) and tests/jit/shared_adjoint.ham
- * (two params, one adjoint node, one accumulator), at n in {1, 7, 8, 27, 1000,
+ * (two params, one adjoint node, one accumulator), tests/jit/reads_theta.ham (a step
+ * that reads theta: its theta_bar is not 0), at n in {1, 7, 8, 27, 1000,
  * 100003} (odd sizes end in the masked step; 512-bit kernels' half-width step runs at
  * 8, 27 and 1000 in f32 and at 7 in f64), the f64 forward and adjoint kernels agree with the
  * interpreter to 1e-12 relative, and the f32 kernels to 1e-5 (absolute floor 1e-6
@@ -294,6 +295,7 @@ int main(void)
     check_dir("examples", pool);
     check_file("tests/jit/dead_lanes.ham", pool);
     check_file("tests/jit/shared_adjoint.ham", pool);
+    check_file("tests/jit/reads_theta.ham", pool);
     ham_pool_destroy(pool);
     jit_destroy(jit);
     return test_summary();

@@ -69,7 +69,7 @@ static HamKernelFn compile_fn(Arena *a, const char *name, int scalar, int generi
 
 static void run(HamKernelFn f, const float *x, float *y, int64_t n)
 {
-    HamStepArgs args = {0, n, n, NULL, x, x, 1, NULL, NULL, NULL, y, NULL, NULL, NULL, NULL, 0, NULL, NULL};
+    HamStepArgs args = {0, n, n, NULL, x, x, 1, NULL, NULL, NULL, y, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL};
     f(&args);
 }
 
