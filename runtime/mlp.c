@@ -20,6 +20,8 @@ struct MlpWork {
     int maxbatch;                       // rows the buffers hold
     float *a[TASK_MAX_LAYERS + 2];      // a[l], 1 <= l <= L: layer outputs (a[L]: P, then dZ)
     float *d[TASK_MAX_LAYERS + 1];      // d[l], 1 <= l < L: dA_l, then dZ_l in place
+    float *ra[TASK_MAX_LAYERS + 2];     // mlp_hvp: R(a[l]) (ra[L]: R(Z), then R(dZ))
+    float *rd[TASK_MAX_LAYERS + 1];     // mlp_hvp: R(d[l])
 };
 
 void mlp_init(Mlp *m, int in, const int *hidden, int nhidden, int out, Activation act)
@@ -57,7 +59,9 @@ MlpWork *mlp_work_create(const Mlp *m, int maxbatch)
     for (int l = 1; l <= m->nlayers; l++) {
         size_t count = (size_t)maxbatch * (size_t)m->size[l];
         ok &= (w->a[l] = malloc(count * sizeof(float))) != NULL;
+        ok &= (w->ra[l] = malloc(count * sizeof(float))) != NULL;
         if (l < m->nlayers) ok &= (w->d[l] = malloc(count * sizeof(float))) != NULL;
+        if (l < m->nlayers) ok &= (w->rd[l] = malloc(count * sizeof(float))) != NULL;
     }
     if (!ok) {
         mlp_work_destroy(w);
@@ -69,8 +73,8 @@ MlpWork *mlp_work_create(const Mlp *m, int maxbatch)
 void mlp_work_destroy(MlpWork *w)
 {
     if (!w) return;
-    for (int l = 0; l < TASK_MAX_LAYERS + 2; l++) free(w->a[l]);
-    for (int l = 0; l < TASK_MAX_LAYERS + 1; l++) free(w->d[l]);
+    for (int l = 0; l < TASK_MAX_LAYERS + 2; l++) free(w->a[l]), free(w->ra[l]);
+    for (int l = 0; l < TASK_MAX_LAYERS + 1; l++) free(w->d[l]), free(w->rd[l]);
     free(w);
 }
 
@@ -165,6 +169,95 @@ double mlp_loss_grad(const Mlp *m, MlpWork *w, const float *theta, const float *
             backward_layer(m, w, l, theta, l ? w->a[l] : x, l == L - 1 ? w->a[L] : w->d[l + 1],
                            grad, n);
     return nll / n;
+}
+
+/* ---- the Hessian-vector product (R-operator) ----
+ *
+ * R(.) is the derivative along v.  With V_l, vb_l the slices of v for W_l, b_l:
+ *   forward    R(Z_l) = R(A_l) W_l^T + A_l V_l^T + vb_l      (R(A_0) = 0)
+ *              R(A_{l+1}) = act'(A_{l+1}) R(Z_l)
+ *   output     R(dZ) = P (R(Z) - rowsum(P R(Z))) / n
+ *   backward   R(dW_l) = R(dZ_l)^T A_l + dZ_l^T R(A_l),  R(db_l) = column sums of R(dZ_l)
+ *              R(dA_l) = R(dZ_l) W_l + dZ_l V_l
+ *              R(dZ_{l-1}) = R(dA_l) act'(A_l) + dA_l act''(A_l) R(A_l)
+ * with act' and act'' (the derivative of act' with respect to a) written in terms of
+ * the output a: sigmoid 1 - 2a, tanh -2a, relu 0. */
+
+static float act_grad2_f(Activation act, float a)
+{
+    switch (act) {
+    case ACT_SIGMOID: return 1.0f - 2.0f * a;
+    case ACT_RELU:    return 0.0f;
+    case ACT_TANH:    return -2.0f * a;
+    }
+    return 0.0f;
+}
+
+/* Z_l (or A_{l+1}) as forward_layer, and R(Z_l) (or R(A_{l+1})) into w->ra[l + 1]. */
+static void hvp_forward_layer(const Mlp *m, MlpWork *w, int l, const float *theta, const float *v,
+                              const float *A, int n)
+{
+    int in = m->size[l], out = m->size[l + 1];
+    const float *W = theta + m->offset[l], *V = v + m->offset[l], *vb = V + (int64_t)out * in;
+    forward_layer(m, l, theta, A, w->a[l + 1], n);
+    float *RZ = w->ra[l + 1];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, A, in, V, in, 0.0f, RZ, out);
+    if (l > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, w->ra[l], in, W, in, 1.0f, RZ, out);
+    int hidden = l + 1 < m->nlayers;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < out; j++) {
+            float *rz = RZ + (size_t)i * out + j;
+            *rz += vb[j];
+            if (hidden) *rz *= act_grad_f(m->act, w->a[l + 1][(size_t)i * out + j]);
+        }
+}
+
+/* The rows of Z become dZ = (P - onehot) / n, those of R(Z) R(dZ). */
+static void hvp_output(float *Z, float *RZ, int n, int k, const uint8_t *labels)
+{
+    double p[256];   // k <= 255: labels are bytes
+    for (int i = 0; i < n; i++) {
+        float *z = Z + (size_t)i * k, *rz = RZ + (size_t)i * k;
+        double zmax = z[0], sum = 0, prz = 0;
+        for (int j = 1; j < k; j++) zmax = fmax(zmax, z[j]);
+        for (int j = 0; j < k; j++) sum += p[j] = exp((double)z[j] - zmax);
+        for (int j = 0; j < k; j++) p[j] /= sum, prz += p[j] * rz[j];
+        for (int j = 0; j < k; j++) {
+            z[j] = (float)((p[j] - (j == labels[i])) / n);
+            rz[j] = (float)(p[j] * (rz[j] - prz) / n);
+        }
+    }
+}
+
+void mlp_hvp(const Mlp *m, MlpWork *w, const float *theta, const float *x, const uint8_t *labels, int n,
+             const float *v, float *hv)
+{
+    int L = m->nlayers;
+    for (int l = 0; l < L; l++) hvp_forward_layer(m, w, l, theta, v, l ? w->a[l] : x, n);
+    hvp_output(w->a[L], w->ra[L], n, m->size[L], labels);
+    for (int l = L - 1; l >= 0; l--) {
+        int in = m->size[l], out = m->size[l + 1];
+        const float *W = theta + m->offset[l], *V = v + m->offset[l];
+        const float *A = l ? w->a[l] : x, *RA = l ? w->ra[l] : NULL;
+        const float *dZ = l == L - 1 ? w->a[L] : w->d[l + 1], *RdZ = l == L - 1 ? w->ra[L] : w->rd[l + 1];
+        float *HW = hv + m->offset[l], *Hb = HW + (int64_t)out * in;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, RdZ, out, A, in, 0.0f, HW, in);
+        if (l > 0) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dZ, out, RA, in, 1.0f, HW, in);
+        for (int j = 0; j < out; j++) Hb[j] = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < out; j++) Hb[j] += RdZ[(size_t)i * out + j];
+        if (l == 0) break;
+        float *dA = w->d[l], *RdA = w->rd[l];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dZ, out, W, in, 0.0f, dA, in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, RdZ, out, W, in, 0.0f, RdA, in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dZ, out, V, in, 1.0f, RdA, in);
+        for (size_t q = 0; q < (size_t)n * in; q++) {
+            float a = A[q], d1 = act_grad_f(m->act, a);
+            RdA[q] = RdA[q] * d1 + dA[q] * act_grad2_f(m->act, a) * RA[q];
+            dA[q] *= d1;
+        }
+    }
 }
 
 /* ---- the double-precision reference: one example at a time, plain loops ---- */

@@ -55,6 +55,14 @@ void mlp_work_destroy(MlpWork *w);
 double mlp_loss_grad(const Mlp *m, MlpWork *w, const float *theta, const float *x,
                      const uint8_t *labels, int n, float *grad, int *ncorrect);
 
+/* mlp_hvp: hv = H v, H the Hessian of the mean NLL of the n examples at theta (both
+ * nparams floats), by Pearlmutter's R-operator: a forward pass carrying the
+ * activations' directional derivatives along v, and a backward pass carrying the
+ * gradient's; about twice the cost of mlp_loss_grad.  (ReLU's second derivative is
+ * taken as 0, as everywhere but at the kink.) */
+void mlp_hvp(const Mlp *m, MlpWork *w, const float *theta, const float *x, const uint8_t *labels, int n,
+             const float *v, float *hv);
+
 /* mlp_loss_grad_ref: the same in double with plain loops (for tests); grad may be NULL. */
 double mlp_loss_grad_ref(const Mlp *m, const double *theta, const double *x,
                          const uint8_t *labels, int n, double *grad);

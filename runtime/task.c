@@ -442,6 +442,18 @@ void task_destroy(Task *t)
 int64_t task_dim(const Task *t) { return t->vt->dim(t); }
 const char *task_name(const Task *t) { return t->def->name; }
 
+int task_has_hvp(const Task *t) { return t->vt->hvp != NULL; }
+
+uint64_t task_batch_mark(const Task *t)
+{
+    return t->vt->batch_mark ? t->vt->batch_mark(t) : 0;
+}
+
+void task_hvp(Task *t, uint64_t mark, const float *theta, const float *v, float *hv)
+{
+    t->vt->hvp(t, mark, theta, v, hv);
+}
+
 void task_reset(Task *t, uint64_t seed, float *theta)
 {
     t->vt->reset(t, seed, theta);

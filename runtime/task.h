@@ -150,6 +150,16 @@ double task_loss_grad(Task *t, const float *theta, float *grad);
  * else 0. */
 int task_grad_fault(const Task *t, long *step, int64_t *count);
 
+/* The exact meta-gradient needs the optimizee's Hessian along a vector, on the
+ * minibatch each gradient was taken on.  task_batch_mark, called before a
+ * task_loss_grad, names that call's minibatch (0 on a deterministic task);
+ * task_hvp(mark) then gives hv = H v with H the Hessian of the loss at theta on that
+ * minibatch, in floats, without moving the minibatch stream.  task_has_hvp: 0 for a
+ * task that has none (task_hvp must not be called on it). */
+int task_has_hvp(const Task *t);
+uint64_t task_batch_mark(const Task *t);
+void task_hvp(Task *t, uint64_t mark, const float *theta, const float *v, float *hv);
+
 /* task_test: loss and accuracy on held-out data (MNIST's 10k test set); for the
  * quadratic, the loss and NaN.  Does not move the minibatch stream. */
 double task_test(Task *t, const float *theta, double *accuracy);

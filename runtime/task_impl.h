@@ -26,6 +26,13 @@ typedef struct TaskVTable {
     double (*loss_grad)(Task *t, const float *theta, float *grad);
     double (*test)(Task *t, const float *theta, double *accuracy);
     void (*destroy)(Task *t);                                  // frees t itself too
+    /* Optional (NULL: the task has no Hessian-vector product; the exact meta-gradient
+     * is then refused for it).  batch_mark: what names the minibatch the next loss_grad
+     * draws (a stochastic task's generator state; 0 for a deterministic task).
+     * hvp: hv = (Hessian of the loss at theta on the minibatch `mark` names) v, the
+     * minibatch stream left where it is. */
+    uint64_t (*batch_mark)(const Task *t);                     // task_batch_mark()
+    void (*hvp)(Task *t, uint64_t mark, const float *theta, const float *v, float *hv);
 } TaskVTable;
 
 /* The concrete task's create zeroes the struct; task_create (task.c) then fills in the

@@ -109,6 +109,22 @@ static double logistic_loss_grad(Task *t, const float *theta, float *grad)
     return f;
 }
 
+/* H v = (1/n) sum_i s_i (1 - s_i) (x_i . v) x_i, s_i = sigmoid(x_i . theta). */
+static void logistic_hvp(Task *t, uint64_t mark, const float *theta, const float *v, float *hv)
+{
+    (void)mark;   // full batch
+    Logistic *l = (Logistic *)t;
+    for (int j = 0; j < l->dim; j++) l->g[j] = 0;
+    for (int i = 0; i < l->n; i++) {
+        const double *xi = l->x + (size_t)i * l->dim;
+        double z = 0, xv = 0;
+        for (int j = 0; j < l->dim; j++) z += xi[j] * theta[j], xv += xi[j] * v[j];
+        double s = 1 / (1 + exp(-z)), w = s * (1 - s) * xv;
+        for (int j = 0; j < l->dim; j++) l->g[j] += w * xi[j];
+    }
+    for (int j = 0; j < l->dim; j++) hv[j] = (float)(l->g[j] / l->n);
+}
+
 static double logistic_test(Task *t, const float *theta, double *accuracy)
 {
     Logistic *l = (Logistic *)t;
@@ -131,7 +147,7 @@ static void logistic_destroy(Task *t)
 }
 
 static const TaskVTable logistic_vt = {
-    logistic_dim, logistic_reset, logistic_loss_grad, logistic_test, logistic_destroy,
+    logistic_dim, logistic_reset, logistic_loss_grad, logistic_test, logistic_destroy, NULL, logistic_hvp,
 };
 
 /* A fresh task holds instance 0, so it is usable before the first task_reset. */

@@ -14,6 +14,8 @@
  * rng_split(seed, TASK_STREAM_BATCHES).  Each task_loss_grad draws `batch` examples
  * uniformly WITH replacement from the split (independent indices, as the L2L reference
  * code's tf.random_uniform), so the stream has no epoch state: a run is its seed.
+ * The Hessian-vector product (task_hvp) redraws a minibatch from its mark, the
+ * stream's state before the draw, and runs mlp_hvp on it.
  *
  * Threads.  A Task owns all its mutable state (weights are the caller's theta; the
  * minibatch buffers and MlpWork are per instance), so instances run in parallel threads.
@@ -119,14 +121,13 @@ static void mnist_reset(Task *t, uint64_t seed, float *theta)
     m->batches = rng_split(seed, TASK_STREAM_BATCHES);
 }
 
-/* Draw the next minibatch (with replacement) and evaluate on it. */
-static double mnist_loss_grad(Task *t, const float *theta, float *grad)
+/* Draw a minibatch from r (with replacement) into m->x and m->y. */
+static void gather_batch(MnistTask *m, Rng *r)
 {
-    MnistTask *m = (MnistTask *)t;
     const MnistSplit *train = &m->data->set.train;
     size_t *rows = m->rows;
     for (int i = 0; i < m->batch; i++)
-        rows[i] = (size_t)m->pool[rng_next(&m->batches) % (uint64_t)m->npool];
+        rows[i] = (size_t)m->pool[rng_next(r) % (uint64_t)m->npool];
     for (int i = 0; i < m->batch; i++) {
         if (i + MNIST_PREFETCH < m->batch) {   // 64-byte cache lines
             const uint8_t *ahead = train->pixels + rows[i + MNIST_PREFETCH] * MNIST_PIXELS;
@@ -135,7 +136,28 @@ static double mnist_loss_grad(Task *t, const float *theta, float *grad)
         mnist_pixels_to_float(train->pixels + rows[i] * MNIST_PIXELS, MNIST_PIXELS, m->x + (size_t)i * MNIST_PIXELS);
         m->y[i] = train->labels[rows[i]];
     }
+}
+
+/* Draw the next minibatch and evaluate on it. */
+static double mnist_loss_grad(Task *t, const float *theta, float *grad)
+{
+    MnistTask *m = (MnistTask *)t;
+    gather_batch(m, &m->batches);
     return mlp_loss_grad(&m->mlp, m->work, theta, m->x, m->y, m->batch, grad, NULL);
+}
+
+/* The mark of a minibatch is the stream's state before it was drawn. */
+static uint64_t mnist_batch_mark(const Task *t)
+{
+    return ((const MnistTask *)t)->batches.state;
+}
+
+static void mnist_hvp(Task *t, uint64_t mark, const float *theta, const float *v, float *hv)
+{
+    MnistTask *m = (MnistTask *)t;
+    Rng r = {mark};
+    gather_batch(m, &r);
+    mlp_hvp(&m->mlp, m->work, theta, m->x, m->y, m->batch, v, hv);
 }
 
 /* Mean NLL and accuracy over the whole test set, a chunk at a time. */
@@ -173,7 +195,7 @@ int task_mnist_pool(const Task *t, const int32_t **indices)
 }
 
 static const TaskVTable mnist_vt = {
-    mnist_dim, mnist_reset, mnist_loss_grad, mnist_test, mnist_destroy,
+    mnist_dim, mnist_reset, mnist_loss_grad, mnist_test, mnist_destroy, mnist_batch_mark, mnist_hvp,
 };
 
 static void blas_single_thread(void) { openblas_set_num_threads(1); }

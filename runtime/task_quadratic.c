@@ -3,6 +3,7 @@
  *
  *   f(theta) = ||W theta - y||^2        (a plain sum of squares: no 1/2, no mean)
  *   grad f   = 2 W^T (W theta - y)
+ *   H v      = 2 W^T (W v)
  *
  * W (dim x dim) and y (dim) are i.i.d. N(0, 1), drawn from rng_split(seed,
  * TASK_STREAM_INSTANCE): W row by row, then y.  theta_0 = 0, so f(theta_0) = ||y||^2.
@@ -59,6 +60,23 @@ static double quad_loss_grad(Task *t, const float *theta, float *grad)
     return f;
 }
 
+static void quad_hvp(Task *t, uint64_t mark, const float *theta, const float *v, float *hv)
+{
+    (void)mark, (void)theta;   // one Hessian everywhere
+    Quadratic *q = (Quadratic *)t;
+    size_t n = (size_t)q->dim;
+    for (size_t i = 0; i < n; i++) {
+        double s = 0;
+        for (size_t j = 0; j < n; j++) s += q->W[i * n + j] * v[j];
+        q->r[i] = s;
+    }
+    for (size_t j = 0; j < n; j++) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++) s += q->W[i * n + j] * q->r[i];
+        hv[j] = (float)(2 * s);
+    }
+}
+
 static double quad_test(Task *t, const float *theta, double *accuracy)
 {
     if (accuracy) *accuracy = NAN;
@@ -75,7 +93,7 @@ static void quad_destroy(Task *t)
 }
 
 static const TaskVTable quadratic_vt = {
-    quad_dim, quad_reset, quad_loss_grad, quad_test, quad_destroy,
+    quad_dim, quad_reset, quad_loss_grad, quad_test, quad_destroy, NULL, quad_hvp,
 };
 
 /* A fresh task holds instance 0, so it is usable before the first task_reset. */

@@ -489,8 +489,68 @@ static void mlp_case(Activation act, int in, const int *hidden, int nhidden, int
     ASSERT(mlp_loss_grad(&m, w, theta, x, y, n, NULL, NULL) == lf);   // loss only: same
     ASSERT(correct >= 0 && correct <= n);
     if (dump) dump_case(&m, theta, x, y, n, lf, gf);
+
+    // The Hessian along a random v (float R-operator) against central differences of
+    // the double reference's gradient along v.
+    float *v = malloc((size_t)np * sizeof *v), *hv = malloc((size_t)np * sizeof *hv);
+    double *gp = malloc((size_t)np * sizeof *gp), *fdd = malloc((size_t)np * sizeof *fdd);
+    double *hvd = malloc((size_t)np * sizeof *hvd), hh = 1e-6;   // small: ReLU kinks
+    for (int64_t i = 0; i < np; i++) v[i] = (float)rng_normal(&r);
+    mlp_hvp(&m, w, theta, x, y, n, v, hv);
+    for (int64_t i = 0; i < np; i++) td[i] = theta[i] + hh * v[i];
+    mlp_loss_grad_ref(&m, td, xd, y, n, gp);
+    for (int64_t i = 0; i < np; i++) td[i] = theta[i] - hh * v[i];
+    mlp_loss_grad_ref(&m, td, xd, y, n, gd);
+    for (int64_t i = 0; i < np; i++) td[i] = theta[i], fdd[i] = (gp[i] - gd[i]) / (2 * hh), hvd[i] = hv[i];
+    double hrel = max_rel(hvd, fdd, np);
+    test_record(hrel < 1e-4, __FILE__, __LINE__, "R-operator Hessian-vector product ~= differences of the gradient");
+    if (hrel >= 1e-4) fprintf(stderr, "    act %d in %d: hvp rel %.3g\n", act, in, hrel);
+    free(v), free(hv), free(gp), free(fdd), free(hvd);
     mlp_work_destroy(w);
     free(theta), free(gf), free(x), free(td), free(gd), free(xd), free(gfd), free(y);
+}
+
+/* task_hvp against central differences of task_loss_grad along v, the minibatch
+ * named by the mark taken before the draw (each difference is one fresh task_reset:
+ * the first draw of the stream).  The mark's draw leaves the stream where it was. */
+static void check_task_hvp(Task *t, uint64_t seed, double h, double tol, const char *what)
+{
+    int64_t n = task_dim(t);
+    float *theta = malloc((size_t)n * sizeof *theta), *v = malloc((size_t)n * sizeof *v);
+    float *hv = malloc((size_t)n * sizeof *hv), *gp = malloc((size_t)n * sizeof *gp);
+    float *gm = malloc((size_t)n * sizeof *gm), *shifted = malloc((size_t)n * sizeof *shifted);
+    double *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+    Rng r = rng_split(seed, 99);
+    task_reset(t, seed, theta);
+    for (int64_t i = 0; i < n; i++) theta[i] += (float)(0.1 * rng_normal(&r)), v[i] = (float)rng_normal(&r);
+    ASSERT(task_has_hvp(t));
+    uint64_t mark = task_batch_mark(t);
+    task_hvp(t, mark, theta, v, hv);
+    ASSERT(task_batch_mark(t) == mark);   // the stream did not move
+    for (int pass = 0; pass < 2; pass++) {
+        for (int64_t i = 0; i < n; i++) shifted[i] = (float)(theta[i] + (pass ? -h : h) * v[i]);
+        task_reset(t, seed, NULL);
+        task_loss_grad(t, shifted, pass ? gm : gp);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        // the difference of the points actually evaluated (theta +- h v rounded to float)
+        a[i] = hv[i];
+        b[i] = (gp[i] - gm[i]) / (2 * h);
+    }
+    double rel = max_rel(a, b, n);
+    test_record(rel < tol, __FILE__, __LINE__, what);
+    if (rel >= tol) fprintf(stderr, "    %s: rel %.3g\n", what, rel);
+    free(theta), free(v), free(hv), free(gp), free(gm), free(shifted), free(a), free(b);
+}
+
+static void test_task_hvps(void)
+{
+    Task *q = make_quadratic(10);
+    if (q) check_task_hvp(q, 5, 0.5, 1e-5, "quadratic: H v = 2 W^T W v");   // linear gradient: any h
+    task_destroy(q);
+    Task *l = make_logistic("logistic");
+    if (l) check_task_hvp(l, 5, 1e-2, 2e-3, "logistic: H v ~= differences of the gradient");
+    task_destroy(l);
 }
 
 static void test_mlp_gradients(void)
@@ -730,6 +790,7 @@ int main(void)
     test_logistic_learns();
     test_logistic_determinism();
     test_mlp_gradients();
+    test_task_hvps();
     test_init_ranges();
     test_mnist_errors();
     if (access("data/mnist/train-images-idx3-ubyte", R_OK) == 0) {
@@ -737,6 +798,9 @@ int main(void)
         test_mnist_activations();
         test_mnist_determinism();
         test_mnist_splits();
+        Task *m = make_mnist(NULL, NULL);
+        if (m) check_task_hvp(m, 7, 1e-2, 2e-2, "mnist: H v on the marked minibatch ~= differences of the gradient");
+        task_destroy(m);
     } else {
         fprintf(stderr, "skipped: MNIST task tests (no data/mnist; run `make data`)\n");
     }
