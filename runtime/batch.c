@@ -2,6 +2,7 @@
 #include "batch.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,9 +52,10 @@ int batch_init(Batch *b, const HamKernel *k, HamPrecision prec, int nruns, int64
     b->update = alloc_elems(b, b->n);
     b->grad = alloc_elems(b, b->n);
     b->loss = calloc((size_t)nruns + 1, sizeof *b->loss);
+    b->marks = calloc((size_t)nruns + 1, sizeof *b->marks);
     b->params = alloc_elems(b, b->P);
     b->hypers = alloc_elems(b, b->H);
-    if (!b->theta || !b->state || !b->state_next || !b->update || !b->grad || !b->loss) {
+    if (!b->theta || !b->state || !b->state_next || !b->update || !b->grad || !b->loss || !b->marks) {
         batch_free(b);
         return -1;
     }
@@ -64,7 +66,7 @@ int batch_init(Batch *b, const HamKernel *k, HamPrecision prec, int nruns, int64
 void batch_free(Batch *b)
 {
     free(b->theta), free(b->state), free(b->state_next), free(b->update), free(b->grad);
-    free(b->loss), free(b->params), free(b->hypers);
+    free(b->loss), free(b->marks), free(b->params), free(b->hypers);
     memset(b, 0, sizeof *b);
 }
 
@@ -88,9 +90,16 @@ void batch_reset_state(Batch *b)
     b->have_grad = 0;
 }
 
+void batch_set_hessian(Batch *b, RunMark mark, RunHvp hvp)
+{
+    b->mark = mark;
+    b->hvp = hvp;
+}
+
 static void run_loss_grad(void *ctx, int run)
 {
     Batch *b = ctx;
+    if (b->mark) b->marks[run] = b->mark(b->ctx, run);
     b->loss[run] = b->loss_grad(b->ctx, run, at(b, b->theta, run * b->dim), at(b, b->grad, run * b->dim));
 }
 
@@ -169,7 +178,8 @@ int unroll_init(Unroll *u, const Batch *b, int U)
     u->xbar[1] = alloc_elems(b, b->S * b->n);
     u->ubar = alloc_elems(b, b->n);
     u->scratch = malloc(ham_adjoint_scratch(b->n, b->P, b->prec));
-    if (!u->states || !u->grads || !u->thetas || !u->xbar[0] || !u->xbar[1] || !u->ubar || !u->scratch) {
+    u->thetabar = b->kernel->info.input_adjoints ? alloc_elems(b, b->n) : NULL;
+    if ((b->kernel->info.input_adjoints && !u->thetabar) || !u->states || !u->grads || !u->thetas || !u->xbar[0] || !u->xbar[1] || !u->ubar || !u->scratch) {
         unroll_free(u);
         return -1;
     }
@@ -180,6 +190,7 @@ void unroll_free(Unroll *u)
 {
     free(u->states), free(u->grads), free(u->thetas), free(u->ts), free(u->losses);
     free(u->xbar[0]), free(u->xbar[1]), free(u->ubar), free(u->scratch);
+    free(u->marks), free(u->gbar), free(u->thetabar), free(u->hv);
     memset(u, 0, sizeof *u);
 }
 
@@ -190,6 +201,49 @@ static void record(Unroll *u, const Batch *b, int k)
     memcpy((char *)u->grads + (size_t)k * n, b->grad, n);
     if (k < u->U) memcpy((char *)u->thetas + (size_t)k * n, b->theta, n), u->ts[k] = b->t;
     memcpy(u->losses + (size_t)k * b->nruns, b->loss, (size_t)b->nruns * sizeof(double));
+    if (u->exact) memcpy(u->marks + (size_t)k * b->nruns, b->marks, (size_t)b->nruns * sizeof *u->marks);
+}
+
+int unroll_set_exact(Unroll *u, const Batch *b, char *err, size_t errlen)
+{
+    if (!b->kernel->info.input_adjoints) {
+        snprintf(err, errlen, "the exact meta-gradient needs the adjoint with respect to the gradient input, "
+                 "which optimizer '%s' has no kernel for (a staged step; HAM_GEMM=off makes it whole)",
+                 b->kernel->info.name);
+        return -1;
+    }
+    if (!b->hvp || !b->mark) {
+        snprintf(err, errlen, "the exact meta-gradient needs Hessian-vector products, which this task has not");
+        return -1;
+    }
+    u->marks = calloc((size_t)(u->U + 1) * (size_t)b->nruns, sizeof *u->marks);
+    u->gbar = alloc_elems(b, b->n);
+    u->hv = alloc_elems(b, b->n);
+    if (!u->marks || !u->gbar || !u->hv) {
+        snprintf(err, errlen, "out of memory for the exact meta-gradient's buffers");
+        return -1;
+    }
+    u->exact = 1;
+    return 0;
+}
+
+/* One run's share of abar_k: ubar += H_k gbar_k + thetabar_k on its slice. */
+typedef struct HvpJob {
+    Unroll *u;
+    Batch *b;
+    int k;
+} HvpJob;
+
+static void run_hvp(void *ctx, int run)
+{
+    HvpJob *j = ctx;
+    Unroll *u = j->u;
+    Batch *b = j->b;
+    int64_t off = (int64_t)run * b->dim;
+    b->hvp(b->ctx, run, u->marks[(size_t)j->k * b->nruns + run], at(b, u->thetas, (int64_t)j->k * b->n + off),
+           at(b, u->gbar, off), at(b, u->hv, off));
+    for (int64_t i = off; i < off + b->dim; i++)
+        put(b, u->ubar, i, get(b, u->ubar, i) + get(b, u->hv, i) + get(b, u->thetabar, i));
 }
 
 static int is_log(MetaLoss m) { return m == META_LOSS_LOG || m == META_LOSS_LOG_LATE; }
@@ -256,7 +310,16 @@ void unroll_backward(Unroll *u, Batch *b, double *param_grad)
         a.state_next_bar = u->xbar[cur];
         a.update_bar = u->ubar;
         a.state_bar = u->xbar[!cur];
+        a.theta_bar = u->thetabar;   // NULL for a staged step
+        if (u->exact) a.g_bar = u->gbar;
         ham_adjoint(b->kernel->adjoint[b->prec], b->prec, &a, b->n, b->P, u->scratch, param_grad, b->pool);
         cur = !cur;
+        if (k == 0) continue;   // theta_0 does not depend on the params
+        if (u->exact) {
+            HvpJob job = {u, b, k};
+            ham_pool_run(b->pool, b->nruns, run_hvp, &job);
+        } else if (u->thetabar) {
+            for (int64_t i = 0; i < b->n; i++) put(b, u->ubar, i, get(b, u->ubar, i) + get(b, u->thetabar, i));
+        }
     }
 }

@@ -7,6 +7,10 @@
  * losses are evaluated at the perturbed trajectory.  The derivative of that function
  * is exactly the adjoint's; the same with the log meta-loss, sum_j mean_r log f_r,
  * and with both weighted by the step, (t_j / T) (the late and loglate meta-losses).
+ * The exact meta-gradient (unroll_set_exact: through the gradients, by the
+ * quadratics' Hessian-vector products, and through the kernels' g_bar and theta_bar)
+ * is checked against differences of the true meta-loss, the gradients recomputed on
+ * the perturbed trajectory; it must differ from the first-order one there.
  * Also: the result is the same bits with 1 or 2 threads. */
 #include <math.h>
 #include <stdlib.h>
@@ -48,6 +52,29 @@ static double quad_loss_grad(void *ctx, int run, const void *theta_v, void *grad
     return loss;
 }
 
+static uint64_t quad_mark(void *ctx, int run)
+{
+    (void)ctx, (void)run;
+    return 0;   // deterministic
+}
+
+/* hv = 2 W^T W v. */
+static void quad_hvp(void *ctx, int run, uint64_t mark, const void *theta, const void *v_v, void *hv_v)
+{
+    (void)mark, (void)theta;
+    Quad *q = ctx;
+    const double *v = v_v;
+    double *hv = hv_v, wv[DIM];
+    for (int i = 0; i < DIM; i++) {
+        wv[i] = 0;
+        for (int j = 0; j < DIM; j++) wv[i] += q->W[run][i][j] * v[j];
+    }
+    for (int j = 0; j < DIM; j++) {
+        hv[j] = 0;
+        for (int i = 0; i < DIM; i++) hv[j] += 2 * q->W[run][i][j] * wv[i];
+    }
+}
+
 static const double *base_params;   // the warm-up runs with these: truncation cuts phi's effect on it
 
 /* From the start point: WARMUP steps with the base params, then one recorded unroll
@@ -66,7 +93,7 @@ static double meta_loss(Batch *b, Unroll *u, Quad *q, const double *params, cons
     return L;
 }
 
-static void check_spec(Jit *jit, const char *path, const char *opt, MetaLoss kind)
+static void check_spec(Jit *jit, const char *path, const char *opt, MetaLoss kind, int exact)
 {
     Arena arena;
     arena_init(&arena);
@@ -105,24 +132,40 @@ static void check_spec(Jit *jit, const char *path, const char *opt, MetaLoss kin
     batch_init(&b, &k, HAM_F64, B, DIM, quad_loss_grad, q, one);
     unroll_init(&u, &b, U);
     u.meta_loss = kind;
+    // The exact checks take steps 100x larger where the spec scales its update by
+    // out_mul (0.001 in phnn_small): with the spec's, the Hessian terms change the
+    // gradient by 1e-5 of itself, too little for the differences to tell.
+    double *hyp = malloc((size_t)(s->nhyper + 1) * sizeof *hyp);
+    for (int h = 0; h < s->nhyper; h++)
+        hyp[h] = s->hyper_values[h] * (exact && !strcmp(s->hyper_names[h], "out_mul") ? 100 : 1);
+    double *first = NULL;   // exact: the first-order gradient, which must differ
+    if (exact) {
+        first = calloc((size_t)P, sizeof *first);
+        u.horizon = WARMUP + U;
+        meta_loss(&b, &u, q, params, hyp, theta0, first);
+        char why[200];
+        ASSERT(unroll_set_exact(&u, &b, why, sizeof why) == -1 && strstr(why, "Hessian"));
+        batch_set_hessian(&b, quad_mark, quad_hvp);
+        ASSERT(unroll_set_exact(&u, &b, why, sizeof why) == 0);
+    }
     u.horizon = WARMUP + U;   // the late weights then run from 4/8 to 8/8 over the unroll
-    double L = meta_loss(&b, &u, q, params, s->hyper_values, theta0, grad);
+    double L = meta_loss(&b, &u, q, params, hyp, theta0, grad);
     ASSERT(isfinite(L));
     // Same bits on two threads.
     b.pool = two;
-    meta_loss(&b, &u, q, params, s->hyper_values, theta0, grad2);
+    meta_loss(&b, &u, q, params, hyp, theta0, grad2);
     ASSERT(memcmp(grad, grad2, (size_t)P * sizeof *grad) == 0);
-    // Finite differences with the gradients replayed.
-    q->replay = 1;
+    // Finite differences with the gradients replayed (first-order), or recomputed (exact).
+    q->replay = !exact;
     double worst = 0, gmax = 0;
     int checked = 0;
     for (int j = 0; j < P; j++) gmax = fmax(gmax, fabs(grad[j]));
     for (int j = 0; j < P; j += P > 40 ? 3 : 1) {
         double p0 = params[j], h = 1e-5 * fmax(1, fabs(p0));
         params[j] = p0 + h;
-        double lp = meta_loss(&b, &u, q, params, s->hyper_values, theta0, NULL);
+        double lp = meta_loss(&b, &u, q, params, hyp, theta0, NULL);
         params[j] = p0 - h;
-        double lm = meta_loss(&b, &u, q, params, s->hyper_values, theta0, NULL);
+        double lm = meta_loss(&b, &u, q, params, hyp, theta0, NULL);
         params[j] = p0;
         double fd = (lp - lm) / (2 * h);
         // Relative, with a floor at 1% of the largest component: the difference
@@ -132,14 +175,21 @@ static void check_spec(Jit *jit, const char *path, const char *opt, MetaLoss kin
         checked++;
     }
     if (worst > 1e-5)
-        fprintf(stderr, "%s (%s meta-loss): worst relative error %.3g over %d params\n", opt,
-                meta_loss_name(kind), worst, checked);
+        fprintf(stderr, "%s (%s meta-loss%s): worst relative error %.3g over %d params\n", opt,
+                meta_loss_name(kind), exact ? ", exact" : "", worst, checked);
     ASSERT(checked > 0 && worst < 1e-5);
+    if (exact) {   // the Hessian terms matter here: the first-order gradient is off
+        double diff = 0;
+        for (int j = 0; j < P; j++) diff = fmax(diff, fabs(first[j] - grad[j]));
+        if (getenv("TEST_VERBOSE")) fprintf(stderr, "%s %s: exact - first-order %.3g of %.3g\n", opt, meta_loss_name(kind), diff, gmax);
+        ASSERT(diff > 1e-4 * gmax);   // the differences above resolve 1e-7 of gmax
+        free(first);
+    }
     unroll_free(&u);
     batch_free(&b);
     ham_pool_destroy(one);
     ham_pool_destroy(two);
-    free(params), free(grad), free(grad2), free(q), free(base);
+    free(params), free(grad), free(grad2), free(q), free(base), free(hyp);
     step_free(s);
     arena_free(&arena);
 }
@@ -151,10 +201,12 @@ int main(void)
     Jit *jit = jit_create(err, sizeof err);
     ASSERT(jit != NULL);
     if (!jit) return test_summary();
-    for (int m = META_LOSS_SUM; m <= META_LOSS_LOG_LATE; m++) {
-        check_spec(jit, "examples/phnn_small.ham", "phnn_small", (MetaLoss)m);
-        check_spec(jit, "examples/learned_structure.ham", "learned_structure", (MetaLoss)m);
-    }
+    for (int m = META_LOSS_SUM; m <= META_LOSS_LOG_LATE; m++)
+        for (int exact = 0; exact <= 1; exact++) {
+            check_spec(jit, "examples/phnn_small.ham", "phnn_small", (MetaLoss)m, exact);
+            check_spec(jit, "examples/learned_structure.ham", "learned_structure", (MetaLoss)m, exact);
+            check_spec(jit, "tests/jit/reads_theta.ham", "reads_theta", (MetaLoss)m, exact);
+        }
     ASSERT_EQ(META_LOSS_LOG, meta_loss_parse("log"));
     ASSERT_EQ(META_LOSS_SUM, meta_loss_parse("sum"));
     ASSERT_EQ(-1, meta_loss_parse("Log"));
