@@ -7,14 +7,15 @@
  *            [--json] [--test] [--threads N] [--opt NAME] [--at K,K,...]
  *   hamc train SPEC --task ... [--unroll 20] [--steps 100] [--epochs E]
  *            [--runs-per-epoch 20] [--meta-batch B] [--meta-lr 0.01] [--meta-opt adam]
- *            [--meta-loss sum|log|late|loglate] [--out-mul K] [--clip C] [--eval-every N] [--eval-runs N] --out CKPT
+ *            [--meta-loss sum|log|late|loglate] [--meta-grad first|exact] [--out-mul K] [--clip C]
+ *            [--eval-every N] [--eval-runs N] --out CKPT
  *            [--resume CKPT] [--log CSV] [--seed S] [--set k=v]... [--threads N] [--opt NAME]
  *   --meta-loss left out: sum, or with --resume the meta-loss stored in the checkpoint
  *   (TRAIN_META_LOSS_AUTO); given, it wins over the stored one, as the other options do.
  *   --meta-opt likewise: adam, or the resumed checkpoint's; given and different from
  *   it, the meta-optimizer starts afresh (the stored moments are the other one's).
  *   So do the task, the settings (--steps, --unroll, --runs-per-epoch, --meta-batch,
- *   --meta-lr, --clip, --eval-every, --eval-runs, --seed) and the hypers (--set, --out-mul):
+ *   --meta-lr, --clip, --eval-every, --eval-runs, --seed, --meta-grad) and the hypers (--set, --out-mul):
  *   left out, the resumed checkpoint's; given, they win, except a --task that is not
  *   the checkpoint's, which is refused. */
 #include <errno.h>
@@ -62,7 +63,7 @@ typedef struct RunArgs {
     int nset, steps, runs, json, test, threads, unroll, epochs, runs_per_epoch, meta_batch, verbose;
     unsigned given;           // GIVEN_* bits: options on the command line (train --resume)
     char *resumed_task;       // the resumed checkpoint's task text, when adopted (owned)
-    int eval_every, eval_runs, meta_loss;
+    int eval_every, eval_runs, meta_loss, meta_grad;
     double meta_lr, clip;
     unsigned long long seed;
 } RunArgs;
@@ -127,6 +128,7 @@ static int parse_seed(const char *v, unsigned long long *seed)
 enum {
     GIVEN_TASK = 1, GIVEN_STEPS = 2, GIVEN_UNROLL = 4, GIVEN_RUNS_PER_EPOCH = 8, GIVEN_META_BATCH = 16,
     GIVEN_META_LR = 32, GIVEN_CLIP = 64, GIVEN_EVAL_EVERY = 128, GIVEN_EVAL_RUNS = 256, GIVEN_SEED = 512,
+    GIVEN_META_GRAD = 1024,
 };
 
 /* The options of run and train; `train` selects which are allowed. */
@@ -150,6 +152,7 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
     a->meta_opt = td.meta_opt;
     a->clip = td.clip;
     a->meta_loss = td.meta_loss;   // TRAIN_META_LOSS_AUTO until --meta-loss
+    a->meta_grad = td.meta_grad;
     a->eval_every = td.eval_every;
     a->eval_runs = td.eval_runs;
     for (int i = 1; i < argc; i++) {
@@ -189,6 +192,10 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         else if (!strcmp(o, "--meta-loss") && train) {
             a->meta_loss = meta_loss_parse(v);
             if (a->meta_loss < 0) return cmd_usage(cmd, "unknown meta-loss '%s' (sum, log, late or loglate)", v);
+        }
+        else if (!strcmp(o, "--meta-grad") && train) {
+            a->meta_grad = meta_grad_parse(v), a->given |= GIVEN_META_GRAD;
+            if (a->meta_grad < 0) return cmd_usage(cmd, "unknown meta-gradient '%s' (first or exact)", v);
         }
         else if (!strcmp(o, "--meta-opt") && train) {
             a->meta_opt = v;
@@ -367,15 +374,16 @@ static int adopt_resumed_run(RunArgs *a, char *err, size_t errlen)
         }
     }
     int *ints[TRAIN_SETTINGS] = {&a->steps, &a->unroll, &a->runs_per_epoch, &a->meta_batch, NULL, NULL,
-                                 &a->eval_every, &a->eval_runs, NULL};
-    double *reals[TRAIN_SETTINGS] = {NULL, NULL, NULL, NULL, &a->meta_lr, &a->clip, NULL, NULL, NULL};
-    // (the last, the seed, is parse_seed's)
+                                 &a->eval_every, &a->eval_runs, NULL, NULL};
+    double *reals[TRAIN_SETTINGS] = {NULL, NULL, NULL, NULL, &a->meta_lr, &a->clip, NULL, NULL, NULL, NULL};
+    // (the seed is parse_seed's, the meta-gradient meta_grad_parse's)
     for (size_t i = 0; rc == 0 && i < ck.n_kv; i++)
         for (int k = 0; k < TRAIN_SETTINGS; k++) {
             if (strcmp(ck.kv[i].key, train_setting_keys[k]) != 0 || (a->given & (GIVEN_STEPS << k))) continue;
             const char *v = ck.kv[i].value;
             int bad = ints[k] ? parse_int(v, 1, ints[k]) : reals[k] ? parse_double(v, reals[k]) || *reals[k] < 0
-                                                                   : parse_seed(v, &a->seed);
+                    : k == TRAIN_SETTING_META_GRAD ? (a->meta_grad = meta_grad_parse(v)) < 0
+                                                   : parse_seed(v, &a->seed);
             bad |= reals[k] == &a->meta_lr && !(a->meta_lr > 0);   // as --meta-lr: positive
             if (bad) {
                 snprintf(err, errlen, "%s: its setting %s is '%.40s', not a valid value (give the option to replace it)",
@@ -487,6 +495,7 @@ int cmd_train(int argc, char **argv)
     tc.meta_opt = a.meta_opt;
     tc.clip = a.clip;
     tc.meta_loss = a.meta_loss;
+    tc.meta_grad = a.meta_grad;
     tc.eval_every = a.eval_every;
     tc.eval_runs = a.eval_runs;
     tc.seed = a.seed;

@@ -394,12 +394,16 @@ static const Command commands[] = {
     {"train", cmd_train,
      "hamc train SPEC --task T --out CKPT [--unroll 20] [--steps 100] [--epochs 100]\n"
      "                [--runs-per-epoch 20] [--meta-batch 1] [--meta-lr 0.01] [--meta-opt adam|sgd]\n"
-     "                [--meta-loss sum|log|late|loglate] [--out-mul K] [--clip C] [--eval-every 1] [--eval-runs 20]\n"
-     "                [--resume CKPT] [--log CSV] [--seed S] [--set k=v]... [--opt NAME] [--threads N] [--verbose]\n"
+     "                [--meta-loss sum|log|late|loglate] [--meta-grad first|exact] [--out-mul K] [--clip C]\n"
+     "                [--eval-every 1] [--eval-runs 20] [--resume CKPT] [--log CSV] [--seed S] [--set k=v]...\n"
+     "                [--opt NAME] [--threads N] [--verbose]\n"
      "                (--meta-loss: sum of the losses, of their logs, or either weighted by step / steps (late,\n"
      "                loglate); sum by default; with --resume, the one the checkpoint was trained with; so is\n"
      "                --meta-opt, adam by default; and so are the task, the settings and the hypers (--set):\n"
      "                left out, the resumed run's; given, they win, but a task not the checkpoint's is refused.\n"
+     "                --meta-grad: first treats the optimizee's gradients as data (Andrychowicz et al.), exact\n"
+     "                backpropagates through them too, with a Hessian-vector product per run and step (MNIST:\n"
+     "                about two gradients' cost); exact needs a whole-step adjoint (staged LSTMs: HAM_GEMM=off).\n"
      "                --log: a CSV row per epoch (epoch, meta_steps, meta_loss, eval_loss, best_loss, seconds),\n"
      "                the start as epoch 0; --resume appends to it.  --verbose: compile times, and without a\n"
      "                terminal for the progress line, a line per epoch on stderr)",

@@ -1092,6 +1092,9 @@ static ReplStatus rc_train(ReplSession *s, int argc, char **argv, const char *re
     const char *meta_loss = opt_str(&o, "meta_loss", "sum");
     tc.meta_loss = meta_loss_parse(meta_loss);
     if (tc.meta_loss < 0) return fail("train: unknown meta_loss '%s' (sum, log, late or loglate)", meta_loss);
+    const char *meta_grad = opt_str(&o, "meta_grad", "first");
+    tc.meta_grad = meta_grad_parse(meta_grad);
+    if (tc.meta_grad < 0) return fail("train: unknown meta_grad '%s' (first or exact)", meta_grad);
     tc.out = opt_str(&o, "out", NULL);
     tc.log = opt_str(&o, "log", NULL);   // a CSV row per epoch, as hamc train --log
     tc.seed = (uint64_t)seed;
@@ -1430,7 +1433,7 @@ static const ReplCmd commands[] = {
      "compare A B ... [runs=100] [steps=100] [seed=1]",
      "evaluate several optimizers on the same instances: final mean, 95% interval, median, mean over steps", 1},
     {"train", rc_train, 1, 1,
-     "epochs unroll steps runs_per_epoch meta_batch meta_lr meta_opt meta_loss clip eval_every eval_runs seed threads out log",
+     "epochs unroll steps runs_per_epoch meta_batch meta_lr meta_opt meta_loss meta_grad clip eval_every eval_runs seed threads out log",
      REPL_ARG_OPT, REPL_ARG_NONE,
      "train NAME [epochs=100] [unroll=20] [steps=100] [meta_lr=0.01] [runs_per_epoch=20] [out=CKPT] [log=CSV] ...",
      "meta-train the params of a learned optimizer on the task; they stay in the session "

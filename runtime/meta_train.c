@@ -35,8 +35,22 @@ void train_default_config(TrainConfig *c)
 
 const char *const train_setting_keys[TRAIN_SETTINGS] = {
     "train.steps", "train.unroll", "train.runs_per_epoch", "train.meta_batch",
-    "train.meta_lr", "train.clip", "train.eval_every", "train.eval_runs", "train.seed",
+    "train.meta_lr", "train.clip", "train.eval_every", "train.eval_runs", "train.seed", "train.meta_grad",
 };
+
+static const char *const meta_grad_names[] = {"first", "exact"};
+
+int meta_grad_parse(const char *name)
+{
+    for (int m = 0; m < 2; m++)
+        if (!strcmp(name, meta_grad_names[m])) return m;
+    return -1;
+}
+
+const char *meta_grad_name(int meta_grad)
+{
+    return meta_grad == TRAIN_META_GRAD_EXACT ? "exact" : "first";
+}
 
 void train_settings_format(const TrainConfig *c, char v[TRAIN_SETTINGS][32])
 {
@@ -49,6 +63,7 @@ void train_settings_format(const TrainConfig *c, char v[TRAIN_SETTINGS][32])
     snprintf(v[6], 32, "%d", c->eval_every);
     snprintf(v[7], 32, "%d", c->eval_runs);
     snprintf(v[8], 32, "%llu", (unsigned long long)c->seed);
+    snprintf(v[9], 32, "%s", meta_grad_name(c->meta_grad));
 }
 
 typedef struct Trainer {
@@ -75,6 +90,18 @@ static double task_callback(void *ctx, int run, const void *theta, void *grad)
 {
     Task **tasks = ctx;
     return task_loss_grad(tasks[run], theta, grad);
+}
+
+static uint64_t task_mark_callback(void *ctx, int run)
+{
+    Task **tasks = ctx;
+    return task_batch_mark(tasks[run]);
+}
+
+static void task_hvp_callback(void *ctx, int run, uint64_t mark, const void *theta, const void *v, void *hv)
+{
+    Task **tasks = ctx;
+    task_hvp(tasks[run], mark, theta, v, hv);
 }
 
 /* ---- checkpoints ---- */
@@ -417,6 +444,18 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
     }
     t.unroll.meta_loss = t.meta_loss;
     t.unroll.horizon = c->steps;
+    if (c->meta_grad == TRAIN_META_GRAD_EXACT) {
+        if (!task_has_hvp(t.tasks[0])) {
+            snprintf(err, errlen, "--meta-grad exact: the task '%s' has no Hessian-vector product", task_name(t.tasks[0]));
+            trainer_free(&t);
+            return -1;
+        }
+        batch_set_hessian(&t.batch, task_mark_callback, task_hvp_callback);
+        if (unroll_set_exact(&t.unroll, &t.batch, err, errlen) != 0) {
+            trainer_free(&t);
+            return -1;
+        }
+    }
     t.first_epoch = t.epoch;
     if (log_open(&t, err, errlen) != 0) {
         trainer_free(&t);

@@ -24,6 +24,11 @@
 #include "eval.h"
 
 enum { TRAIN_META_LOSS_AUTO = -1 };   // TrainConfig.meta_loss: not chosen (the default)
+enum { TRAIN_META_GRAD_FIRST, TRAIN_META_GRAD_EXACT };   // TrainConfig.meta_grad
+
+/* meta_grad_parse: "first" or "exact"; -1 for anything else.  meta_grad_name: the inverse. */
+int meta_grad_parse(const char *name);
+const char *meta_grad_name(int meta_grad);
 
 typedef struct TrainConfig {
     TaskConfig task;          // meta-training instances (MNIST: the meta-train half)
@@ -33,6 +38,9 @@ typedef struct TrainConfig {
     int meta_loss;            // a MetaLoss (batch.h: SUM, Andrychowicz et al.; LOG; the LATE ones),
                               // or TRAIN_META_LOSS_AUTO: the resumed checkpoint's, else sum
     const char *meta_opt;     // "adam" or "sgd", or NULL: the resumed checkpoint's, else adam
+    int meta_grad;            // TRAIN_META_GRAD_FIRST (the gradient input is data, as
+                              // Andrychowicz et al.) or _EXACT (through the optimizee's
+                              // Hessian: batch.h, unroll_set_exact)
     int eval_every, eval_runs;
     uint64_t seed;
     const char *out;          // checkpoint path, or NULL
@@ -61,9 +69,10 @@ void train_default_config(TrainConfig *c);
 
 /* The settings a checkpoint records as metadata (KVMD) under these keys, in this
  * order: steps, unroll, runs per epoch, meta-batch, meta-lr, clip, eval interval, eval
- * runs and seed (it draws the evaluation runs), formatted by train_settings_format
- * (doubles to the last bit). */
-enum { TRAIN_SETTINGS = 9 };
+ * runs, seed (it draws the evaluation runs) and the meta-gradient (first or exact),
+ * formatted by train_settings_format (doubles to the last bit).  A checkpoint from
+ * before a key existed lacks it: the option's default then holds. */
+enum { TRAIN_SETTINGS = 10, TRAIN_SETTING_SEED = 8, TRAIN_SETTING_META_GRAD = 9 };
 extern const char *const train_setting_keys[TRAIN_SETTINGS];
 void train_settings_format(const TrainConfig *c, char v[TRAIN_SETTINGS][32]);
 

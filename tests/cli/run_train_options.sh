@@ -71,6 +71,24 @@ train_small --meta-batch 3 --out "$tmp/noclip.ckpt"
 ! cmp -s "$tmp/t1.ckpt" "$tmp/b1.ckpt" && ! cmp -s "$tmp/t1.ckpt" "$tmp/noclip.ckpt" && ok ||
     bad "--meta-batch or --clip changes nothing"
 
+# ---- the meta-gradient ----
+# --meta-grad exact trains otherwise than first (here the Hessian terms are not small);
+# it is deterministic across thread counts; a staged LSTM has no input adjoints and is
+# refused with one line, unless HAM_GEMM=off makes its step whole; a bad value is a
+# usage error.
+train_small --meta-batch 3 --meta-grad exact --threads 1 --out "$tmp/x1.ckpt" && ok || bad "train --meta-grad exact: $(cat "$tmp/err")"
+train_small --meta-batch 3 --meta-grad exact --threads 2 --out "$tmp/x2.ckpt"
+train_small --meta-batch 3 --meta-grad first --out "$tmp/f1.ckpt"
+cmp -s "$tmp/x1.ckpt" "$tmp/x2.ckpt" && ok || bad "train --meta-grad exact: --threads 1/2 differ"
+! cmp -s "$tmp/x1.ckpt" "$tmp/f1.ckpt" && ok || bad "--meta-grad exact trains as first"
+"$HAMC" train "$root/stdlib/lstm.ham" --task quadratic --epochs 1 --runs-per-epoch 1 --meta-grad exact --out "$tmp/lx.ckpt" >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "no kernel for (a staged step; HAM_GEMM=off makes it whole)" "$tmp/err" &&
+    [ ! -e "$tmp/lx.ckpt" ] && ok || bad "exact on a staged LSTM: $(cat "$tmp/err")"
+HAM_GEMM=off "$HAMC" train "$root/stdlib/lstm.ham" --task quadratic --epochs 1 --runs-per-epoch 1 --steps 20 --eval-runs 2 \
+    --meta-grad exact --out "$tmp/lx.ckpt" >/dev/null 2>"$tmp/err" && ok || bad "exact on a whole-step LSTM: $(cat "$tmp/err")"
+"$HAMC" train "$small" --meta-grad second --out "$tmp/m.ckpt" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "unknown meta-gradient 'second' (first or exact)" "$tmp/err" && ok || bad "--meta-grad second: $(cat "$tmp/err")"
+
 # ---- MNIST ----
 if [ -f "$root/data/mnist/t10k-labels-idx1-ubyte" ]; then
     data=$root/data/mnist

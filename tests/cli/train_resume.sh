@@ -124,6 +124,23 @@ out=$("$HAMC" train "$spec" --epochs 3 --resume "$tmp/badlr.ckpt" --out "$tmp/ba
 "$HAMC" train "$spec" --epochs 3 --unroll 25 --resume "$tmp/badkv.ckpt" --out "$tmp/badkv_out.ckpt" >/dev/null 2>&1 && ok ||
     bad "--unroll over a bad stored setting"
 
+# The meta-gradient is a setting like the others: an exact run resumed without
+# --meta-grad goes on exact; given, it wins; a stored value this ham does not know is
+# refused; a checkpoint from before the setting (no train.meta_grad) goes on first.
+train --epochs 4 --meta-grad exact --out "$tmp/exact.ckpt" && ok || bad "straight --meta-grad exact: $(cat "$tmp/err")"
+train --epochs 2 --meta-grad exact --out "$tmp/exact2.ckpt" && ok || bad "exact, first half"
+[ "$(ckpt kv "$tmp/exact2.ckpt" | grep '^train.meta_grad=')" = "train.meta_grad=exact" ] && ok || bad "train.meta_grad not stored"
+train --epochs 4 --resume "$tmp/exact2.ckpt" --out "$tmp/exact_resumed.ckpt" && ok || bad "exact resume: $(cat "$tmp/err")"
+cmp -s "$tmp/exact.ckpt" "$tmp/exact_resumed.ckpt" && ! cmp -s "$tmp/exact.ckpt" "$tmp/straight.ckpt" && ok ||
+    bad "an exact run resumed without --meta-grad differs from the uninterrupted one (or exact trains as first)"
+ckpt set-kv "$tmp/exact2.ckpt" "$tmp/badmg.ckpt" train.meta_grad second
+out=$("$HAMC" train "$spec" --epochs 3 --resume "$tmp/badmg.ckpt" --out "$tmp/badmg_out.ckpt" 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "its setting train.meta_grad is 'second', not a valid value" && ok || bad "a stored meta-grad 'second': $out"
+train --epochs 3 --meta-grad first --resume "$tmp/badmg.ckpt" --out "$tmp/badmg_out.ckpt" && ok || bad "--meta-grad over a bad stored one"
+ckpt drop-kv "$tmp/sum2.ckpt" "$tmp/nomg.ckpt" train.meta_grad && ok || bad "ckpt.py drop-kv"
+train --epochs 4 --resume "$tmp/nomg.ckpt" --out "$tmp/nomg.ckpt" && cmp -s "$tmp/straight.ckpt" "$tmp/nomg.ckpt" && ok ||
+    bad "a checkpoint without train.meta_grad does not resume first-order: $(cat "$tmp/err")"
+
 # ---- the training log (--log) ----
 # A row per epoch after a header, the start as epoch 0; the best loss never rises and
 # ends at the one the summary line reports; a resumed run appends the rows a straight

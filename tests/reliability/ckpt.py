@@ -21,6 +21,7 @@ length, payload), an "END " section, then a CRC-32 (zlib's) of every byte before
   ckpt.py set-str IN OUT TAG TEXT  a one-string section (NAME, TASK, LOSS) set to TEXT,
                                    added before END if absent, CRC fixed
   ckpt.py set-kv IN OUT KEY VALUE  metadata KEY set to VALUE (added if absent), CRC fixed
+  ckpt.py drop-kv IN OUT KEY       metadata KEY removed (an older ham's file), CRC fixed
 """
 import math
 import struct
@@ -159,8 +160,10 @@ def main(argv):
             print("%s=%s" % (k, v))
         return 0
     out = argv[3]
-    if cmd == "set-kv":
-        pairs = [(k, v) for k, v in kv_pairs(data) if k != argv[4]] + [(argv[4], argv[5])]
+    if cmd in ("set-kv", "drop-kv"):
+        pairs = [(k, v) for k, v in kv_pairs(data) if k != argv[4]]
+        if cmd == "set-kv":
+            pairs.append((argv[4], argv[5]))
         enc = lambda t: struct.pack("<I", len(t.encode("utf-8"))) + t.encode("utf-8")
         payload = struct.pack("<I", len(pairs)) + b"".join(enc(k) + enc(v) for k, v in pairs)
         open(out, "wb").write(replace_section(data, "KVMD", payload))
