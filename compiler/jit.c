@@ -250,6 +250,8 @@ void codegen_kernel_info(const StepProgram *s, Arena *a, HamKernelInfo *info)
     info->nstate = s->nstate;
     info->nparam = s->nparam;
     info->nhyper = s->nhyper;
+    const DagNode *thetabar = s->adj_input ? s->adj_input[1] : NULL;
+    info->theta_bar_nonzero = thetabar && !(thetabar->op == OP_CONST && thetabar->value == 0);
     info->states = array_infos(s, a, SK_STATE, &info->nstate_arrays);
     info->params = array_infos(s, a, SK_PARAM, &info->nparam_arrays);
     const char **names = arena_alloc(a, (size_t)(s->nhyper + 1) * sizeof *names);

@@ -178,8 +178,9 @@ int unroll_init(Unroll *u, const Batch *b, int U)
     u->xbar[1] = alloc_elems(b, b->S * b->n);
     u->ubar = alloc_elems(b, b->n);
     u->scratch = malloc(ham_adjoint_scratch(b->n, b->P, b->prec));
-    u->thetabar = b->kernel->info.input_adjoints ? alloc_elems(b, b->n) : NULL;
-    if ((b->kernel->info.input_adjoints && !u->thetabar) || !u->states || !u->grads || !u->thetas || !u->xbar[0] || !u->xbar[1] || !u->ubar || !u->scratch) {
+    int thetabar = b->kernel->info.input_adjoints && b->kernel->info.theta_bar_nonzero;
+    u->thetabar = thetabar ? alloc_elems(b, b->n) : NULL;
+    if ((thetabar && !u->thetabar) || !u->states || !u->grads || !u->thetas || !u->xbar[0] || !u->xbar[1] || !u->ubar || !u->scratch) {
         unroll_free(u);
         return -1;
     }
@@ -243,7 +244,7 @@ static void run_hvp(void *ctx, int run)
     b->hvp(b->ctx, run, u->marks[(size_t)j->k * b->nruns + run], at(b, u->thetas, (int64_t)j->k * b->n + off),
            at(b, u->gbar, off), at(b, u->hv, off));
     for (int64_t i = off; i < off + b->dim; i++)
-        put(b, u->ubar, i, get(b, u->ubar, i) + get(b, u->hv, i) + get(b, u->thetabar, i));
+        put(b, u->ubar, i, get(b, u->ubar, i) + get(b, u->hv, i) + (u->thetabar ? get(b, u->thetabar, i) : 0));
 }
 
 static int is_log(MetaLoss m) { return m == META_LOSS_LOG || m == META_LOSS_LOG_LATE; }
@@ -310,7 +311,7 @@ void unroll_backward(Unroll *u, Batch *b, double *param_grad)
         a.state_next_bar = u->xbar[cur];
         a.update_bar = u->ubar;
         a.state_bar = u->xbar[!cur];
-        a.theta_bar = u->thetabar;   // NULL for a staged step
+        a.theta_bar = u->thetabar;   // NULL for a staged step or a step that does not read theta
         if (u->exact) a.g_bar = u->gbar;
         ham_adjoint(b->kernel->adjoint[b->prec], b->prec, &a, b->n, b->P, u->scratch, param_grad, b->pool);
         cur = !cur;

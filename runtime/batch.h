@@ -91,7 +91,7 @@ typedef struct Unroll {
     void *xbar[2], *ubar, *scratch;
     int exact;                      // unroll_set_exact
     uint64_t *marks;                // exact: [(U+1) nruns]
-    void *thetabar;                 // [n] where the adjoint has input adjoints
+    void *thetabar;                 // [n] where the adjoint has input adjoints and the step reads theta
     void *gbar, *hv;                // exact: [n] each
 } Unroll;
 

@@ -80,6 +80,7 @@ typedef struct HamKernelInfo {
     const char *const *hyper_names;
     const double *hyper_values;  // as declared; the runtime may override
     int input_adjoints;          // the adjoint writes HamStepArgs.g_bar and theta_bar
+    int theta_bar_nonzero;       // the step reads theta: theta_bar is not 0 everywhere
 } HamKernelInfo;
 
 typedef struct HamKernel {

@@ -6,8 +6,9 @@
  *   - run 100 forward steps on n = 1, 7, 1000 coordinates (two blocks, stride > n)
  *     with seeded random gradients, comparing state and update with the interpreter
  *     at every step;
- *   - run the adjoint on random seeds, comparing state_bar per coordinate and
- *     param_bar (written, not accumulated) with the interpreter's sum over the block;
+ *   - run the adjoint on random seeds, comparing state_bar, g_bar and theta_bar per
+ *     coordinate and param_bar (written, not accumulated) with the interpreter's sum
+ *     over the block;
  *   - run the convenience step with the baked params and hypers.
  * f64 follows the interpreter's own trajectory and must agree to 1e-12 relative
  * (it is in fact bit for bit: the same ops in the same order on the same libm).
@@ -289,8 +290,10 @@ static void check_adjoint(Case *c, int64_t n, const void *state, int64_t stride)
     int f32 = c->f32, ns = c->ns, np = c->np;
     void *g = tarr(n, f32), *theta = tarr(n, f32), *xbar = tarr(ns * stride, f32), *ubar = tarr(n, f32);
     void *sbar = tarr(ns * stride, f32), *pbar = tarr(np, f32);
+    void *inbar[2] = {tarr(n, f32), tarr(n, f32)};   // g_bar, theta_bar
     double *sum = calloc((size_t)np + 1, sizeof(double)), *mag = calloc((size_t)np + 1, sizeof(double));
     double *want = malloc((size_t)(ns * n + 1) * sizeof(double));
+    double *want_in = malloc((size_t)(2 * n + 1) * sizeof(double));
     double xs[64], seed[65], input[INPUT_KIND_COUNT], out[256];
     Oracle o;
     oracle_init(&o, c->s, 1);
@@ -304,7 +307,8 @@ static void check_adjoint(Case *c, int64_t n, const void *state, int64_t stride)
     for (int k = 0; k < np; k++) wr(pbar, f32, k, 12345);  // must be overwritten
     HamStepArgs a = {.begin = 0, .end = n, .stride = stride, .state = state, .g = g, .theta = theta,
                      .t = 7, .params = c->tparams, .hypers = c->thypers, .state_next_bar = xbar,
-                     .update_bar = ubar, .state_bar = sbar, .param_bar = pbar};
+                     .update_bar = ubar, .state_bar = sbar, .param_bar = pbar,
+                     .g_bar = inbar[0], .theta_bar = inbar[1]};
     c->lib.adj(&a);
     int sbar_ok = 1, pbar_ok = 1;
     double worst = 0;
@@ -319,6 +323,8 @@ static void check_adjoint(Case *c, int64_t n, const void *state, int64_t stride)
             const KernelOut *ko = &o.plan.outs[j];
             if (ko->kind == OUT_STATE_BAR)
                 want[ko->index * n + i] = out[j];
+            else if (ko->kind == OUT_INPUT_BAR)
+                want_in[ko->index * n + i] = out[j];
             else
                 sum[ko->index] += out[j], mag[ko->index] += fabs(out[j]);
         }
@@ -331,6 +337,10 @@ static void check_adjoint(Case *c, int64_t n, const void *state, int64_t stride)
         for (int64_t i = 0; i < n; i++)
             sbar_ok &= near(want[k * n + i], rd(sbar, f32, k * stride + i), c->rel, floor, &worst);
     }
+    for (int k = 0; k < 2; k++) {   // g_bar and theta_bar alike
+        double floor = scale_of(want_in + k * n, n, c->floor);
+        for (int64_t i = 0; i < n; i++) sbar_ok &= near(want_in[k * n + i], rd(inbar[k], f32, i), c->rel, floor, &worst);
+    }
     // A sum is as accurate as its terms' magnitudes allow: compare against their sum.
     for (int k = 0; k < np; k++)
         pbar_ok &= near(sum[k], rd(pbar, f32, k), c->rel * (f32 ? 1 + sqrt((double)n) : 1),
@@ -342,6 +352,7 @@ static void check_adjoint(Case *c, int64_t n, const void *state, int64_t stride)
                 c->s->info->opt->name, f32 ? "f32" : "f64", (long long)n, worst);
     oracle_free(&o);
     free(g), free(theta), free(xbar), free(ubar), free(sbar), free(pbar), free(sum), free(mag), free(want);
+    free(inbar[0]), free(inbar[1]), free(want_in);
 }
 
 /* The convenience step: baked params and hypers, theta += update, state in place. */
