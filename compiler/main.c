@@ -209,8 +209,9 @@ static int cmd_gradcheck(int argc, char **argv)
                 step_free(s);
                 continue;
             }
-            // Nothing compared is not a failure: a step with no state and no params
-            // (sgd) has no derivative to check, and a skipped one is not wrong.
+            // Nothing compared is not a failure: a skipped derivative is not wrong.  (Every
+            // step has the inputs g and theta to differentiate by, so even sgd, with no
+            // state and no params, has derivatives to check.)
             if (r.checked == 0 && r.skipped == 0)
                 printf("%-20s ok    (nothing to check: no state or param to differentiate by)\n",
                        opts[i]->name);
