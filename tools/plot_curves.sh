@@ -30,8 +30,8 @@ set ylabel 'mean loss (95% band)'
 set logscale y
 set grid
 set key outside right
-array C[8] = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f']
-col(i) = C[(i % 8) + 1]
+array C[10] = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf']
+col(i) = C[(i % 10) + 1]
 set datafile separator ','
 plot $all
 GP
