@@ -7,6 +7,11 @@
  * one switch with the math next to each case.  Writing J_i v rather than J_i lets the
  * piecewise rules route v with select (as torch.where does) instead of multiplying by
  * a 0/1 mask, so an inf adjoint on the untaken side gives 0, not inf * 0 = NaN.
+ * The routing is kept all the way down (route): a v guarded by a select, select(c, x, 0),
+ * is carried through the next partial as select(c, J x, 0), not J select(c, x, 0), so
+ * a partial that is not finite where the branch is not taken (log|g| of logsign at
+ * g = 0: 1 / |g| = inf) gives 0 there, not inf * 0 = NaN.  Guards of the same
+ * condition on the same side are summed inside it (plus).
  *
  * Non-differentiable points follow PyTorch's autograd:
  *   sign'(x) = 0; |x|' = sign(x), so abs'(0) = 0; relu'(x) = [x > 0], so relu'(0) = 0;
@@ -22,6 +27,8 @@
  * NULL during the sweep, so no nodes are built for parts that do not depend on wrt,
  * and it becomes the constant 0 only in the results.  The reverse sweep also skips
  * operands that do not depend on any wrt node. */
+#include <math.h>
+
 #include "dag.h"
 
 /* apply_partial: J_i v for f = op(a, b, c), i.e. (d f / d kid_i) * v; NULL for 0. */
@@ -96,10 +103,44 @@ static const DagNode *apply_partial(DagPool *p, const DagNode *f, int i, const D
     return NULL;
 }
 
-/* Sum with NULL as zero. */
+/* guard_side: for v = select(c, x, +0) 1, for select(c, +0, x) 2 (the side x is on); else 0. */
+static int guard_side(const DagNode *v)
+{
+    if (!v || v->op != OP_SELECT)
+        return 0;
+    for (int side = 1; side <= 2; side++) {
+        const DagNode *z = v->kid[3 - side];
+        if (z->op == OP_CONST && z->value == 0 && !signbit(z->value))
+            return side;
+    }
+    return 0;
+}
+
+/* route: J_i v as apply_partial, but with v's guards outermost:
+ * J select(c, x, 0) = select(c, J x, 0), exactly where J is finite, and 0 rather than NaN
+ * where it is not and the branch is not taken. */
+static const DagNode *route(DagPool *p, const DagNode *f, int i, const DagNode *v)
+{
+    int side = guard_side(v);
+    if (!side)
+        return apply_partial(p, f, i, v);
+    const DagNode *t = route(p, f, i, v->kid[side]), *zero = dag_const(p, 0);
+    if (!t)
+        return NULL;
+    return side == 1 ? dag_select(p, v->kid[0], t, zero) : dag_select(p, v->kid[0], zero, t);
+}
+
+/* Sum with NULL as zero; guards of one condition on one side add inside it. */
 static const DagNode *plus(DagPool *p, const DagNode *acc, const DagNode *term)
 {
-    return !acc ? term : !term ? acc : dag_add(p, acc, term);
+    if (!acc || !term)
+        return !acc ? term : acc;
+    int side = guard_side(acc);
+    if (side && guard_side(term) == side && acc->kid[0] == term->kid[0]) {
+        const DagNode *sum = dag_add(p, acc->kid[side], term->kid[side]), *zero = dag_const(p, 0);
+        return side == 1 ? dag_select(p, acc->kid[0], sum, zero) : dag_select(p, acc->kid[0], zero, sum);
+    }
+    return dag_add(p, acc, term);
 }
 
 /* mark_wrt: flags[i] = 1 for the listed nodes that are in wrt[] (a leaf for the sweep). */
@@ -135,7 +176,7 @@ int dag_jvp(DagPool *p, int nwrt, const DagNode *const *wrt,
         for (int k = 0; k < dag_op_info[f->op].arity; k++) {
             const DagNode *dk = dot[f->kid[k]->slot];
             if (dk)
-                dot[i] = plus(p, dot[i], apply_partial(p, f, k, dk));
+                dot[i] = plus(p, dot[i], route(p, f, k, dk));
         }
     }
     for (int r = 0; r < nout; r++) {
@@ -183,7 +224,7 @@ int dag_vjp(DagPool *p, int nout, const DagNode *const *outs,
         for (int k = 0; k < dag_op_info[f->op].arity; k++) {
             int s = f->kid[k]->slot;
             if (dep[s])
-                adj[s] = plus(p, adj[s], apply_partial(p, f, k, g));
+                adj[s] = plus(p, adj[s], route(p, f, k, g));
         }
     }
     for (int j = 0; j < nwrt; j++) {

@@ -102,6 +102,13 @@ if [ -f "$root/data/mnist/t10k-labels-idx1-ubyte" ]; then
         "$HAMC" run "$adam" --task "mnist data=$data" --steps 4 --runs 3 --seed 3 --threads $th --json | tail -n 1 >"$tmp/m$th"
     done
     cmp -s "$tmp/m1" "$tmp/m2" && ok || bad "mnist run: --threads 1/2 differ"
+    # Exact meta-gradients through logsign (phnn) on MNIST, whose border pixels give
+    # gradients of exactly 0, where logsign's log|g| branch is not taken but its
+    # partial 1 / |g| is inf: every meta-step must be finite, not skipped.
+    "$HAMC" train "$root/stdlib/phnn.ham" --task "mnist data=$data" --epochs 1 --runs-per-epoch 2 --steps 10 \
+        --unroll 5 --meta-grad exact --eval-runs 1 --threads 1 --out "$tmp/px.ckpt" >"$tmp/out" 2>"$tmp/err" &&
+        ! grep -q "non-finite" "$tmp/err" && grep -q "1 epochs, 4 meta-steps" "$tmp/out" && ok ||
+        bad "exact phnn on mnist: $(cat "$tmp/out" "$tmp/err" | tail -3)"
     mkdir "$tmp/d"
     cp "$data"/*-ubyte "$tmp/d/"
     head -c 5000 "$data/train-labels-idx1-ubyte" >"$tmp/d/train-labels-idx1-ubyte"

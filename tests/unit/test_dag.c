@@ -527,8 +527,27 @@ static void test_kink_conventions(void)
     const DagNode *g[2], *wrt[2] = {x, y};
     dag_vjp(p, 1, &sel, &one, 2, wrt, g);
     ASSERT(same(6, eval_at(g[0], a, 2)) && same(0, eval_at(g[1], a, 2)));
-    /* log branch at x = 0 untaken -> 1/0 = inf times a 0 adjoint; torch gives NaN too */
-    (void)b;
+    /* At x = 0 the log branch's partial is 1/0 = inf.  Taken (x = 0 <= y = 1), the
+     * derivative is inf; untaken (y = -1), the reverse sweep keeps the branch's guard
+     * outside the partial, select(c, 0, v / x), and gives 0, where torch.where's
+     * backward gives inf * 0 = NaN. */
+    double c[2] = {0, -1};
+    ASSERT(same(INFINITY, D(sel, x, b)));
+    ASSERT(same(0, D(sel, x, c)));
+    dag_vjp(p, 1, &sel, &one, 2, wrt, g);
+    ASSERT(same(INFINITY, eval_at(g[0], b, 2)));
+    ASSERT(same(0, eval_at(g[0], c, 2)));
+    /* the same down a chain of partials, as logsign's log|x| / p with |x| = 0: guards
+     * of one condition from two uses sum inside it */
+    const DagNode *ax = dag_unary(p, OP_ABS, x), *p10 = dag_const(p, 10);
+    const DagNode *big = dag_binary(p, OP_GE, ax, dag_const(p, 1e-4));
+    const DagNode *mag = dag_select(p, big, dag_div(p, dag_unary(p, OP_LOG, ax), p10), dag_const(p, -1));
+    const DagNode *two = dag_add(p, mag, dag_select(p, big, dag_unary(p, OP_SQRT, ax), dag_const(p, 0)));
+    dag_vjp(p, 1, &two, &one, 1, &x, g);
+    ASSERT(g[0]->op == OP_SELECT);   // one guard around the sum of both branches' terms
+    ASSERT(same(0, eval_at(g[0], at0, 2)));
+    double half[2] = {-0.25, 0};
+    ASSERT(fabs(eval_at(g[0], half, 2) - (-1 / (10 * 0.25) - 1 / (2 * 0.5))) < 1e-12);
     /* a structurally zero derivative is the constant 0; an unreachable wrt as well */
     const DagNode *z = dag_sym(p, SYM_INPUT, 5, "z");
     ASSERT(dag_diff(p, sel, z) == dag_const(p, 0));
