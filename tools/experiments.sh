@@ -234,36 +234,25 @@ if [ "$which" = repl ] || [ "$which" = all ]; then
     done
 fi
 
-if [ "$which" = phnn_rms ]; then
-    # phnn_rms's rows alone: meta-trained on the sigmoid network (unless
-    # PHNN_RMS_TRAIN=0 and its checkpoint exists), evaluated on every MNIST experiment,
-    # plots redrawn with it; then the summary is rebuilt.
+rows_alone() {   # rows_alone KEY SPEC RETRAIN: one learned optimizer's MNIST rows alone
+    # Meta-trained on the sigmoid network by train_KEY (unless RETRAIN is 0 and its
+    # checkpoint exists), evaluated on every MNIST experiment, plots redrawn with it;
+    # then (below) the summary is rebuilt.
+    local name=$1 spec=$2 retrain=$3 d=results/mnist_sigmoid key task steps v
     make --no-print-directory data
-    d=results/mnist_sigmoid
     mkdir -p "$d"
-    if [ "${PHNN_RMS_TRAIN:-1}" != 0 ] || [ ! -f "$d/phnn_rms.ckpt" ]; then train_phnn_rms; fi
+    if [ "$retrain" != 0 ] || [ ! -f "$d/$name.ckpt" ]; then "train_$name"; fi
     for v in "${mnist_runs[@]}"; do
         IFS='|' read -r key task steps <<< "$v"
         mkdir -p "results/$key"
-        STEPS=$steps evaluate phnn_rms stdlib/phnn_rms.ham "$task" "results/$key" --params "$d/phnn_rms.ckpt" --test
+        STEPS=$steps evaluate "$name" "$spec" "$task" "results/$key" --params "$d/$name.ckpt" --test
         replot_mnist "$key" "$task" "$steps"
     done
-fi
+}
 
-if [ "$which" = phnn_rms_exact ]; then
-    # phnn_rms_exact's rows alone, as phnn_rms's above (PHNN_RMS_EXACT_TRAIN=0 keeps an
-    # existing checkpoint).
-    make --no-print-directory data
-    d=results/mnist_sigmoid
-    mkdir -p "$d"
-    if [ "${PHNN_RMS_EXACT_TRAIN:-1}" != 0 ] || [ ! -f "$d/phnn_rms_exact.ckpt" ]; then train_phnn_rms_exact; fi
-    for v in "${mnist_runs[@]}"; do
-        IFS='|' read -r key task steps <<< "$v"
-        mkdir -p "results/$key"
-        STEPS=$steps evaluate phnn_rms_exact stdlib/phnn_rms.ham "$task" "results/$key" --params "$d/phnn_rms_exact.ckpt" --test
-        replot_mnist "$key" "$task" "$steps"
-    done
-fi
+# PHNN_RMS_TRAIN=0 / PHNN_RMS_EXACT_TRAIN=0 keep an existing checkpoint.
+if [ "$which" = phnn_rms ]; then rows_alone phnn_rms stdlib/phnn_rms.ham "${PHNN_RMS_TRAIN:-1}"; fi
+if [ "$which" = phnn_rms_exact ]; then rows_alone phnn_rms_exact stdlib/phnn_rms.ham "${PHNN_RMS_EXACT_TRAIN:-1}"; fi
 
 if [ "$which" = mnist_lstm ]; then
     # The LSTM's MNIST rows alone, from results/mnist_sigmoid/lstm.ckpt (trained here
