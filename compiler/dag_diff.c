@@ -106,7 +106,7 @@ static const DagNode *apply_partial(DagPool *p, const DagNode *f, int i, const D
 /* guard_side: for v = select(c, x, +0) 1, for select(c, +0, x) 2 (the side x is on); else 0. */
 static int guard_side(const DagNode *v)
 {
-    if (!v || v->op != OP_SELECT)
+    if (v->op != OP_SELECT)
         return 0;
     for (int side = 1; side <= 2; side++) {
         const DagNode *z = v->kid[3 - side];
@@ -114,6 +114,13 @@ static int guard_side(const DagNode *v)
             return side;
     }
     return 0;
+}
+
+/* guard: select(c, x, 0) for side 1, select(c, 0, x) for side 2. */
+static const DagNode *guard(DagPool *p, const DagNode *c, int side, const DagNode *x)
+{
+    const DagNode *zero = dag_const(p, 0);
+    return side == 1 ? dag_select(p, c, x, zero) : dag_select(p, c, zero, x);
 }
 
 /* route: J_i v as apply_partial, but with v's guards outermost:
@@ -124,10 +131,8 @@ static const DagNode *route(DagPool *p, const DagNode *f, int i, const DagNode *
     int side = guard_side(v);
     if (!side)
         return apply_partial(p, f, i, v);
-    const DagNode *t = route(p, f, i, v->kid[side]), *zero = dag_const(p, 0);
-    if (!t)
-        return NULL;
-    return side == 1 ? dag_select(p, v->kid[0], t, zero) : dag_select(p, v->kid[0], zero, t);
+    const DagNode *t = route(p, f, i, v->kid[side]);
+    return t ? guard(p, v->kid[0], side, t) : NULL;
 }
 
 /* Sum with NULL as zero; guards of one condition on one side add inside it. */
@@ -136,10 +141,8 @@ static const DagNode *plus(DagPool *p, const DagNode *acc, const DagNode *term)
     if (!acc || !term)
         return !acc ? term : acc;
     int side = guard_side(acc);
-    if (side && guard_side(term) == side && acc->kid[0] == term->kid[0]) {
-        const DagNode *sum = dag_add(p, acc->kid[side], term->kid[side]), *zero = dag_const(p, 0);
-        return side == 1 ? dag_select(p, acc->kid[0], sum, zero) : dag_select(p, acc->kid[0], zero, sum);
-    }
+    if (side && guard_side(term) == side && acc->kid[0] == term->kid[0])
+        return guard(p, acc->kid[0], side, dag_add(p, acc->kid[side], term->kid[side]));
     return dag_add(p, acc, term);
 }
 

@@ -24,7 +24,7 @@
  * where gbar_k and thetabar_k are the adjoint kernel's input adjoints and H_k the
  * Hessian of f_r at theta_k on the minibatch g_k was taken on (each run's
  * Hessian-vector product, RunHvp, at the mark RunMark gave before that gradient).
- * It costs one Hessian-vector product per run and step (MNIST: about two gradients). */
+ * It costs one Hessian-vector product per run and step (MNIST: about 1.5 gradients' time). */
 #ifndef HAM_BATCH_H
 #define HAM_BATCH_H
 

@@ -58,7 +58,7 @@ double mlp_loss_grad(const Mlp *m, MlpWork *w, const float *theta, const float *
 /* mlp_hvp: hv = H v, H the Hessian of the mean NLL of the n examples at theta (both
  * nparams floats), by Pearlmutter's R-operator: a forward pass carrying the
  * activations' directional derivatives along v, and a backward pass carrying the
- * gradient's; about twice the cost of mlp_loss_grad.  (ReLU's second derivative is
+ * gradient's; 1.5x the time of mlp_loss_grad (784-20-10, batch 128, one thread).  (ReLU's second derivative is
  * taken as 0, as everywhere but at the kink.) */
 void mlp_hvp(const Mlp *m, MlpWork *w, const float *theta, const float *x, const uint8_t *labels, int n,
              const float *v, float *hv);

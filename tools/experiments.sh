@@ -77,7 +77,7 @@ train_phnn_rms() {   # phnn_rms on the sigmoid MNIST network (stdlib/phnn_rms.ha
 
 train_phnn_rms_exact() {   # the same protocol with the exact meta-gradient (through the Hessian)
     # First-order, the protocol above never beats the start; exact, it does (0.309 to
-    # 0.292 on the 100 evaluation runs by epoch 15, flat after).
+    # 0.292 on the 100 evaluation runs by epoch 15, 0.292-0.300 after).
     train phnn_rms_exact stdlib/phnn_rms.ham mnist results/mnist_sigmoid --epochs "$mepochs" --unroll 50 \
         --meta-lr 0.001 --meta-loss loglate --eval-runs 100 --meta-grad exact
 }
