@@ -289,9 +289,14 @@ def measure(a):
     henv = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     started = time.strftime("%Y-%m-%d %H:%M")
     load0, t_start = loadavg(), time.time()
-    srv = {"ham": Server("race_ham", [a.ham], henv),
-           "torch": Server("torch_ref", [py, "bench/torch_ref.py", "--serve"], tenv)}
-    ham_info, torch_info = srv["ham"].ask("info"), srv["torch"].ask("info")
+    srv = {"ham": Server("race_ham", [a.ham], henv)}
+    ham_info = srv["ham"].ask("info")
+    # Both sides on the same OpenBLAS kernels: ham chooses them where OpenBLAS's own
+    # detection does not know the CPU (runtime/blas_setup.h); torch gets the same.
+    if ham_info.get("blas_core"):
+        tenv["OPENBLAS_CORETYPE"] = ham_info["blas_core"]
+    srv["torch"] = Server("torch_ref", [py, "bench/torch_ref.py", "--serve"], tenv)
+    torch_info = srv["torch"].ask("info")
 
     # The reference computes the same steps: its modules, loaded with ham's params, reproduce
     # the updates of ham's kernels on fixed inputs.

@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "bench_time.h"
+#include "blas_setup.h"
 #include "batch.h"
 #include "commands.h"
 #include "compile.h"
@@ -46,6 +47,7 @@
 #include "task.h"
 
 char *openblas_get_config(void);
+char *openblas_get_corename(void);
 
 #define MAXSPEC 16
 #define MAXRUNNER 64
@@ -423,7 +425,9 @@ int main(void)
                 printf("}\n");
             }
         } else if (!strcmp(cmd, "info")) {
-            printf("{\"openblas\": \"%s\"}\n", openblas_get_config());
+            const char *chosen = ham_blas_chosen();
+            printf("{\"openblas\": \"%s%s\", \"blas_core\": \"%s\"}\n", openblas_get_config(),
+                   chosen ? " (kernels chosen by ham, runtime/blas_setup.h)" : "", openblas_get_corename());
         } else if (!strcmp(cmd, "rss")) {
             struct rusage ru;
             getrusage(RUSAGE_SELF, &ru);

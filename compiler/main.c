@@ -15,6 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
+#include "blas_setup.h"
 #include "c_emit.h"
 #include "commands.h"
 #include "derive.h"
@@ -457,7 +460,10 @@ static int dispatch(int argc, char **argv)
     if (argc < 2) return repl_command(1, argv);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) return cmd_help(1, argv);
     if (strcmp(argv[1], "--version") == 0) {
-        printf("hamc %s\n", HAMC_VERSION);
+        const char *chosen = ham_blas_chosen(), *user = getenv("OPENBLAS_CORETYPE");
+        printf("hamc %s\n%s; %s kernels, %s\n", HAMC_VERSION, openblas_get_config(), openblas_get_corename(),
+               chosen ? "chosen by hamc from the CPU's features" : user ? "as OPENBLAS_CORETYPE says"
+                                                                 : "OpenBLAS's own choice");
         return 0;
     }
     for (int i = 0; i < NCOMMANDS; i++)

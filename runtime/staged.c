@@ -11,8 +11,9 @@
  * and Wpbar[r * cols + c] is the adjoint of W[r][c], added to its param at the end. */
 #include "staged.h"
 
+#include "blas_setup.h"
+
 #include <cblas.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +29,9 @@ static void *xalloc(size_t size, int zeroed)
     return p;
 }
 
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-static void blas_single_thread(void) { openblas_set_num_threads(1); }
-
 HamStaged *ham_staged_new(int nstage, int ngemm)
 {
-    pthread_once(&blas_once, blas_single_thread);   // our pool runs the blocks in parallel
+    ham_blas_setup();   // single-threaded BLAS: our pool runs the blocks in parallel
     HamStaged *st = xalloc(sizeof *st, 1);
     st->nstage = nstage;
     st->ngemm = ngemm;

@@ -19,14 +19,14 @@
  *
  * Threads.  A Task owns all its mutable state (weights are the caller's theta; the
  * minibatch buffers and MlpWork are per instance), so instances run in parallel threads.
- * We call openblas_set_num_threads(1) once, at the first task_mnist_create: the gemms
+ * The first task_mnist_create makes BLAS single-threaded (ham_blas_setup): the gemms
  * are small (128 x 784 x 20), BLAS threads would only add sync overhead, and the
  * parallelism belongs at our level (one run per thread).  This setting is process-wide. */
+#include "blas_setup.h"
 #include "idx.h"
 #include "mlp.h"
 #include "task_impl.h"
 
-#include <cblas.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,13 +198,10 @@ static const TaskVTable mnist_vt = {
     mnist_dim, mnist_reset, mnist_loss_grad, mnist_test, mnist_destroy, mnist_batch_mark, mnist_hvp,
 };
 
-static void blas_single_thread(void) { openblas_set_num_threads(1); }
-
 /* A fresh task holds instance 0, so it is usable before the first task_reset. */
 static Task *mnist_create(const TaskConfig *c, char *err, size_t errlen)
 {
-    static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-    pthread_once(&blas_once, blas_single_thread);
+    ham_blas_setup();
     if (c->nhidden < 0 || c->nhidden > TASK_MAX_LAYERS || c->batch < 1) {
         snprintf(err, errlen, "mnist: bad config (nhidden=%d, batch=%d)", c->nhidden, c->batch);
         return NULL;
