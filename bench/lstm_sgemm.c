@@ -17,10 +17,8 @@
  * Flops per coordinate: 2 (80*21 + 80*40) = 9760 for the products, plus elementwise:
  * per layer 160 bias adds, 80 gate activations, 3*20 for c', 20 tanh, 20 for h'
  * (a transcendental counted as 1 flop) = 340, two layers 680, output 2*20 + 2 = 42:
- * 10482 in all.  Peak: 2 FMA units x 8 f32 lanes x 2 flops x the 'cpu MHz' clock: two
- * 256-bit FMA pipes, as AVX2 hosts and AMD Zen 4 have (Zen 4 runs a 512-bit FMA as two
- * 256-bit halves, so AVX-512 does not raise its peak; Intel parts with two 512-bit FMA
- * units would have twice this).
+ * 10482 in all.  Peak: one core's, measured by timing register FMA chains at 256 and
+ * 512 bits (bench/fma_peak.c), as the clock and the FMA units' width vary by machine.
  *
  * The gate loop needs `#pragma omp simd` (-fopenmp-simd) for gcc to vectorize it
  * with libmvec; without it the sgemm variant is ~10x slower, all in scalar expf/tanhf.
@@ -38,6 +36,7 @@
 
 #include "bench_time.h"
 #include "compile.h"
+#include "fma_peak.h"
 #include "rng.h"
 
 void openblas_set_num_threads(int num_threads);
@@ -512,7 +511,8 @@ int main(int argc, char **argv)
     static Cell cell;
     build_cell(&cell, in, params, hypers);
 
-    double mhz = cpu_mhz(), peak = 2 * 8 * 2 * mhz * 1e-3;   // GFLOP/s, one core
+    FmaPeak fp = fma_peak_measure();
+    double mhz = cpu_mhz(), peak = fp.gflops;   // GFLOP/s, one core
     double flops = FLOPS_MM + FLOPS_EW;
     static const int64_t sizes[] = {15910, 100000};
     FILE *md = argc > 1 ? fopen(argv[1], "a") : NULL;
@@ -528,9 +528,11 @@ int main(int argc, char **argv)
                        "Z = A X by cblas_sgemm (%s), then the gates elementwise (gcc -O3 -march=native "
                        "-ffast-math, `omp simd`, libmvec expf/tanhf); \"full\" does one sgemm per layer over all n, \"blocks\" works on "
                        "%d coordinates at a time.  %.0f flops per coordinate (%.0f in the products, %.0f "
-                       "elementwise, a transcendental counted as 1); peak = 2 FMA x 8 lanes x 2 x %.0f MHz = "
-                       "%.1f GFLOP/s.  JIT compile %.0f ms.\n\n",
-                in->nparam, openblas_get_config(), BLOCK, flops, FLOPS_MM, FLOPS_EW, mhz, peak, compile_ms);
+                       "elementwise, a transcendental counted as 1); peak = one core's register FMA chains, "
+                       "measured (bench/fma_peak.c): %.1f GFLOP/s at 256 bits, %.1f at 512 ('cpu MHz' %.0f).  "
+                       "JIT compile %.0f ms.\n\n",
+                in->nparam, openblas_get_config(), BLOCK, flops, FLOPS_MM, FLOPS_EW, fp.gflops_256, fp.gflops_512,
+                mhz, compile_ms);
         fprintf(fs[k], "| n | variant | ns/coord | GFLOP/s | %% of peak | JIT / this | max rel. diff state / update "
                        "(first %d coords) |\n|---|---|---|---|---|---|---|\n", NVERIFY);
     }
@@ -623,9 +625,10 @@ int main(int argc, char **argv)
     if (md) fclose(md);
     FILE *js = argc > 2 ? fopen(argv[2], "w") : NULL;
     if (js) {   // the summary bench/race.py puts in the one table
-        fprintf(js, "{\"flops_fwd\": %.0f, \"flops_adj\": %.0f, \"peak_gflops_1core\": %.2f, \"mhz\": %.1f, "
+        fprintf(js, "{\"flops_fwd\": %.0f, \"flops_adj\": %.0f, \"peak_gflops_1core\": %.2f, \"peak_gflops_256\": %.2f, "
+                    "\"peak_gflops_512\": %.2f, \"mhz\": %.1f, "
                     "\"verified\": %s, \"fwd\": [",
-                flops, aflops, peak, mhz, fail ? "false" : "true");
+                flops, aflops, peak, fp.gflops_256, fp.gflops_512, mhz, fail ? "false" : "true");
         for (int si = 0; si < 2; si++)
             fprintf(js, "%s{\"n\": %lld, \"jit\": %.5g, \"sgemm_full\": %.5g, \"sgemm_blocked\": %.5g}", si ? ", " : "",
                     (long long)sizes[si], ns_all[si][V_JIT], ns_all[si][V_FULL], ns_all[si][V_BLOCKED]);

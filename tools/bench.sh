@@ -54,7 +54,7 @@ lib="$out/libham-bench.a"
 cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wno-unused-parameter -O2 -march=native $incs \
     -o "$out/kernels" bench/kernels.c "$out/handwritten_o3.o" "$out/handwritten_fast.o" "${emitted[@]}" "$lib" $ldlibs
 cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wno-unused-parameter -O3 -march=native -ffast-math -fopenmp-simd $incs \
-    -o "$out/lstm_sgemm" bench/lstm_sgemm.c "$lib" $ldlibs
+    -o "$out/lstm_sgemm" bench/lstm_sgemm.c bench/fma_peak.c "$lib" $ldlibs
 cc -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Wno-unused-parameter -O2 -march=native $incs \
     -o "$out/race_ham" bench/race_ham.c "$lib" $ldlibs
 
