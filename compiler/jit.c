@@ -17,8 +17,10 @@
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/Error.h>
+#include <llvm-c/ExecutionEngine.h>
 #include <llvm-c/LLJIT.h>
 #include <llvm-c/Orc.h>
+#include <llvm-c/OrcEE.h>
 #include <llvm-c/Support.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
@@ -99,6 +101,17 @@ static LLVMTargetMachineRef host_machine(Jit *j, char *err, size_t errlen)
                                    LLVMCodeModelJITDefault);
 }
 
+/* HAM_PERF_JIT=1: the object layer reports every compiled function to perf, through
+ * LLVM's perf listener (a jitdump file, jit-PID.dump, in the working directory), so that
+ * `perf record -k 1` and `perf inject --jit` name the kernels in a profile. */
+static LLVMOrcObjectLayerRef perf_object_layer(void *ctx, LLVMOrcExecutionSessionRef es, const char *triple)
+{
+    (void)triple;
+    LLVMOrcObjectLayerRef layer = LLVMOrcCreateRTDyldObjectLinkingLayerWithSectionMemoryManager(es);
+    LLVMOrcRTDyldObjectLinkingLayerRegisterJITEventListener(layer, (LLVMJITEventListenerRef)ctx);
+    return layer;
+}
+
 Jit *jit_create(char *err, size_t errlen)
 {
     if (LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter()) {
@@ -134,6 +147,10 @@ Jit *jit_create(char *err, size_t errlen)
     }
     LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();
     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(jit_tm));
+    const char *perf = getenv("HAM_PERF_JIT");
+    LLVMJITEventListenerRef listener = perf && *perf == '1' ? LLVMCreatePerfJITEventListener() : NULL;
+    if (perf && *perf == '1' && !listener) fprintf(stderr, "hamc: HAM_PERF_JIT: this LLVM has no perf support\n");
+    if (listener) LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(builder, perf_object_layer, listener);
     if (take_error(LLVMOrcCreateLLJIT(&j->lljit, builder), "cannot create the JIT", err, errlen)) {
         j->lljit = NULL;
         jit_destroy(j);

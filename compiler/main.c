@@ -425,11 +425,38 @@ static void print_tasks(void)
     task_help(stdout, "  ");
 }
 
+/* The environment variables hamc reads, for `hamc help env`. */
+static void print_env(void)
+{
+    printf("environment variables hamc reads:\n"
+           "  HAM_STDLIB=DIR         the standard library's directory (default: found next to the binary)\n"
+           "  HAM_THREADS=N          worker threads when --threads is not given (default: the online CPUs)\n"
+           "  HAM_HISTORY=FILE       the REPL's history file (default ~/.ham_history; /dev/null keeps none)\n"
+           "  HAM_VERBOSE=1          compile times on stderr, as --verbose\n"
+           "  OPENBLAS_CORETYPE=NAME OpenBLAS's kernels (Haswell, SkylakeX, Cooperlake, Zen, ...); unset, hamc\n"
+           "                         chooses from the CPU's features the ones OpenBLAS gives CPUs it knows\n"
+           "  HAM_BLAS_CHOOSE=0      leave the kernels to OpenBLAS's own detection (`hamc --version` says which run)\n"
+           "  HAM_GEMM=off|force     stage a step's parameter products as sgemm: never, or every linear form\n"
+           "                         (default: where they are large, as the LSTM's)\n"
+           "  HAM_VECTOR_BITS=256    AVX2-wide kernels on an AVX-512 host\n"
+           "  HAM_VECMATH=libmvec    call glibc's vector exp/log/tanh instead of the inline ones\n"
+           "  HAM_CONTRACT=0         no fused multiply-adds in the kernels\n"
+           "  HAM_CODEGEN_LEVEL=0-3  the LLVM code generator's optimization level (default 3)\n"
+           "  HAM_PASSES=PIPELINE    the LLVM IR pass pipeline, in opt's syntax\n"
+           "  HAM_LLVM_ARGS=\"...\"    LLVM's own command-line options (e.g. -enable-misched=false)\n"
+           "  HAM_PERF_JIT=1         report the JIT's kernels to perf: a jitdump under $JITDUMPDIR/.debug/jit\n"
+           "                         for `perf record -k 1` and `perf inject --jit`\n");
+}
+
 static int cmd_help(int argc, char **argv)
 {
     if (argc > 1) {
         if (strcmp(argv[1], "tasks") == 0 || strcmp(argv[1], "task") == 0) {
             print_tasks();
+            return 0;
+        }
+        if (strcmp(argv[1], "env") == 0) {
+            print_env();
             return 0;
         }
         for (int i = 0; i < NCOMMANDS; i++) {
@@ -449,7 +476,7 @@ static int cmd_help(int argc, char **argv)
     char names[256];
     task_names(names, sizeof names);
     printf("\ntasks: %s ('hamc help tasks' shows their options)\n", names);
-    printf("\n'hamc help COMMAND' shows a command's options.\n"
+    printf("\n'hamc help COMMAND' shows a command's options, 'hamc help env' the environment variables.\n"
            "exit status: 0 ok, 1 errors in the input, 2 bad usage\n");
     return 0;
 }

@@ -9,7 +9,8 @@
 #   - comments survive fmt, and `fmt -i` rewrites a file atomically (a new inode,
 #     no temp file left; a file with errors is left alone);
 #   - exit status 2 for usage errors, 1 for a missing file (with a one-line message);
-#     `--version`, `help` and `help check` work.
+#     `--version` (with the OpenBLAS kernels), `help` and `help check` work, and
+#     `help env` lists every environment variable the sources read.
 #
 # Failures go to stderr; the last line of stdout is `N passed, N failed`, and the exit
 # status is 1 if anything failed.  Environment: HAMC, the absolute path of hamc
@@ -190,6 +191,16 @@ expect_status "fmt of a missing file" 1
 hamc --version
 expect_status "hamc --version" 0
 grep -Eq '^hamc [0-9]+\.[0-9]+' "$tmp/out" && ok || bad "--version prints 'hamc X.Y'" "" "$tmp/out"
+grep -q '^OpenBLAS .*kernels, ' "$tmp/out" && ok || bad "--version names OpenBLAS's kernels" "" "$tmp/out"
+# `hamc help env` lists every variable the sources read (HAM_SEGMENT is the tests' own;
+# HOME is the REPL history's default).
+hamc help env
+expect_status "hamc help env" 0
+for v in $(grep -rhoE 'getenv\("[A-Z_]+"\)|env_value\(envp, "[A-Z_]+"\)' "$root/compiler" "$root/runtime" |
+           grep -oE '"[A-Z_]+"' | tr -d '"' | sort -u); do
+    case $v in HAM_SEGMENT | HOME | LD_PRELOAD | HAM_BLAS_CHOSEN) continue ;; esac
+    grep -q "^  $v=" "$tmp/out" && ok || bad "hamc help env does not list $v" "" "$tmp/out"
+done
 hamc help
 expect_status "hamc help" 0
 grep -q 'check' "$tmp/out" && grep -q 'fmt' "$tmp/out" && ok || bad "help lists check and fmt" "" "$tmp/out"
