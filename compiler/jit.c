@@ -102,7 +102,8 @@ static LLVMTargetMachineRef host_machine(Jit *j, char *err, size_t errlen)
 }
 
 /* HAM_PERF_JIT=1: the object layer reports every compiled function to perf, through
- * LLVM's perf listener (a jitdump file, jit-PID.dump, in the working directory), so that
+ * LLVM's perf listener (a jitdump file, jit-PID.dump, under $JITDUMPDIR/.debug/jit/,
+ * /tmp's when JITDUMPDIR is unset), so that
  * `perf record -k 1` and `perf inject --jit` name the kernels in a profile. */
 static LLVMOrcObjectLayerRef perf_object_layer(void *ctx, LLVMOrcExecutionSessionRef es, const char *triple)
 {

@@ -4,13 +4,14 @@
  * .preinit_array, which the dynamic loader runs with main's arguments before the
  * initializer of any shared library, OpenBLAS's included (it reads OPENBLAS_CORETYPE
  * once, there).  The linker keeps the entry in every executable that pulls this object
- * from libham.a, which every caller of ham_blas_setup does.  Not under valgrind: its
- * CPU hides AVX-512, and the exec would run the program outside it. */
+ * from libham.a, which every caller of ham_blas_setup does.  Not under valgrind
+ * (LD_PRELOAD names its vgpreload): the exec would run the program outside it. */
 #define _POSIX_C_SOURCE 200809L
 #include "blas_setup.h"
 
 #include <cblas.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -51,33 +52,31 @@ static const char *env_value(char **envp, const char *name)
 static void choose_kernels(int argc, char **argv, char **envp)
 {
     (void)argc;
-    const char *prev = env_value(envp, "HAM_BLAS_CHOSEN");
-    if (env_value(envp, "OPENBLAS_CORETYPE")) {
-        if (prev && strcmp(prev, env_value(envp, "OPENBLAS_CORETYPE")) == 0) chosen = prev;
+    const char *user = env_value(envp, "OPENBLAS_CORETYPE"), *mark = env_value(envp, "HAM_BLAS_CHOSEN");
+    if (user) {   // ours if the mark says so (the second execution), else the user's
+        if (mark && strcmp(mark, user) == 0) chosen = mark;
         return;
     }
     const char *off = env_value(envp, "HAM_BLAS_CHOOSE"), *preload = env_value(envp, "LD_PRELOAD");
-    if (off && strcmp(off, "0") == 0) return;
-    if (preload && strstr(preload, "vgpreload")) return;   // under valgrind: the exec would leave it
+    if ((off && strcmp(off, "0") == 0) || (preload && strstr(preload, "vgpreload"))) return;
     const char *k = kernels_for_this_cpu();
     const char *exe = (const char *)getauxval(AT_EXECFN);
     if (!k || !exe || !argv) return;
+    static char core_var[64], mark_var[64];
+    snprintf(core_var, sizeof core_var, "OPENBLAS_CORETYPE=%s", k);
+    snprintf(mark_var, sizeof mark_var, "HAM_BLAS_CHOSEN=%s", k);
     size_t n = 0;
     while (envp && envp[n]) n++;
     char **env = malloc((n + 3) * sizeof *env);
-    char *core = malloc(strlen("OPENBLAS_CORETYPE=") + strlen(k) + 1);
-    char *mark = malloc(strlen("HAM_BLAS_CHOSEN=") + strlen(k) + 1);
-    if (!env || !core || !mark) return;
-    strcat(strcpy(core, "OPENBLAS_CORETYPE="), k);
-    strcat(strcpy(mark, "HAM_BLAS_CHOSEN="), k);
+    if (!env) return;
     size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(envp[i], "HAM_BLAS_CHOSEN=", 16) != 0) env[m++] = envp[i];
-    env[m++] = core;
-    env[m++] = mark;
+    for (size_t i = 0; i < n; i++)   // a mark without the variable is stale: dropped
+        if (strncmp(envp[i], "HAM_BLAS_CHOSEN=", strlen("HAM_BLAS_CHOSEN=")) != 0) env[m++] = envp[i];
+    env[m++] = core_var;
+    env[m++] = mark_var;
     env[m] = NULL;
     execve(exe, argv, env);
-    free(env), free(core), free(mark);   // the exec failed: OpenBLAS chooses
+    free(env);   // the exec failed: OpenBLAS chooses
 }
 
 __attribute__((used, section(".preinit_array"))) static void (*const preinit_choose_kernels)(int, char **,

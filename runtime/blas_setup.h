@@ -4,7 +4,7 @@
  * from the CPU's vendor, family and model; a model it does not know gets its generic
  * SSE3 kernels ("Prescott").  Debian 12's 0.3.21 does not know the Xeons of family 6,
  * model 207 that some of our machines are, and its sgemm runs 2-3x slower there (the
- * MNIST Adam run 3x, the LSTM's staged step 2.5x; bench/results.md).  So every
+ * MNIST Adam run 3x, the LSTM's staged step 2.5x; README, Performance).  So every
  * executable linking this file chooses for it when the user has not (OPENBLAS_CORETYPE
  * unset): from the CPU's features, the kernels OpenBLAS itself gives the CPUs it knows
  * with those features: AVX-512 with BF16 -> Cooperlake, AVX-512 -> SkylakeX, and on

@@ -200,7 +200,9 @@ for v in $(grep -rhoE 'getenv\("[A-Z_]+"\)|env_value\(envp, "[A-Z_]+"\)' "$root/
            grep -oE '"[A-Z_]+"' | tr -d '"' | sort -u); do
     case $v in HAM_SEGMENT | HOME | LD_PRELOAD | HAM_BLAS_CHOSEN) continue ;; esac
     grep -q "^  $v=" "$tmp/out" && ok || bad "hamc help env does not list $v" "" "$tmp/out"
+    nenv=$((${nenv:-0} + 1))
 done
+[ "${nenv:-0}" -ge 10 ] && ok || bad "help env: only ${nenv:-0} variables found in the sources (the grep broke?)"
 hamc help
 expect_status "hamc help" 0
 grep -q 'check' "$tmp/out" && grep -q 'fmt' "$tmp/out" && ok || bad "help lists check and fmt" "" "$tmp/out"
