@@ -9,7 +9,8 @@
  *            [--runs-per-epoch 20] [--meta-batch B] [--meta-lr 0.01] [--meta-opt adam]
  *            [--meta-loss sum|log|late|loglate] [--meta-grad first|exact] [--out-mul K] [--clip C]
  *            [--eval-every N] [--eval-runs N] --out CKPT
- *            [--resume CKPT] [--log CSV] [--seed S] [--set k=v]... [--threads N] [--opt NAME]
+ *            [--resume CKPT | --init CKPT] [--log CSV] [--seed S] [--set k=v]... [--threads N] [--opt NAME]
+ *   --init: a fresh run starting from CKPT's params, matched by name (param_init.h).
  *   --meta-loss left out: sum, or with --resume the meta-loss stored in the checkpoint
  *   (TRAIN_META_LOSS_AUTO); given, it wins over the stored one, as the other options do.
  *   --meta-opt likewise: adam, or the resumed checkpoint's; given and different from
@@ -33,6 +34,7 @@
 #include "eval.h"
 #include "meta_opt.h"
 #include "meta_train.h"
+#include "param_init.h"
 #include "rng.h"
 
 volatile int ham_interrupted;
@@ -56,7 +58,7 @@ void ham_catch_interrupt(int on)
 #define MAX_AT 32   // steps of --at
 
 typedef struct RunArgs {
-    const char *spec, *opt, *task, *params, *csv, *finals, *out, *resume, *log, *meta_opt, *at;
+    const char *spec, *opt, *task, *params, *csv, *finals, *out, *resume, *init, *log, *meta_opt, *at;
     const char *set_names[MAX_SET];
     char set_buf[MAX_SET][64];     // the names' storage: no allocation to free on any path
     double set_values[MAX_SET];
@@ -180,6 +182,7 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         else if (!strcmp(o, "--at") && !train) a->at = v;
         else if (!strcmp(o, "--out") && train) a->out = v;
         else if (!strcmp(o, "--resume") && train) a->resume = v;
+        else if (!strcmp(o, "--init") && train) a->init = v;
         else if (!strcmp(o, "--log") && train) a->log = v;
         else if (!strcmp(o, "--unroll") && train) bad = parse_int(v, 1, &a->unroll), a->given |= GIVEN_UNROLL;
         else if (!strcmp(o, "--epochs") && train) bad = parse_int(v, 0, &a->epochs);
@@ -212,6 +215,8 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
     }
     if (!a->spec) return cmd_usage(cmd, "needs a SPEC file%s", "");
     if (train && !a->out) return cmd_usage(cmd, "needs --out CKPT (where the learned params go)%s", "");
+    if (a->init && a->resume)
+        return cmd_usage(cmd, "takes --resume (go on with a run) or --init (a fresh run from its params), not both%s", "");
     return 0;
 }
 
@@ -516,8 +521,12 @@ int cmd_train(int argc, char **argv)
         } else {
             double *params = calloc((size_t)P, sizeof *params);
             cmd_setup_params(&c.kernel.info, a.seed, params);
-            HamPool *pool = ham_pool_create(a.threads);
+            HamPool *pool = NULL;
             TrainResult r;
+            if (a.init && param_init_from_checkpoint(a.init, &c.kernel.info, params, stdout, err, sizeof err) != 0)
+                goto done_train;
+            fflush(stdout);
+            pool = ham_pool_create(a.threads);
             ham_catch_interrupt(1);
             if (meta_train(&c.kernel, &tc, params, c.hypers, pool, &r, err, sizeof err) == 0) {
                 printf("%s: %d epochs, %ld meta-steps in %.1f s; best evaluation loss %.5g%s; saved %s\n",
@@ -527,6 +536,7 @@ int cmd_train(int argc, char **argv)
                 status = r.stopped ? 130 : 0;
             }
             ham_catch_interrupt(0);
+        done_train:
             ham_pool_destroy(pool);
             free(params);
         }

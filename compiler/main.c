@@ -395,8 +395,8 @@ static const Command commands[] = {
      "hamc train SPEC --task T --out CKPT [--unroll 20] [--steps 100] [--epochs 100]\n"
      "                [--runs-per-epoch 20] [--meta-batch 1] [--meta-lr 0.01] [--meta-opt adam|sgd]\n"
      "                [--meta-loss sum|log|late|loglate] [--meta-grad first|exact] [--out-mul K] [--clip C]\n"
-     "                [--eval-every 1] [--eval-runs 20] [--resume CKPT] [--log CSV] [--seed S] [--set k=v]...\n"
-     "                [--opt NAME] [--threads N] [--verbose]\n"
+     "                [--eval-every 1] [--eval-runs 20] [--resume CKPT | --init CKPT] [--log CSV] [--seed S]\n"
+     "                [--set k=v]... [--opt NAME] [--threads N] [--verbose]\n"
      "                (--meta-loss: sum of the losses, of their logs, or either weighted by step / steps (late,\n"
      "                loglate); sum by default; with --resume, the one the checkpoint was trained with; so is\n"
      "                --meta-opt, adam by default; and so are the task, the settings and the hypers (--set):\n"
@@ -406,7 +406,9 @@ static const Command commands[] = {
      "                about 1.5x a gradient's time); exact needs a whole-step adjoint (staged LSTMs: HAM_GEMM=off).\n"
      "                --log: a CSV row per epoch (epoch, meta_steps, meta_loss, eval_loss, best_loss, seconds),\n"
      "                the start as epoch 0; --resume appends to it.  --verbose: compile times, and without a\n"
-     "                terminal for the progress line, a line per epoch on stderr)",
+     "                terminal for the progress line, a line per epoch on stderr.  --init: a fresh run whose\n"
+     "                params start as CKPT's best, by name (CKPT may be another optimizer's: a spec that\n"
+     "                extends a trained one starts where it ended; params it lacks keep their initializers))",
      "meta-train a learned optimizer by truncated backpropagation through its unrolled steps"},
     {"repl", repl_command, "hamc repl", "the interactive session: define, run, compare, train, plot (also: hamc alone)"},
     {"run-script", repl_script_command, "hamc run-script FILE [--keep-going] | hamc run-script --check FILE...",
