@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# layer_probe.sh SPEC [CKPT] [--opt NAME] [--task T] [--runs N] [--steps N]: what an
+# optimizer does to each layer of the MNIST MLP on real gradient streams: per array
+# (W1, b1, W2, b2, ...) the mean |gradient|, the mean |update| at steps 1, 5, 20 and
+# the last, how far the coordinates travelled, and the first-order decrease bought
+# per step; from tools/layer_probe_driver.c linked with the optimizer as `hamc emit-c
+# --float` writes it (a checkpoint's learned params baked in) and with build/libham.a's
+# tasks.  Defaults: --task "mnist split=eval", 20 runs of 100 steps.  The companion of
+# tools/probe.sh (synthetic streams); results/mnist_sigmoid/policy_study/ has the MNIST
+# LSTM, phnn_rms and NAG side by side.
+# Needs cc, bin/hamc and build/libham.a (make) and the MNIST data (make data).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+hamc=${HAMC:-$root/bin/hamc}
+lib=${HAM_LIB:-$root/build/libham.a}
+usage() { echo "usage: tools/layer_probe.sh SPEC [CKPT] [--opt NAME] [--task T] [--runs N] [--steps N]" >&2; exit 2; }
+[ $# -ge 1 ] || usage
+spec=$1
+shift
+emit=() task="mnist split=eval" runs=20 steps=100
+if [ $# -ge 1 ] && [ "${1#--}" = "$1" ]; then emit+=(--params "$1"); shift; fi
+while [ $# -gt 0 ]; do
+    [ $# -ge 2 ] || usage
+    case "$1" in
+    --opt) emit+=(--opt "$2") ;;
+    --task) task=$2 ;;
+    --runs) runs=$2 ;;
+    --steps) steps=$2 ;;
+    *) usage ;;
+    esac
+    shift 2
+done
+[ -f "$lib" ] || { echo "layer_probe.sh: no $lib (run make)" >&2; exit 1; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ham-layers.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+"$hamc" emit-c "$spec" --float "${emit[@]}" -o "$tmp/opt.c"
+name=$(sed -n 's/^void ham_\([A-Za-z0-9_]*\)_step_f32(.*/\1/p' "$tmp/opt.c" | head -n 1)
+nstate=$(sed -n 's/^#define HAM_[A-Z0-9_]*_NSTATE \([0-9]*\)$/\1/p' "$tmp/opt.c" | head -n 1)
+[ -n "$name" ] && [ -n "$nstate" ] || { echo "layer_probe.sh: no step function in the emitted C" >&2; exit 1; }
+cc -std=c11 -O2 -o "$tmp/probe" -DPROBE_STEP="ham_${name}_step_f32" -DPROBE_INIT="ham_${name}_init_state_f32" \
+    -DPROBE_NSTATE="$nstate" -I "$root/runtime" "$root/tools/layer_probe_driver.c" "$tmp/opt.c" "$lib" \
+    -lopenblas -lpthread -lm
+echo "layer probe of $name ($spec${emit[*]:+ ${emit[*]}})"
+cd "$root" && "$tmp/probe" "$task" "$runs" "$steps"
