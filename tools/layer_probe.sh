@@ -8,7 +8,8 @@
 # tasks.  Defaults: --task "mnist split=eval", 20 runs of 100 steps.  The companion of
 # tools/probe.sh (synthetic streams); results/mnist_sigmoid/policy_study/ has the MNIST
 # LSTM, phnn_rms and NAG side by side.
-# Needs cc, bin/hamc and build/libham.a (make) and the MNIST data (make data).
+# Needs cc, bin/hamc and build/libham.a (make) and the MNIST data (make data); HAMC,
+# HAM_LIB (the library) and HAM_LDFLAGS (extra link flags: a sanitized library's) override.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 hamc=${HAMC:-$root/bin/hamc}
@@ -39,6 +40,6 @@ nstate=$(sed -n 's/^#define HAM_[A-Z0-9_]*_NSTATE \([0-9]*\)$/\1/p' "$tmp/opt.c"
 [ -n "$name" ] && [ -n "$nstate" ] || { echo "layer_probe.sh: no step function in the emitted C" >&2; exit 1; }
 cc -std=c11 -O2 -o "$tmp/probe" -DPROBE_STEP="ham_${name}_step_f32" -DPROBE_INIT="ham_${name}_init_state_f32" \
     -DPROBE_NSTATE="$nstate" -I "$root/runtime" "$root/tools/layer_probe_driver.c" "$tmp/opt.c" "$lib" \
-    -lopenblas -lpthread -lm
+    ${HAM_LDFLAGS:-} -lopenblas -lpthread -lm
 echo "layer probe of $name ($spec${emit[*]:+ ${emit[*]}})"
 cd "$root" && "$tmp/probe" "$task" "$runs" "$steps"

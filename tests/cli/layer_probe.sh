@@ -6,6 +6,9 @@
 . "$(dirname "$0")/../cli_common.sh" layers
 export HAMC
 probe=$root/tools/layer_probe.sh
+# The library of the build under test (make asan's is sanitized: link it so).
+export HAM_LIB=$(dirname "${TEST_BIN:-$root/build/tests}")/libham.a
+[ -n "${HAM_SANITIZED:-}" ] && export HAM_LDFLAGS="-fsanitize=address,undefined"
 if [ ! -f "$root/data/mnist/train-images-idx3-ubyte" ]; then
     echo "skipped: tools/layer_probe.sh (no data/mnist; run \`make data\`)"
     summary
