@@ -130,7 +130,7 @@ int main(int argc, char **argv)
             for (int64_t i = gr[k].begin; i < gr[k].end; i++) gr[k].travel += fabs((double)theta[i] - theta0[i]);
     }
     printf("final loss %.4f (mean of %d runs of %d steps, task %s)\n", final / runs, runs, steps, argv[1]);
-    char last[16];
+    char last[24];
     snprintf(last, sizeof last, "|d| t=%d", steps);
     printf("%-5s %7s %10s %10s %10s %10s %10s %10s %10s %10s\n", "group", "coords", "|g| t=1", "|g|", "|d| t=1",
            "|d| t=5", "|d| t=20", last, "|th-th0|", "-d.g/step");
