@@ -34,12 +34,9 @@ done
 [ -f "$lib" ] || { echo "layer_probe.sh: no $lib (run make)" >&2; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ham-layers.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-"$hamc" emit-c "$spec" --float "${emit[@]}" -o "$tmp/opt.c"
-name=$(sed -n 's/^void ham_\([A-Za-z0-9_]*\)_step_f32(.*/\1/p' "$tmp/opt.c" | head -n 1)
-nstate=$(sed -n 's/^#define HAM_[A-Z0-9_]*_NSTATE \([0-9]*\)$/\1/p' "$tmp/opt.c" | head -n 1)
-[ -n "$name" ] && [ -n "$nstate" ] || { echo "layer_probe.sh: no step function in the emitted C" >&2; exit 1; }
-cc -std=c11 -O2 -o "$tmp/probe" -DPROBE_STEP="ham_${name}_step_f32" -DPROBE_INIT="ham_${name}_init_state_f32" \
-    -DPROBE_NSTATE="$nstate" -I "$root/runtime" "$root/tools/layer_probe_driver.c" "$tmp/opt.c" "$lib" \
+. "$root/tools/probe_build.sh"
+# shellcheck disable=SC2086  # HAM_LDFLAGS: several words
+probe_build layer_probe.sh "$spec" "$tmp/probe" "$root/tools/layer_probe_driver.c" -std=c11 -I "$root/runtime" "$lib" \
     ${HAM_LDFLAGS:-} -lopenblas -lpthread -lm
 echo "layer probe of $name ($spec${emit[*]:+ ${emit[*]}})"
 cd "$root" && "$tmp/probe" "$task" "$runs" "$steps"

@@ -23,11 +23,7 @@ while [ $# -gt 0 ]; do
 done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ham-probe.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-"$hamc" emit-c "$spec" --float "${emit[@]}" -o "$tmp/opt.c"
-name=$(sed -n 's/^void ham_\([A-Za-z0-9_]*\)_step_f32(.*/\1/p' "$tmp/opt.c" | head -n 1)
-nstate=$(sed -n 's/^#define HAM_[A-Z0-9_]*_NSTATE \([0-9]*\)$/\1/p' "$tmp/opt.c" | head -n 1)
-[ -n "$name" ] && [ -n "$nstate" ] || { echo "probe.sh: no step function in the emitted C" >&2; exit 1; }
-cc -std=c99 -O2 -o "$tmp/probe" -DPROBE_STEP="ham_${name}_step_f32" -DPROBE_INIT="ham_${name}_init_state_f32" \
-    -DPROBE_NSTATE="$nstate" "$root/tools/probe_driver.c" "$tmp/opt.c" -lm
+. "$root/tools/probe_build.sh"
+probe_build probe.sh "$spec" "$tmp/probe" "$root/tools/probe_driver.c" -std=c99 -lm
 echo "probe of $name ($spec${emit[*]:+ ${emit[*]}})"
 "$tmp/probe"
