@@ -8,12 +8,23 @@
 #include "checkpoint.h"
 #include "sema.h"
 
-/* The checkpoint's optimizer, checked again from the spec text it stores; NULL with
- * the cause in err.  Its diagnostics, if any, go to stderr under the checkpoint's path. */
+/* The checkpoint's optimizer, checked again from the spec text it stores with the
+ * hyper overrides it was trained with (a hyper may size a param); NULL with the cause
+ * in err.  Its diagnostics, if any, go to stderr under the checkpoint's path. */
 static const OptInfo *checkpoint_layout(const char *path, const Checkpoint *ck, Arena *a, Diag *d, char *err,
                                         size_t errlen)
 {
     Program *p = load_program(a, d, path, ck->spec_text, 1);
+    int n = (int)ck->n_hypers;
+    p->noverrides = n;
+    p->override_names = arena_alloc(a, (size_t)(n + 1) * sizeof *p->override_names);
+    p->override_values = arena_alloc(a, (size_t)(n + 1) * sizeof *p->override_values);
+    p->override_used = arena_alloc(a, (size_t)(n + 1) * sizeof *p->override_used);
+    for (int i = 0; i < n; i++) {
+        p->override_names[i] = ck->hypers[i].name;
+        p->override_values[i] = ck->hypers[i].value;
+        p->override_used[i] = 0;
+    }
     if (p->main && d->nerrors == 0) sema_program(p);
     if (!p->main || d->nerrors) {
         snprintf(err, errlen, "%s: the spec stored in it does not check any more (%d error%s)", path, d->nerrors,
@@ -42,12 +53,14 @@ static void shape_text(const HamArrayInfo *x, char *buf, size_t len)
     else snprintf(buf, len, "matrix[%d,%d]", x->dim[0], x->dim[1]);
 }
 
-/* Appends name to list (", "-separated), or "..." once it would overflow. */
+/* Appends name to list (", "-separated); past room for it and a closing ", ...",
+ * the list ends with ", ..." instead (list holds len > 8 bytes). */
 static void list_add(char *list, size_t len, const char *name)
 {
     size_t used = strlen(list);
-    if (used + strlen(name) + 8 >= len) {
-        if (used + 5 < len && (used < 3 || strcmp(list + used - 3, "..."))) strcat(list, used ? ", ..." : "...");
+    if (used >= 3 && !strcmp(list + used - 3, "...")) return;   // already cut
+    if (used + 2 + strlen(name) + 5 >= len) {
+        strcat(list, used ? ", ..." : "...");
         return;
     }
     if (used) strcat(list, ", ");

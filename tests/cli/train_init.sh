@@ -7,8 +7,9 @@
 #     and the one that kept its initializer; meta-training from there moves it;
 #   - the same optimizer --init'd from its own checkpoint runs as the checkpoint;
 #   - refused with one line and a nonzero exit: a param of the same name and another
-#     shape, a checkpoint sharing no param name, one whose stored spec lacks the
-#     optimizer it names, a missing or corrupt file, and --init with --resume.
+#     shape (the checkpoint's own hyper overrides sizing its params), a checkpoint
+#     sharing no param name, one whose stored spec lacks the optimizer it names, a
+#     missing or corrupt file, and --init with --resume.
 . "$(dirname "$0")/../cli_common.sh" init
 spec=$root/examples/phnn_small.ham
 run_final() {   # run_final SPEC CKPT: the mean final loss on 30 fixed quadratics
@@ -40,6 +41,14 @@ got=$(run_final "$tmp/gain.ham" "$tmp/gain0.ckpt")
 grep -q "^init: 6 of 6 params" "$tmp/out" && ! grep -q "kept" "$tmp/out" && ok || bad "same optimizer report: $(cat "$tmp/out")"
 [ "$(run_final "$spec" "$tmp/same.ckpt")" = "$want" ] && ok || bad "--init from its own checkpoint runs differently"
 
+# A hyper that sizes a param: the checkpoint's spec is checked with the overrides it was
+# trained with, so its a has 3 numbers, and a target with the declared 2 is refused.
+printf 'optimizer h {\n    hyper k = 2\n    input g\n    param a[k] = 0\n    update = -0.01 * (1 + sum(a)) * g\n}\n' >"$tmp/h.ham"
+"$HAMC" train "$tmp/h.ham" --task quadratic --set k=3 --epochs 1 --runs-per-epoch 2 --eval-runs 2 --out "$tmp/h3.ckpt" \
+    >/dev/null 2>"$tmp/err" && ok || bad "training a hyper-sized param: $(cat "$tmp/err")"
+"$HAMC" train "$tmp/h.ham" --task quadratic --set k=3 --init "$tmp/h3.ckpt" --epochs 0 --out "$tmp/h3b.ckpt" >"$tmp/out" 2>"$tmp/err" &&
+    grep -q "(3 of 3 numbers)" "$tmp/out" && ok || bad "--init with the same hyper: $(cat "$tmp/out" "$tmp/err")"
+
 refused() {   # refused WHAT STATUS PATTERN SPEC [train options]: exit STATUS, one stderr line matching PATTERN
     local what=$1 status=$2 pattern=$3 s=$4
     shift 4
@@ -51,6 +60,7 @@ refused() {   # refused WHAT STATUS PATTERN SPEC [train options]: exit STATUS, o
 printf 'optimizer k {\n    input g\n    param K = 0.5, r = 1\n    update = -K * r * g\n}\n' >"$tmp/k.ham"
 refused "another shape" 1 "param 'K' is scalar in 'k' but matrix\[2,2\] in 'phnn_small'" "$tmp/k.ham" --init "$tmp/base.ckpt"
 printf 'optimizer z {\n    input g\n    param lr = 0.1\n    update = -lr * g\n}\n' >"$tmp/z.ham"
+refused "a hyper-sized param of another size" 1 "param 'a' is vector\[2\] in 'h' but vector\[3\] in 'h'" "$tmp/h.ham" --init "$tmp/h3.ckpt"
 refused "no shared name" 1 "'phnn_small' has no param named as one of 'z'" "$tmp/z.ham" --init "$tmp/base.ckpt"
 /usr/bin/python3 "$root/tests/reliability/ckpt.py" set-str "$tmp/base.ckpt" "$tmp/renamed.ckpt" NAME nosuch
 refused "a name its spec lacks" 1 "its spec declares no optimizer 'nosuch'" "$spec" --init "$tmp/renamed.ckpt"
