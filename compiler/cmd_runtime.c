@@ -521,14 +521,11 @@ int cmd_train(int argc, char **argv)
         } else {
             double *params = calloc((size_t)P, sizeof *params);
             cmd_setup_params(&c.kernel.info, a.seed, params);
-            HamPool *pool = NULL;
+            HamPool *pool = ham_pool_create(a.threads);
             TrainResult r;
-            if (a.init && param_init_from_checkpoint(a.init, &c.kernel.info, params, stdout, err, sizeof err) != 0)
-                goto done_train;
-            fflush(stdout);
-            pool = ham_pool_create(a.threads);
             ham_catch_interrupt(1);
-            if (meta_train(&c.kernel, &tc, params, c.hypers, pool, &r, err, sizeof err) == 0) {
+            if ((!a.init || param_init_from_checkpoint(a.init, &c.kernel.info, params, stdout, err, sizeof err) == 0) &&
+                meta_train(&c.kernel, &tc, params, c.hypers, pool, &r, err, sizeof err) == 0) {
                 printf("%s: %d epochs, %ld meta-steps in %.1f s; best evaluation loss %.5g%s; saved %s\n",
                        c.kernel.info.name, r.epochs_done, r.meta_steps, r.seconds, r.best_loss,
                        r.stopped ? " (interrupted)" : "", a.out);
@@ -536,7 +533,6 @@ int cmd_train(int argc, char **argv)
                 status = r.stopped ? 130 : 0;
             }
             ham_catch_interrupt(0);
-        done_train:
             ham_pool_destroy(pool);
             free(params);
         }

@@ -5,23 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-int compile_optimizer(Jit *jit, const CompileRequest *req, FILE *diag_out, Compiled *c, char *err, size_t errlen)
+Optimizer *compile_check(Arena *a, Diag *d, const CompileRequest *req, Program **prog, char *err, size_t errlen)
 {
-    memset(c, 0, sizeof *c);
-    arena_init(&c->arena);
-    diag_init(&c->diag, &c->arena, diag_out);
-    c->diag.warnings_off = 1;
-    Arena *a = &c->arena;
     // Overrides go in after loading and before sema, so every check sees them.
-    Program *p = c->prog = load_program(a, &c->diag, req->path, req->text, 1);
+    Program *p = *prog = load_program(a, d, req->path, req->text, 1);
     p->noverrides = req->nset;
     p->override_names = req->set_names;
     p->override_values = (double *)req->set_values;
     p->override_used = arena_alloc(a, (size_t)(req->nset + 1) * sizeof(int));
-    if (p->main && c->diag.nerrors == 0) sema_program(p);
-    if (c->diag.nerrors) {
-        snprintf(err, errlen, "%s: %d error%s", req->path, c->diag.nerrors, c->diag.nerrors == 1 ? "" : "s");
-        return -1;
+    if (p->main && d->nerrors == 0) sema_program(p);
+    if (d->nerrors) {
+        snprintf(err, errlen, "%s: %d error%s", req->path, d->nerrors, d->nerrors == 1 ? "" : "s");
+        return NULL;
     }
     Optimizer *o = NULL;
     for (int i = 0; i < p->noptimizers && !o; i++) {
@@ -31,14 +26,27 @@ int compile_optimizer(Jit *jit, const CompileRequest *req, FILE *diag_out, Compi
     if (!o) {
         snprintf(err, errlen, req->opt ? "%s: no optimizer '%s'" : "%s: declares no optimizer%s", req->path,
                  req->opt ? req->opt : "");
-        return -1;
+        return NULL;
     }
     for (int i = 0; i < req->nset; i++) {
         if (!sema_lookup(o->info, req->set_names[i]) || sema_lookup(o->info, req->set_names[i])->kind != SK_HYPER) {
             snprintf(err, errlen, "optimizer '%s' has no hyper '%s'", o->name, req->set_names[i]);
-            return -1;
+            return NULL;
         }
     }
+    return o;
+}
+
+int compile_optimizer(Jit *jit, const CompileRequest *req, FILE *diag_out, Compiled *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    arena_init(&c->arena);
+    diag_init(&c->diag, &c->arena, diag_out);
+    c->diag.warnings_off = 1;
+    Arena *a = &c->arena;
+    Optimizer *o = compile_check(a, &c->diag, req, &c->prog, err, errlen);
+    if (!o) return -1;
+    Program *p = c->prog;
     c->spec_text = p->main ? c->diag.files[p->main->file]->text : "";
     c->step = step_build(p, o->info, a, &c->diag, NULL);
     if (!c->step) {

@@ -31,6 +31,13 @@ typedef struct CompileRequest {
     int verbose;             // print the compile times (also with $HAM_VERBOSE)
 } CompileRequest;
 
+/* compile_check: load and check req's file (or text) with its hyper overrides, into
+ * the arena and diagnostics given: the optimizer it names (or the file's first), or
+ * NULL with a one-line cause in err (the diagnostics printed by d).  *prog receives
+ * the program either way.  The first half of compile_optimizer, for callers that need
+ * an optimizer's checked structure (its params' names and shapes) without its kernels. */
+Optimizer *compile_check(Arena *a, Diag *d, const CompileRequest *req, Program **prog, char *err, size_t errlen);
+
 /* compile_optimizer: 0, or -1 with diagnostics printed to `diag_out` and a one-line
  * summary in err. */
 int compile_optimizer(Jit *jit, const CompileRequest *req, FILE *diag_out, Compiled *c, char *err, size_t errlen);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "compile.h"
 #include "sema.h"
 
 /* The checkpoint's optimizer, checked again from the spec text it stores with the
@@ -14,43 +15,25 @@
 static const OptInfo *checkpoint_layout(const char *path, const Checkpoint *ck, Arena *a, Diag *d, char *err,
                                         size_t errlen)
 {
-    Program *p = load_program(a, d, path, ck->spec_text, 1);
     int n = (int)ck->n_hypers;
-    p->noverrides = n;
-    p->override_names = arena_alloc(a, (size_t)(n + 1) * sizeof *p->override_names);
-    p->override_values = arena_alloc(a, (size_t)(n + 1) * sizeof *p->override_values);
-    p->override_used = arena_alloc(a, (size_t)(n + 1) * sizeof *p->override_used);
-    for (int i = 0; i < n; i++) {
-        p->override_names[i] = ck->hypers[i].name;
-        p->override_values[i] = ck->hypers[i].value;
-        p->override_used[i] = 0;
-    }
-    if (p->main && d->nerrors == 0) sema_program(p);
-    if (!p->main || d->nerrors) {
-        snprintf(err, errlen, "%s: the spec stored in it does not check any more (%d error%s)", path, d->nerrors,
-                 d->nerrors == 1 ? "" : "s");
+    const char **names = arena_alloc(a, (size_t)(n + 1) * sizeof *names);
+    double *values = arena_alloc(a, (size_t)(n + 1) * sizeof *values);
+    for (int i = 0; i < n; i++) names[i] = ck->hypers[i].name, values[i] = ck->hypers[i].value;
+    CompileRequest req = {.path = path, .text = ck->spec_text, .opt = ck->opt_name, .set_names = names,
+                          .set_values = values, .nset = n};
+    Program *p;
+    char why[256];
+    const Optimizer *o = compile_check(a, d, &req, &p, why, sizeof why);
+    if (!o) {
+        snprintf(err, errlen, "%s (checking the spec stored in the checkpoint)", why);
         return NULL;
     }
-    for (int i = 0; i < p->noptimizers; i++)
-        if (!strcmp(p->optimizers[i]->name, ck->opt_name) && p->optimizers[i]->info) {
-            const OptInfo *info = p->optimizers[i]->info;
-            if ((size_t)info->scalars[SK_PARAM] != ck->n_params) {
-                snprintf(err, errlen, "%s: holds %zu params, but its spec's '%s' has %d", path, ck->n_params,
-                         ck->opt_name, info->scalars[SK_PARAM]);
-                return NULL;
-            }
-            return info;
-        }
-    snprintf(err, errlen, "%s: its spec declares no optimizer '%s'", path, ck->opt_name);
-    return NULL;
-}
-
-/* "matrix[8,1]" for a param array of the target. */
-static void shape_text(const HamArrayInfo *x, char *buf, size_t len)
-{
-    if (x->rank == 0) snprintf(buf, len, "scalar");
-    else if (x->rank == 1) snprintf(buf, len, "vector[%d]", x->dim[0]);
-    else snprintf(buf, len, "matrix[%d,%d]", x->dim[0], x->dim[1]);
+    if ((size_t)o->info->scalars[SK_PARAM] != ck->n_params) {
+        snprintf(err, errlen, "%s: holds %zu params, but its spec's '%s' has %d", path, ck->n_params, ck->opt_name,
+                 o->info->scalars[SK_PARAM]);
+        return NULL;
+    }
+    return o->info;
 }
 
 /* Appends name to list (", "-separated); past room for it and a closing ", ...",
@@ -89,12 +72,10 @@ int param_init_from_checkpoint(const char *path, const HamKernelInfo *info, doub
             list_add(kept, sizeof kept, x->name);
             continue;
         }
-        if (s->shape.rank != x->rank || (x->rank > 0 && s->shape.dim[0] != x->dim[0]) ||
-            (x->rank > 1 && s->shape.dim[1] != x->dim[1])) {
-            char want[48];
-            shape_text(x, want, sizeof want);
-            snprintf(err, errlen, "%s: param '%s' is %s in '%s' but %s in '%s'", path, x->name, want, info->name,
-                     shape_str(&arena, s->shape), ck.opt_name);
+        Shape want = {x->rank, {x->dim[0], x->dim[1]}};
+        if (!shape_equal(want, s->shape)) {
+            snprintf(err, errlen, "%s: param '%s' is %s in '%s' but %s in '%s'", path, x->name,
+                     shape_str(&arena, want), info->name, shape_str(&arena, s->shape), ck.opt_name);
             goto done;
         }
         memcpy(params + x->offset, values + s->offset, (size_t)x->size * sizeof *params);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idx.h"
 #include "task.h"
 
 void PROBE_INIT(float *state, int64_t n, int64_t stride);
@@ -50,9 +51,9 @@ static void *xcalloc(size_t n, size_t size)
 static int layer_groups(const TaskConfig *c, int64_t dim, Group *gr)
 {
     int size[TASK_MAX_LAYERS + 2], nl = c->nhidden + 1, ng = 0;
-    size[0] = 784;
+    size[0] = MNIST_PIXELS;
     for (int l = 0; l < c->nhidden; l++) size[l + 1] = c->hidden[l];
-    size[nl] = 10;
+    size[nl] = MNIST_CLASSES;
     int64_t off = 0;
     for (int l = 0; l < nl; l++) {
         int64_t w = (int64_t)size[l] * size[l + 1];

@@ -63,7 +63,7 @@ printf 'optimizer z {\n    input g\n    param lr = 0.1\n    update = -lr * g\n}\
 refused "a hyper-sized param of another size" 1 "param 'a' is vector\[2\] in 'h' but vector\[3\] in 'h'" "$tmp/h.ham" --init "$tmp/h3.ckpt"
 refused "no shared name" 1 "'phnn_small' has no param named as one of 'z'" "$tmp/z.ham" --init "$tmp/base.ckpt"
 /usr/bin/python3 "$root/tests/reliability/ckpt.py" set-str "$tmp/base.ckpt" "$tmp/renamed.ckpt" NAME nosuch
-refused "a name its spec lacks" 1 "its spec declares no optimizer 'nosuch'" "$spec" --init "$tmp/renamed.ckpt"
+refused "a name its spec lacks" 1 "renamed.ckpt: no optimizer 'nosuch' (checking the spec stored in the checkpoint)" "$spec" --init "$tmp/renamed.ckpt"
 refused "a missing file" 1 "$tmp/none.ckpt" "$spec" --init "$tmp/none.ckpt"
 head -c 100 "$tmp/base.ckpt" >"$tmp/cut.ckpt"
 refused "a truncated file" 1 "cut.ckpt" "$spec" --init "$tmp/cut.ckpt"
