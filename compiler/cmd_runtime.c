@@ -9,8 +9,11 @@
  *            [--runs-per-epoch 20] [--meta-batch B] [--meta-lr 0.01] [--meta-opt adam]
  *            [--meta-loss sum|log|late|loglate] [--meta-grad first|exact] [--out-mul K] [--clip C]
  *            [--eval-every N] [--eval-runs N] --out CKPT
- *            [--resume CKPT | --init CKPT] [--log CSV] [--seed S] [--set k=v]... [--threads N] [--opt NAME]
+ *            [--resume CKPT | --init CKPT] [--imitate CKPT] [--log CSV] [--seed S] [--set k=v]... [--threads N]
+ *            [--opt NAME]
  *   --init: a fresh run starting from CKPT's params, matched by name (param_init.h).
+ *   --imitate: learn to reproduce the updates of CKPT's optimizer (teacher.h); a run
+ *   trained so resumes only with --imitate given again.
  *   --meta-loss left out: sum, or with --resume the meta-loss stored in the checkpoint
  *   (TRAIN_META_LOSS_AUTO); given, it wins over the stored one, as the other options do.
  *   --meta-opt likewise: adam, or the resumed checkpoint's; given and different from
@@ -36,6 +39,7 @@
 #include "meta_train.h"
 #include "param_init.h"
 #include "rng.h"
+#include "teacher.h"
 
 volatile int ham_interrupted;
 
@@ -58,7 +62,7 @@ void ham_catch_interrupt(int on)
 #define MAX_AT 32   // steps of --at
 
 typedef struct RunArgs {
-    const char *spec, *opt, *task, *params, *csv, *finals, *out, *resume, *init, *log, *meta_opt, *at;
+    const char *spec, *opt, *task, *params, *csv, *finals, *out, *resume, *init, *imitate, *log, *meta_opt, *at;
     const char *set_names[MAX_SET];
     char set_buf[MAX_SET][64];     // the names' storage: no allocation to free on any path
     double set_values[MAX_SET];
@@ -183,6 +187,7 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         else if (!strcmp(o, "--out") && train) a->out = v;
         else if (!strcmp(o, "--resume") && train) a->resume = v;
         else if (!strcmp(o, "--init") && train) a->init = v;
+        else if (!strcmp(o, "--imitate") && train) a->imitate = v;
         else if (!strcmp(o, "--log") && train) a->log = v;
         else if (!strcmp(o, "--unroll") && train) bad = parse_int(v, 1, &a->unroll), a->given |= GIVEN_UNROLL;
         else if (!strcmp(o, "--epochs") && train) bad = parse_int(v, 0, &a->epochs);
@@ -194,6 +199,8 @@ static int parse_args(const char *cmd, int train, int argc, char **argv, RunArgs
         else if (!strcmp(o, "--clip") && train) bad = parse_double(v, &a->clip) || a->clip < 0, a->given |= GIVEN_CLIP;
         else if (!strcmp(o, "--meta-loss") && train) {
             a->meta_loss = meta_loss_parse(v);
+            if (a->meta_loss == META_LOSS_IMITATE)
+                return cmd_usage(cmd, "--meta-loss imitate is set by --imitate CKPT, which names the teacher%s", "");
             if (a->meta_loss < 0) return cmd_usage(cmd, "unknown meta-loss '%s' (sum, log, late or loglate)", v);
         }
         else if (!strcmp(o, "--meta-grad") && train) {
@@ -512,9 +519,18 @@ int cmd_train(int argc, char **argv)
     tc.stop = &ham_interrupted;
     Jit *jit = NULL;
     Compiled c;
+    Teacher teacher = {0};
     int status = 1;
-    if (prepare("train", &a, &jit, &c, 1, err, sizeof err) == 0) {
+    if (prepare("train", &a, &jit, &c, 1, err, sizeof err) == 0 &&
+        (!a.imitate || teacher_load(jit, a.imitate, &teacher, err, sizeof err) == 0)) {
         tc.spec_text = c.spec_text;
+        if (a.imitate) {
+            tc.teacher = &teacher.c.kernel;
+            tc.teacher_params = teacher.params;
+            tc.teacher_hypers = teacher.c.hypers;
+            printf("imitating '%s' (%d params, from %s)\n", teacher.c.kernel.info.name, teacher.c.kernel.info.nparam,
+                   a.imitate);
+        }
         int P = c.kernel.info.nparam;
         if (P == 0) {
             snprintf(err, sizeof err, "optimizer '%s' has no params to learn", c.kernel.info.name);
@@ -538,6 +554,7 @@ int cmd_train(int argc, char **argv)
         }
     }
     if (status == 1) fprintf(stderr, "hamc train: %s\n", err);
+    teacher_free(&teacher);
     if (jit) compiled_free(&c);
     jit_destroy(jit);
     free(a.resumed_task);

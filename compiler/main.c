@@ -395,7 +395,8 @@ static const Command commands[] = {
      "hamc train SPEC --task T --out CKPT [--unroll 20] [--steps 100] [--epochs 100]\n"
      "                [--runs-per-epoch 20] [--meta-batch 1] [--meta-lr 0.01] [--meta-opt adam|sgd]\n"
      "                [--meta-loss sum|log|late|loglate] [--meta-grad first|exact] [--out-mul K] [--clip C]\n"
-     "                [--eval-every 1] [--eval-runs 20] [--resume CKPT | --init CKPT] [--log CSV] [--seed S]\n"
+     "                [--eval-every 1] [--eval-runs 20] [--resume CKPT | --init CKPT] [--imitate CKPT]\n"
+     "                [--log CSV] [--seed S]\n"
      "                [--set k=v]... [--opt NAME] [--threads N] [--verbose]\n"
      "                (--meta-loss: sum of the losses, of their logs, or either weighted by step / steps (late,\n"
      "                loglate); sum by default; with --resume, the one the checkpoint was trained with; so is\n"
@@ -408,7 +409,11 @@ static const Command commands[] = {
      "                the start as epoch 0; --resume appends to it.  --verbose: compile times, and without a\n"
      "                terminal for the progress line, a line per epoch on stderr.  --init: a fresh run whose\n"
      "                params start as CKPT's best, by name (CKPT may be another optimizer's: a spec that\n"
-     "                extends a trained one starts where it ended; params it lacks keep their initializers))",
+     "                extends a trained one starts where it ended; params it lacks keep their initializers).\n"
+     "                --imitate: learn to reproduce the updates of CKPT's optimizer (compiled from the spec the\n"
+     "                checkpoint holds, its best params) on its own runs: the meta-loss is the updates' relative\n"
+     "                squared distance per unroll; evaluation still judges by the task's loss; such a run\n"
+     "                resumes only with --imitate given again)",
      "meta-train a learned optimizer by truncated backpropagation through its unrolled steps"},
     {"repl", repl_command, "hamc repl", "the interactive session: define, run, compare, train, plot (also: hamc alone)"},
     {"run-script", repl_script_command, "hamc run-script FILE [--keep-going] | hamc run-script --check FILE...",

@@ -1091,7 +1091,8 @@ static ReplStatus rc_train(ReplSession *s, int argc, char **argv, const char *re
     tc.meta_opt = opt_str(&o, "meta_opt", "adam");
     const char *meta_loss = opt_str(&o, "meta_loss", "sum");
     tc.meta_loss = meta_loss_parse(meta_loss);
-    if (tc.meta_loss < 0) return fail("train: unknown meta_loss '%s' (sum, log, late or loglate)", meta_loss);
+    if (tc.meta_loss < 0 || tc.meta_loss == META_LOSS_IMITATE)   // imitation: hamc train --imitate
+        return fail("train: unknown meta_loss '%s' (sum, log, late or loglate)", meta_loss);
     const char *meta_grad = opt_str(&o, "meta_grad", "first");
     tc.meta_grad = meta_grad_parse(meta_grad);
     if (tc.meta_grad < 0) return fail("train: unknown meta_grad '%s' (first or exact)", meta_grad);

@@ -192,6 +192,7 @@ void unroll_free(Unroll *u)
     free(u->states), free(u->grads), free(u->thetas), free(u->ts), free(u->losses);
     free(u->xbar[0]), free(u->xbar[1]), free(u->ubar), free(u->scratch);
     free(u->marks), free(u->gbar), free(u->thetabar), free(u->hv);
+    free(u->updates), free(u->targets), free(u->norms);
     memset(u, 0, sizeof *u);
 }
 
@@ -228,6 +229,29 @@ int unroll_set_exact(Unroll *u, const Batch *b, char *err, size_t errlen)
     return 0;
 }
 
+int unroll_set_teacher(Unroll *u, const Batch *b, Batch *teacher, char *err, size_t errlen)
+{
+    if (teacher->nruns != b->nruns || teacher->dim != b->dim || teacher->prec != b->prec) {
+        snprintf(err, errlen, "the teacher's batch (%d runs of %lld coordinates) does not match the student's "
+                 "(%d of %lld)", teacher->nruns, (long long)teacher->dim, b->nruns, (long long)b->dim);
+        return -1;
+    }
+    if (u->exact) {
+        snprintf(err, errlen, "imitation compares updates on the teacher's gradients: it has no exact meta-gradient");
+        return -1;
+    }
+    u->updates = alloc_elems(b, (int64_t)u->U * b->n);
+    u->targets = alloc_elems(b, (int64_t)u->U * b->n);
+    u->norms = calloc((size_t)b->nruns + 1, sizeof *u->norms);
+    if (!u->updates || !u->targets || !u->norms) {
+        snprintf(err, errlen, "out of memory for the imitation's updates");
+        return -1;
+    }
+    u->teacher = teacher;
+    u->meta_loss = META_LOSS_IMITATE;
+    return 0;
+}
+
 /* One run's share of abar_k: ubar += H_k gbar_k + thetabar_k on its slice. */
 typedef struct HvpJob {
     Unroll *u;
@@ -257,8 +281,51 @@ static double step_weight(const Unroll *u, int k)
     return u->ts[k] / u->horizon;
 }
 
+/* The student takes the teacher's loss, gradient and theta (teacher forcing). */
+static void take_teacher_point(Batch *b, Batch *teacher)
+{
+    batch_eval_grad(teacher);
+    memcpy(b->grad, teacher->grad, (size_t)b->n * b->es);
+    memcpy(b->theta, teacher->theta, (size_t)b->n * b->es);
+    memcpy(b->loss, teacher->loss, (size_t)b->nruns * sizeof *b->loss);
+    b->have_grad = 1;
+}
+
+/* A tiny floor under N_r: a teacher that does not move gives a finite meta-loss. */
+#define IMITATE_NORM_FLOOR 1e-30
+
+static double imitate_forward(Unroll *u, Batch *b)
+{
+    Batch *T = u->teacher;
+    size_t n = (size_t)b->n * b->es;
+    for (int k = 0; k < u->U; k++) {
+        take_teacher_point(b, T);
+        record(u, b, k);
+        batch_step(b);
+        batch_step(T);
+        memcpy((char *)u->updates + (size_t)k * n, b->update, n);
+        memcpy((char *)u->targets + (size_t)k * n, T->update, n);
+    }
+    take_teacher_point(b, T);
+    record(u, b, u->U);
+    double L = 0;
+    for (int r = 0; r < b->nruns; r++) {
+        double err = 0, norm = 0;
+        for (int k = 0; k < u->U; k++)
+            for (int64_t i = (int64_t)k * b->n + (int64_t)r * b->dim, e = i + b->dim; i < e; i++) {
+                double d = get(b, u->updates, i), t = get(b, u->targets, i);
+                err += (d - t) * (d - t);
+                norm += t * t;
+            }
+        u->norms[r] = norm + IMITATE_NORM_FLOOR;
+        L += err / u->norms[r] / b->nruns;
+    }
+    return isfinite(L) ? L : NAN;
+}
+
 double unroll_forward(Unroll *u, Batch *b)
 {
+    if (u->teacher) return imitate_forward(u, b);
     for (int k = 0; k < u->U; k++) {
         batch_eval_grad(b);
         record(u, b, k);
@@ -275,7 +342,7 @@ double unroll_forward(Unroll *u, Batch *b)
     return isfinite(L) ? L : NAN;
 }
 
-static const char *const meta_loss_names[] = {"sum", "log", "late", "loglate"};
+static const char *const meta_loss_names[] = {"sum", "log", "late", "loglate", "imitate"};
 
 int meta_loss_parse(const char *name)
 {
@@ -299,7 +366,16 @@ void unroll_backward(Unroll *u, Batch *b, double *param_grad)
     for (int k = u->U - 1; k >= 0; k--) {
         // ubar_k = (1/B) sum_{j > k} w_j g_j: w = 1 (sum), 1 / f_r(theta_j) (log),
         // times t_j / T (late)
-        for (int r = 0; r < b->nruns; r++) {
+        if (u->teacher) {   // ubar_k = 2 (d_k - d*_k) / (B N_r): theta is the teacher's, data
+            for (int r = 0; r < b->nruns; r++) {
+                double w = 2 * scale / u->norms[r];
+                for (int64_t i = (int64_t)r * b->dim; i < (int64_t)(r + 1) * b->dim; i++) {
+                    int64_t j = (int64_t)k * b->n + i;
+                    put(b, u->ubar, i, w * (get(b, u->updates, j) - get(b, u->targets, j)));
+                }
+            }
+        }
+        for (int r = 0; r < b->nruns && !u->teacher; r++) {
             double w = scale * step_weight(u, k);
             if (is_log(u->meta_loss)) w /= u->losses[(size_t)(k + 1) * b->nruns + r] + LOG_LOSS_FLOOR;
             for (int64_t i = (int64_t)r * b->dim; i < (int64_t)(r + 1) * b->dim; i++)
@@ -315,7 +391,7 @@ void unroll_backward(Unroll *u, Batch *b, double *param_grad)
         if (u->exact) a.g_bar = u->gbar;
         ham_adjoint(b->kernel->adjoint[b->prec], b->prec, &a, b->n, b->P, u->scratch, param_grad, b->pool);
         cur = !cur;
-        if (k == 0) continue;   // theta_0 does not depend on the params
+        if (k == 0 || u->teacher) continue;   // theta_0, and a teacher's theta, do not depend on the params
         if (u->exact) {
             HvpJob job = {u, b, k};
             ham_pool_run(b->pool, b->nruns, run_hvp, &job);

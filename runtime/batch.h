@@ -24,7 +24,17 @@
  * where gbar_k and thetabar_k are the adjoint kernel's input adjoints and H_k the
  * Hessian of f_r at theta_k on the minibatch g_k was taken on (each run's
  * Hessian-vector product, RunHvp, at the mark RunMark gave before that gradient).
- * It costs one Hessian-vector product per run and step (MNIST: about 1.5 gradients' time). */
+ * It costs one Hessian-vector product per run and step (MNIST: about 1.5 gradients' time).
+ *
+ * Imitation (unroll_set_teacher; META_LOSS_IMITATE): a second batch, the teacher (a
+ * trained optimizer, say the LSTM, on the same runs' tasks), takes the steps; the
+ * student reads the teacher's gradient and theta at every step (teacher forcing), and
+ * its update d_k is compared with the teacher's d*_k:
+ *   L = (1/B) sum_r sum_k ||d_k - d*_k||^2 / N_r,   N_r = sum_k ||d*_k||^2 + tiny,
+ * both sums over the unroll's steps and run r's coordinates, so every unroll weighs
+ * alike however small the teacher's late steps are.  theta is the teacher's (data),
+ * so the params reach L only through the updates and the student's state:
+ *   ubar_k = (2 / (B N_r)) (d_k - d*_k),  xbar carried from step k+1 to k. */
 #ifndef HAM_BATCH_H
 #define HAM_BATCH_H
 
@@ -75,9 +85,10 @@ int batch_run_state_finite(const Batch *b, int run);   // run's optimizer state 
 /* LATE and LOG_LATE weigh the summand of the loss after global step t (1..T, T the
  * run's steps) by t / T: an optimizer judged by its loss at the last step is then
  * meta-trained mostly on its late steps, while the early ones still count. */
-typedef enum { META_LOSS_SUM, META_LOSS_LOG, META_LOSS_LATE, META_LOSS_LOG_LATE } MetaLoss;
+typedef enum { META_LOSS_SUM, META_LOSS_LOG, META_LOSS_LATE, META_LOSS_LOG_LATE, META_LOSS_IMITATE } MetaLoss;
 
-/* meta_loss_parse: "sum", "log", "late" or "loglate"; -1 for anything else.
+/* meta_loss_parse: "sum", "log", "late", "loglate" or "imitate" (set by
+ * unroll_set_teacher, not chosen); -1 for anything else.
  * meta_loss_name: the inverse (checkpoints store the name). */
 int meta_loss_parse(const char *name);
 const char *meta_loss_name(MetaLoss m);
@@ -93,6 +104,9 @@ typedef struct Unroll {
     uint64_t *marks;                // exact: [(U+1) nruns]
     void *thetabar;                 // [n] where the adjoint has input adjoints and the step reads theta
     void *gbar, *hv;                // exact: [n] each
+    Batch *teacher;                 // unroll_set_teacher, else NULL
+    void *updates, *targets;        // imitation: [U n] each, the student's and the teacher's
+    double *norms;                  // imitation: [nruns], N_r of the last forward
 } Unroll;
 
 int unroll_init(Unroll *u, const Batch *b, int U);
@@ -104,6 +118,12 @@ double unroll_forward(Unroll *u, Batch *b);
  * one-line reason if the kernel's adjoint has no input adjoints (a staged step), the
  * batch no Hessian (batch_set_hessian), or memory is short. */
 int unroll_set_exact(Unroll *u, const Batch *b, char *err, size_t errlen);
+/* unroll_set_teacher: imitate `teacher` (see the top), a batch of as many runs of the
+ * same dimension, in the same precision, stepped by unroll_forward alongside; the
+ * caller resets both batches' runs to the same theta.  Sets meta_loss to
+ * META_LOSS_IMITATE.  -1 with a one-line reason for a mismatched teacher, an exact
+ * unroll, or out of memory. */
+int unroll_set_teacher(Unroll *u, const Batch *b, Batch *teacher, char *err, size_t errlen);
 /* unroll_backward: param_grad[P] += dL/dphi. */
 void unroll_backward(Unroll *u, Batch *b, double *param_grad);
 

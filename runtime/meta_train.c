@@ -80,6 +80,7 @@ typedef struct Trainer {
     double eval_loss;         // the last evaluation's loss (NaN: none yet)
     Task **tasks;
     Batch batch;
+    Batch teacher;            // imitation: the teacher's runs (TrainConfig.teacher)
     Unroll unroll;
     Progress progress;
     FILE *log;                // TrainConfig.log, open
@@ -152,7 +153,7 @@ static int restore_meta_loss(Trainer *t, const Checkpoint *ck, char *err, size_t
         size_t i = 0;
         for (; s[i] && i < 40; i++) q[i] = s[i] >= ' ' && s[i] <= '~' ? s[i] : '?';
         q[i] = 0;
-        snprintf(err, errlen, "%s: trained with meta-loss '%s%s', which this ham does not know (sum, log, late or loglate)",
+        snprintf(err, errlen, "%s: trained with meta-loss '%s%s', which this ham does not know (sum, log, late, loglate or imitate)",
                  t->c->resume, q, s[i] ? "..." : "");
         return -1;
     }
@@ -263,6 +264,10 @@ static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, in
     free(th);
     batch_set_params(b, t->params, hypers);
     batch_reset_state(b);
+    if (c->teacher) {   // the teacher starts where the student does
+        memcpy(t->teacher.theta, b->theta, (size_t)b->n * b->es);
+        batch_reset_state(&t->teacher);
+    }
     int n_unrolls = (c->steps + c->unroll - 1) / c->unroll;
     for (int u = 0; u < n_unrolls; u++) {
         if (c->stop && *c->stop) return;
@@ -308,7 +313,7 @@ static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, in
         meta_opt_step(&t->opt, t->params, t->grad);
         batch_set_params(b, t->params, hypers);
         t->meta_step++;
-        *loss_sum += L / c->unroll;
+        *loss_sum += t->meta_loss == META_LOSS_IMITATE ? L : L / c->unroll;   // imitation: already relative
         (*unrolls)++;
         show_progress(t, t->run, u + 1, *loss_sum / *unrolls);
     }
@@ -384,6 +389,7 @@ static void trainer_free(Trainer *t)
     if (t->log) fclose(t->log);
     unroll_free(&t->unroll);
     batch_free(&t->batch);
+    batch_free(&t->teacher);
     if (t->tasks)
         for (int i = 0; i < t->c->meta_batch; i++) task_destroy(t->tasks[i]);
     free(t->tasks);
@@ -444,6 +450,36 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
     }
     t.unroll.meta_loss = t.meta_loss;
     t.unroll.horizon = c->steps;
+    if (c->teacher) {
+        if (c->meta_loss != TRAIN_META_LOSS_AUTO && c->meta_loss != META_LOSS_IMITATE) {
+            snprintf(err, errlen, "imitation has a meta-loss of its own (the updates' distance); --meta-loss %s "
+                     "does not go with a teacher", meta_loss_name((MetaLoss)c->meta_loss));
+            trainer_free(&t);
+            return -1;
+        }
+        if (c->meta_grad == TRAIN_META_GRAD_EXACT) {
+            snprintf(err, errlen, "imitation compares updates on the teacher's gradients: --meta-grad exact does not apply");
+            trainer_free(&t);
+            return -1;
+        }
+        if (batch_init(&t.teacher, c->teacher, HAM_F32, c->meta_batch, task_dim(t.tasks[0]), task_callback, t.tasks,
+                       pool) != 0) {
+            snprintf(err, errlen, "out of memory for the teacher's runs");
+            trainer_free(&t);
+            return -1;
+        }
+        batch_set_params(&t.teacher, c->teacher_params, c->teacher_hypers);
+        if (unroll_set_teacher(&t.unroll, &t.batch, &t.teacher, err, errlen) != 0) {
+            trainer_free(&t);
+            return -1;
+        }
+        t.meta_loss = META_LOSS_IMITATE;
+    } else if (t.meta_loss == META_LOSS_IMITATE) {
+        snprintf(err, errlen, "%s%sthe imitation meta-loss needs the teacher (--imitate CKPT)",
+                 c->resume ? c->resume : "", c->resume ? ": trained by imitation; " : "");
+        trainer_free(&t);
+        return -1;
+    }
     if (c->meta_grad == TRAIN_META_GRAD_EXACT) {
         if (!task_has_hvp(t.tasks[0])) {
             snprintf(err, errlen, "--meta-grad exact: the task '%s' has no Hessian-vector product", task_name(t.tasks[0]));

@@ -10,12 +10,14 @@
  * set), as is the starting phi of a fresh run, and the best phi is kept; a checkpoint is written atomically after each epoch,
  * so a killed run resumes from its last epoch and reaches the same result.
  * With a log, each epoch appends a CSV row (epoch, meta_steps, meta_loss, eval_loss,
- * best_loss, seconds: meta_loss the epoch's mean per-step meta-loss, eval_loss empty in
+ * best_loss, seconds: meta_loss the epoch's mean per-step meta-loss, or with a teacher the
+ * mean relative squared error of the updates over an unroll, eval_loss empty in
  * epochs not evaluated), flushed at once, so a run can be watched and plotted.
  *
  * Resuming: the checkpoint gives phi, the best phi, the meta-optimizer's state, the RNG
  * and the counters; the meta-loss too, unless the config names one (meta_loss >= 0),
- * which then wins, as every other setting of the config does.  The checkpoint also
+ * which then wins, as every other setting of the config does.  A run trained by
+ * imitation resumes only with its teacher given again.  The checkpoint also
  * records the run's settings (train_setting_keys), which hamc train adopts on --resume
  * for the options not given (compiler/cmd_runtime.c). */
 #ifndef HAM_META_TRAIN_H
@@ -42,6 +44,11 @@ typedef struct TrainConfig {
                               // Andrychowicz et al.) or _EXACT (through the optimizee's
                               // Hessian: batch.h, unroll_set_exact)
     int eval_every, eval_runs;
+    /* Imitation (batch.h, META_LOSS_IMITATE): the trained optimizer whose updates the
+     * student learns to reproduce on the teacher's own runs, or NULL.  Evaluation (and
+     * so the best params) still judges the student by the task's loss. */
+    const HamKernel *teacher;
+    const double *teacher_params, *teacher_hypers;
     uint64_t seed;
     const char *out;          // checkpoint path, or NULL
     const char *resume;       // checkpoint to resume, or NULL

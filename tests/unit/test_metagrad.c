@@ -11,6 +11,10 @@
  * quadratics' Hessian-vector products, and through the kernels' g_bar and theta_bar)
  * is checked against differences of the true meta-loss, the gradients recomputed on
  * the perturbed trajectory; it must differ from the first-order one there.
+ * Imitation (unroll_set_teacher): the meta-loss is the updates' relative distance to a
+ * teacher's (the same spec with other params) on the teacher's gradients and theta;
+ * its gradient is checked against differences of that loss, the teacher's runs
+ * recomputed each time (they do not depend on the student's params).
  * Also: the result is the same bits with 1 or 2 threads. */
 #include <math.h>
 #include <stdlib.h>
@@ -194,6 +198,107 @@ static void check_spec(Jit *jit, const char *path, const char *opt, MetaLoss kin
     arena_free(&arena);
 }
 
+/* From theta0 and the initial states: one imitated unroll of the teacher. */
+static double imitate_loss(Batch *b, Batch *teacher, Unroll *u, Quad *q, const double *params, const double *hyp,
+                           const double *theta0, double *grad)
+{
+    memset(q->calls, 0, sizeof q->calls);
+    batch_set_params(b, params, hyp);
+    batch_reset_state(b);
+    batch_reset_state(teacher);
+    memcpy(b->theta, theta0, (size_t)b->n * sizeof(double));
+    memcpy(teacher->theta, theta0, (size_t)b->n * sizeof(double));
+    double L = unroll_forward(u, b);
+    if (grad) unroll_backward(u, b, grad);
+    return L;
+}
+
+static void check_imitate(Jit *jit, const char *path, const char *opt)
+{
+    Arena arena;
+    arena_init(&arena);
+    Diag d;
+    diag_init(&d, &arena, stderr);
+    Program *p = load_program(&arena, &d, path, NULL, 1);
+    sema_program(p);
+    Optimizer *o = load_find_optimizer(p, opt);
+    ASSERT(o && d.nerrors == 0);
+    if (!o || d.nerrors) return;
+    StepProgram *s = step_build(p, o->info, &arena, &d, NULL);
+    HamKernel k;
+    char err[512];
+    JitOptions jo;
+    jit_default_options(&jo);
+    ASSERT(s && jit_compile(jit, s, &jo, &arena, &k, NULL, err, sizeof err) == 0);
+    int P = s->nparam;
+    Rng rng = {23};
+    double *params = calloc((size_t)P, sizeof *params), *tparams = calloc((size_t)P, sizeof *tparams);
+    double *grad = calloc((size_t)P, sizeof *grad), *grad2 = calloc((size_t)P, sizeof *grad2);
+    step_initial_params(s, params, rng_draw, &rng);
+    for (int j = 0; j < P; j++) tparams[j] = params[j] + 0.3 * rng_normal(&rng), params[j] += 0.1 * rng_normal(&rng);
+    Quad *q = calloc(1, sizeof *q);
+    for (int r = 0; r < B; r++)
+        for (int i = 0; i < DIM; i++) {
+            q->y[r][i] = rng_normal(&rng);
+            for (int j = 0; j < DIM; j++) q->W[r][i][j] = rng_normal(&rng) / 2;
+        }
+    double theta0[B * DIM];
+    for (int i = 0; i < B * DIM; i++) theta0[i] = rng_normal(&rng);
+    HamPool *one = ham_pool_create(1), *two = ham_pool_create(2);
+    Batch b, teacher;
+    Unroll u;
+    batch_init(&b, &k, HAM_F64, B, DIM, quad_loss_grad, q, one);
+    batch_init(&teacher, &k, HAM_F64, B, DIM, quad_loss_grad, q, one);
+    batch_set_params(&teacher, tparams, s->hyper_values);
+    unroll_init(&u, &b, U);
+    ASSERT(unroll_set_teacher(&u, &b, &teacher, err, sizeof err) == 0 && u.meta_loss == META_LOSS_IMITATE);
+    double L = imitate_loss(&b, &teacher, &u, q, params, s->hyper_values, theta0, grad);
+    ASSERT(isfinite(L) && L > 0);
+    // The student with the teacher's params reproduces it: loss 0, gradient 0.
+    double L0 = imitate_loss(&b, &teacher, &u, q, tparams, s->hyper_values, theta0, grad2);
+    ASSERT(L0 == 0);
+    double g0 = 0;
+    for (int j = 0; j < P; j++) g0 = fmax(g0, fabs(grad2[j]));
+    ASSERT(g0 == 0);
+    memset(grad2, 0, (size_t)P * sizeof *grad2);
+    b.pool = teacher.pool = two;   // same bits on two threads
+    imitate_loss(&b, &teacher, &u, q, params, s->hyper_values, theta0, grad2);
+    ASSERT(memcmp(grad, grad2, (size_t)P * sizeof *grad) == 0);
+    double worst = 0, gmax = 0;
+    int checked = 0;
+    for (int j = 0; j < P; j++) gmax = fmax(gmax, fabs(grad[j]));
+    for (int j = 0; j < P; j += P > 40 ? 3 : 1) {
+        double p0 = params[j], h = 1e-5 * fmax(1, fabs(p0));
+        params[j] = p0 + h;
+        double lp = imitate_loss(&b, &teacher, &u, q, params, s->hyper_values, theta0, NULL);
+        params[j] = p0 - h;
+        double lm = imitate_loss(&b, &teacher, &u, q, params, s->hyper_values, theta0, NULL);
+        params[j] = p0;
+        double fd = (lp - lm) / (2 * h);
+        double rel = fabs(fd - grad[j]) / fmax(fmax(fabs(fd), fabs(grad[j])), 1e-2 * gmax);
+        if (rel > worst) worst = rel;
+        checked++;
+    }
+    if (worst > 1e-5) fprintf(stderr, "%s (imitation): worst relative error %.3g over %d params\n", opt, worst, checked);
+    ASSERT(checked > 0 && gmax > 0 && worst < 1e-5);
+    // A teacher of another size, or an exact unroll, is refused with a reason.
+    Batch small;
+    Unroll u2;
+    batch_init(&small, &k, HAM_F64, B, DIM - 1, quad_loss_grad, q, one);
+    unroll_init(&u2, &b, U);
+    ASSERT(unroll_set_teacher(&u2, &b, &small, err, sizeof err) == -1 && strstr(err, "does not match"));
+    unroll_free(&u2);
+    batch_free(&small);
+    unroll_free(&u);
+    batch_free(&b);
+    batch_free(&teacher);
+    ham_pool_destroy(one);
+    ham_pool_destroy(two);
+    free(params), free(tparams), free(grad), free(grad2), free(q);
+    step_free(s);
+    arena_free(&arena);
+}
+
 int main(void)
 {
     setenv("HAM_STDLIB", "stdlib", 0);
@@ -207,10 +312,14 @@ int main(void)
             check_spec(jit, "examples/learned_structure.ham", "learned_structure", (MetaLoss)m, exact);
             check_spec(jit, "tests/jit/reads_theta.ham", "reads_theta", (MetaLoss)m, exact);
         }
+    check_imitate(jit, "examples/phnn_small.ham", "phnn_small");
+    check_imitate(jit, "examples/learned_structure.ham", "learned_structure");
+    check_imitate(jit, "tests/jit/reads_theta.ham", "reads_theta");
+    ASSERT_EQ(META_LOSS_IMITATE, meta_loss_parse("imitate"));
     ASSERT_EQ(META_LOSS_LOG, meta_loss_parse("log"));
     ASSERT_EQ(META_LOSS_SUM, meta_loss_parse("sum"));
     ASSERT_EQ(-1, meta_loss_parse("Log"));
-    for (int m = META_LOSS_SUM; m <= META_LOSS_LOG_LATE; m++) ASSERT_EQ(m, meta_loss_parse(meta_loss_name((MetaLoss)m)));
+    for (int m = META_LOSS_SUM; m <= META_LOSS_IMITATE; m++) ASSERT_EQ(m, meta_loss_parse(meta_loss_name((MetaLoss)m)));
     jit_destroy(jit);
     return test_summary();
 }
