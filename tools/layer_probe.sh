@@ -2,8 +2,9 @@
 # layer_probe.sh SPEC [CKPT] [--opt NAME] [--task T] [--runs N] [--steps N]: what an
 # optimizer does to each layer of the MNIST MLP on real gradient streams: per array
 # (W1, b1, W2, b2, ...) the mean |gradient|, the mean |update| at steps 1, 5, 20 and
-# the last, how far the coordinates travelled, and the first-order decrease bought
-# per step; from tools/layer_probe_driver.c linked with the optimizer as `hamc emit-c
+# the last, how far the coordinates travelled, the first-order decrease bought per
+# step, and how the updates align with -g and -sign(g) (and how much of them falls
+# where g is 0), then the same for the whole network; from tools/layer_probe_driver.c linked with the optimizer as `hamc emit-c
 # --float` writes it (a checkpoint's learned params baked in) and with build/libham.a's
 # tasks.  Defaults: --task "mnist split=eval", 20 runs of 100 steps.  The companion of
 # tools/probe.sh (synthetic streams); results/mnist_sigmoid/policy_study/ has the MNIST

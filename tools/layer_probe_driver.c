@@ -12,8 +12,13 @@
  *   |th-th0|       mean distance each coordinate travelled from its start
  *   -d.g/step      the first-order decrease the group's updates bought per step
  *                  (sum over its coordinates of -update * gradient), mean over runs
+ *   cos(d,-g)      how much the updates point down the gradient: sum d.(-g) over
+ *                  sqrt(sum d^2 sum g^2), all steps and runs pooled (1 for SGD)
+ *   cos(d,-sgn)    the same against -sign(g) (1 for signSGD)
+ *   d2@g=0         the share of the group's sum of d^2 on coordinates whose gradient
+ *                  was exactly 0 that step (a pixel dark in the whole minibatch)
  *
- * and the mean loss after the last step.  For seeing where a learned optimizer puts
+ * with a last row for the whole network, and the mean loss after the last step.  For seeing where a learned optimizer puts
  * its steps: results/mnist_sigmoid/policy_study/ compares the MNIST LSTM with phnn_rms.
  *
  * usage: layer_probe TASK RUNS STEPS   (TASK as for --task, e.g. "mnist split=eval") */
@@ -29,12 +34,13 @@
 void PROBE_INIT(float *state, int64_t n, int64_t stride);
 void PROBE_STEP(float *theta, const float *g, float *state, float *scratch, int64_t n, double t);
 
-enum { MAXG = 2 * (TASK_MAX_LAYERS + 1), NMARK = 4 };
+enum { MAXG = 2 * (TASK_MAX_LAYERS + 1) + 1, NMARK = 4 };
 
 typedef struct Group {
     char name[8];
     int64_t begin, end;
     double g1, g, d[NMARK], travel, decrease;
+    double dg, dd, gg, ds, ss, dzero;   // the sums of the alignment columns
 } Group;
 
 static void *xcalloc(size_t n, size_t size)
@@ -63,6 +69,8 @@ static int layer_groups(const TaskConfig *c, int64_t dim, Group *gr)
         snprintf(gr[ng++].name, sizeof gr[0].name, "b%d", l + 1);
         off += w + size[l + 1];
     }
+    gr[ng] = (Group){.begin = 0, .end = off};   // the whole network
+    snprintf(gr[ng++].name, sizeof gr[0].name, "all");
     return off == dim ? ng : -1;
 }
 
@@ -114,11 +122,14 @@ int main(int argc, char **argv)
                 Group *G = &gr[k];
                 double ga = 0, da = 0, dec = 0;
                 for (int64_t i = G->begin; i < G->end; i++) {
-                    double d = (double)theta[i] - prev[i];
+                    double d = (double)theta[i] - prev[i], sg = g[i] > 0 ? 1 : g[i] < 0 ? -1 : 0;
                     ga += fabs(g[i]);
                     da += fabs(d);
                     dec -= d * g[i];
+                    G->dd += d * d, G->gg += (double)g[i] * g[i], G->ds -= d * sg, G->ss += sg * sg;
+                    if (g[i] == 0) G->dzero += d * d;
                 }
+                G->dg += dec;
                 G->g += ga;
                 if (t == 1) G->g1 += ga;
                 for (int m = 0; m < NMARK; m++)
@@ -133,14 +144,16 @@ int main(int argc, char **argv)
     printf("final loss %.4f (mean of %d runs of %d steps, task %s)\n", final / runs, runs, steps, argv[1]);
     char last[24];
     snprintf(last, sizeof last, "|d| t=%d", steps);
-    printf("%-5s %7s %10s %10s %10s %10s %10s %10s %10s %10s\n", "group", "coords", "|g| t=1", "|g|", "|d| t=1",
-           "|d| t=5", "|d| t=20", last, "|th-th0|", "-d.g/step");
+    printf("%-5s %7s %10s %10s %10s %10s %10s %10s %10s %10s %10s %11s %8s\n", "group", "coords", "|g| t=1", "|g|",
+           "|d| t=1", "|d| t=5", "|d| t=20", last, "|th-th0|", "-d.g/step", "cos(d,-g)", "cos(d,-sgn)", "d2@g=0");
     for (int k = 0; k < ng; k++) {
         const Group *G = &gr[k];
         double m = (double)(G->end - G->begin) * runs;
-        printf("%-5s %7lld %10.3e %10.3e %10.3e %10.3e %10.3e %10.3e %10.3e %10.3e\n", G->name,
+        double cg = G->dd > 0 && G->gg > 0 ? G->dg / sqrt(G->dd * G->gg) : 0;
+        double cs = G->dd > 0 && G->ss > 0 ? G->ds / sqrt(G->dd * G->ss) : 0;
+        printf("%-5s %7lld %10.3e %10.3e %10.3e %10.3e %10.3e %10.3e %10.3e %10.3e %10.3f %11.3f %8.3f\n", G->name,
                (long long)(G->end - G->begin), G->g1 / m, G->g / m / steps, G->d[0] / m, G->d[1] / m, G->d[2] / m,
-               G->d[3] / m, G->travel / m, G->decrease / runs / steps);
+               G->d[3] / m, G->travel / m, G->decrease / runs / steps, cg, cs, G->dd > 0 ? G->dzero / G->dd : 0);
     }
     task_destroy(task);
     free(theta), free(theta0), free(prev), free(g), free(state), free(scratch);

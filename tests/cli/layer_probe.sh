@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # layer_probe.sh: tools/layer_probe.sh (an optimizer's updates per layer of the MNIST
 # MLP) against what SGD does in closed form (|update| = lr |g| in every group at every
-# step, a positive first-order decrease), the layout of a deeper network, a learned
+# step, a positive first-order decrease, updates exactly down the gradient: cosine 1 with
+# -g and no update where g is 0), the layout of a deeper network, a learned
 # checkpoint, and bad input.  Skipped, with a note, without data/mnist (`make data`).
 . "$(dirname "$0")/../cli_common.sh" layers
 export HAMC
@@ -26,6 +27,12 @@ for g in W1 b1 W2 b2; do
         "$(col "$tmp/sgd.out" $g 3)" "$(col "$tmp/sgd.out" $g 5)" "$(col "$tmp/sgd.out" $g 10)" &&
         ok || bad "sgd, group $g: |g| $(col "$tmp/sgd.out" $g 3), |d| $(col "$tmp/sgd.out" $g 5), decrease $(col "$tmp/sgd.out" $g 10)"
 done
+for g in W1 b2 all; do
+    [ "$(col "$tmp/sgd.out" $g 11)" = 1.000 ] && [ "$(col "$tmp/sgd.out" $g 13)" = 0.000 ] &&
+        awk -v c="$(col "$tmp/sgd.out" $g 12)" 'BEGIN { exit !(c > 0 && c < 1) }' && ok ||
+        bad "sgd, group $g alignment: $(grep "^$g " "$tmp/sgd.out")"
+done
+[ "$(col "$tmp/sgd.out" all 2)" = 15910 ] && ok || bad "the whole network's row: $(cat "$tmp/sgd.out")"
 grep -q "^final loss [0-9.]* (mean of 2 runs of 20 steps" "$tmp/sgd.out" && ok || bad "sgd: no final loss line"
 
 "$probe" stdlib/adam.ham --task "mnist hidden=40,40 layers=2" --runs 1 --steps 5 >"$tmp/deep.out" 2>"$tmp/err" &&
