@@ -97,23 +97,36 @@ static double meta_loss(Batch *b, Unroll *u, Quad *q, const double *params, cons
     return L;
 }
 
+/* Optimizer `opt` of the spec at path, its step built and JIT-compiled into *k (f64
+ * and f32, with the adjoint); NULL on failure (an assertion has failed). */
+static StepProgram *compile_spec(Jit *jit, Arena *arena, const char *path, const char *opt, HamKernel *k)
+{
+    Diag d;
+    diag_init(&d, arena, stderr);
+    Program *p = load_program(arena, &d, path, NULL, 1);
+    sema_program(p);
+    Optimizer *o = load_find_optimizer(p, opt);
+    ASSERT(o && d.nerrors == 0);
+    if (!o || d.nerrors) return NULL;
+    StepProgram *s = step_build(p, o->info, arena, &d, NULL);
+    char err[512];
+    JitOptions jo;
+    jit_default_options(&jo);
+    int ok = s && jit_compile(jit, s, &jo, arena, k, NULL, err, sizeof err) == 0;
+    ASSERT(ok);
+    return ok ? s : NULL;
+}
+
 static void check_spec(Jit *jit, const char *path, const char *opt, MetaLoss kind, int exact)
 {
     Arena arena;
     arena_init(&arena);
-    Diag d;
-    diag_init(&d, &arena, stderr);
-    Program *p = load_program(&arena, &d, path, NULL, 1);
-    sema_program(p);
-    Optimizer *o = load_find_optimizer(p, opt);
-    ASSERT(o && d.nerrors == 0);
-    if (!o || d.nerrors) return;
-    StepProgram *s = step_build(p, o->info, &arena, &d, NULL);
     HamKernel k;
-    char err[512];
-    JitOptions jo;
-    jit_default_options(&jo);
-    ASSERT(s && jit_compile(jit, s, &jo, &arena, &k, NULL, err, sizeof err) == 0);
+    StepProgram *s = compile_spec(jit, &arena, path, opt, &k);
+    if (!s) {
+        arena_free(&arena);
+        return;
+    }
     int P = s->nparam;
     Rng rng = {11};
     double *params = calloc((size_t)P, sizeof *params), *grad = calloc((size_t)P, sizeof *grad);
@@ -217,20 +230,14 @@ static void check_imitate(Jit *jit, const char *path, const char *opt)
 {
     Arena arena;
     arena_init(&arena);
-    Diag d;
-    diag_init(&d, &arena, stderr);
-    Program *p = load_program(&arena, &d, path, NULL, 1);
-    sema_program(p);
-    Optimizer *o = load_find_optimizer(p, opt);
-    ASSERT(o && d.nerrors == 0);
-    if (!o || d.nerrors) return;
-    StepProgram *s = step_build(p, o->info, &arena, &d, NULL);
     HamKernel k;
-    char err[512];
-    JitOptions jo;
-    jit_default_options(&jo);
-    ASSERT(s && jit_compile(jit, s, &jo, &arena, &k, NULL, err, sizeof err) == 0);
+    StepProgram *s = compile_spec(jit, &arena, path, opt, &k);
+    if (!s) {
+        arena_free(&arena);
+        return;
+    }
     int P = s->nparam;
+    char err[512];
     Rng rng = {23};
     double *params = calloc((size_t)P, sizeof *params), *tparams = calloc((size_t)P, sizeof *tparams);
     double *grad = calloc((size_t)P, sizeof *grad), *grad2 = calloc((size_t)P, sizeof *grad2);
