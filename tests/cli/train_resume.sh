@@ -49,7 +49,7 @@ cmp -s "$tmp/straight.ckpt" "$tmp/old.ckpt" && ok || bad "a checkpoint without L
 # A meta-loss this ham does not know: one line, exit 1, no --out; --meta-loss overrides it.
 ckpt set-str "$tmp/log2.ckpt" "$tmp/hinge.ckpt" LOSS hinge
 out=$("$HAMC" train "$spec" --task quadratic --epochs 3 --resume "$tmp/hinge.ckpt" --out "$tmp/h.ckpt" 2>&1)
-[ $? -eq 1 ] && [ "$out" = "hamc train: $tmp/hinge.ckpt: trained with meta-loss 'hinge', which this ham does not know (sum, log, late or loglate)" ] &&
+[ $? -eq 1 ] && [ "$out" = "hamc train: $tmp/hinge.ckpt: trained with meta-loss 'hinge', which this ham does not know (sum, log, late, loglate or imitate)" ] &&
     [ ! -e "$tmp/h.ckpt" ] && ok || bad "unknown stored meta-loss: $out"
 train --epochs 3 --meta-loss log --resume "$tmp/hinge.ckpt" --out "$tmp/h.ckpt" && ok || bad "--meta-loss over an unknown stored one: $(cat "$tmp/err")"
 
