@@ -365,21 +365,16 @@ void unroll_backward(Unroll *u, Batch *b, double *param_grad)
     int cur = 0;
     for (int k = u->U - 1; k >= 0; k--) {
         // ubar_k = (1/B) sum_{j > k} w_j g_j: w = 1 (sum), 1 / f_r(theta_j) (log),
-        // times t_j / T (late)
-        if (u->teacher) {   // ubar_k = 2 (d_k - d*_k) / (B N_r): theta is the teacher's, data
-            for (int r = 0; r < b->nruns; r++) {
-                double w = 2 * scale / u->norms[r];
-                for (int64_t i = (int64_t)r * b->dim; i < (int64_t)(r + 1) * b->dim; i++) {
-                    int64_t j = (int64_t)k * b->n + i;
-                    put(b, u->ubar, i, w * (get(b, u->updates, j) - get(b, u->targets, j)));
-                }
-            }
-        }
-        for (int r = 0; r < b->nruns && !u->teacher; r++) {
+        // times t_j / T (late); imitating, ubar_k is this step's own term alone
+        for (int r = 0; r < b->nruns; r++) {
             double w = scale * step_weight(u, k);
             if (is_log(u->meta_loss)) w /= u->losses[(size_t)(k + 1) * b->nruns + r] + LOG_LOSS_FLOOR;
-            for (int64_t i = (int64_t)r * b->dim; i < (int64_t)(r + 1) * b->dim; i++)
-                put(b, u->ubar, i, get(b, u->ubar, i) + w * get(b, u->grads, (int64_t)(k + 1) * b->n + i));
+            if (u->teacher) w = 2 * scale / u->norms[r];   // ubar_k = 2 (d_k - d*_k) / (B N_r), no sum
+            for (int64_t i = (int64_t)r * b->dim; i < (int64_t)(r + 1) * b->dim; i++) {
+                int64_t j = (int64_t)k * b->n + i;
+                if (u->teacher) put(b, u->ubar, i, w * (get(b, u->updates, j) - get(b, u->targets, j)));
+                else put(b, u->ubar, i, get(b, u->ubar, i) + w * get(b, u->grads, (int64_t)(k + 1) * b->n + i));
+            }
         }
         HamStepArgs a = step_args(b, (char *)u->states + (size_t)k * sn * b->es,
                                   (char *)u->grads + (size_t)k * (size_t)b->n * b->es,

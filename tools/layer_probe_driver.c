@@ -40,7 +40,7 @@ typedef struct Group {
     char name[8];
     int64_t begin, end;
     double g1, g, d[NMARK], travel, decrease;
-    double dg, dd, gg, ds, ss, dzero;   // the sums of the alignment columns
+    double dd, gg, ds, ss, dzero;   // the sums of the alignment columns (with decrease)
 } Group;
 
 static void *xcalloc(size_t n, size_t size)
@@ -129,7 +129,6 @@ int main(int argc, char **argv)
                     G->dd += d * d, G->gg += (double)g[i] * g[i], G->ds -= d * sg, G->ss += sg * sg;
                     if (g[i] == 0) G->dzero += d * d;
                 }
-                G->dg += dec;
                 G->g += ga;
                 if (t == 1) G->g1 += ga;
                 for (int m = 0; m < NMARK; m++)
@@ -149,7 +148,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < ng; k++) {
         const Group *G = &gr[k];
         double m = (double)(G->end - G->begin) * runs;
-        double cg = G->dd > 0 && G->gg > 0 ? G->dg / sqrt(G->dd * G->gg) : 0;
+        double cg = G->dd > 0 && G->gg > 0 ? G->decrease / sqrt(G->dd * G->gg) : 0;
         double cs = G->dd > 0 && G->ss > 0 ? G->ds / sqrt(G->dd * G->ss) : 0;
         printf("%-5s %7lld %10.3e %10.3e %10.3e %10.3e %10.3e %10.3e %10.3e %10.3e %10.3f %11.3f %8.3f\n", G->name,
                (long long)(G->end - G->begin), G->g1 / m, G->g / m / steps, G->d[0] / m, G->d[1] / m, G->d[2] / m,
