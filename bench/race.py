@@ -533,7 +533,8 @@ HOW = """## How the rows are measured
 - **ham**: bench/race_ham.c makes the calls `hamc train` and `hamc run` make (runtime/batch.c,
   meta_train.c, eval.c), f32 kernels JIT-compiled from stdlib/*.ham with default hypers; a thread
   pool of 1 or 2 threads; OpenBLAS single-threaded (ham parallelizes over runs and coordinate
-  blocks, not inside the 128 x 784 x 20 sgemm).  Train mode = `unroll_forward` (gradient, record,
+  blocks, and a lone run's MNIST gradient over the two halves of its minibatch, never inside an
+  sgemm).  Train mode = `unroll_forward` (gradient, record,
   kernel) per step; eval mode = `batch_eval_grad` + `batch_step`; meta-step = `unroll_forward` +
   finiteness checks + `unroll_backward` (adjoint kernels) + meta-Adam + `batch_set_params`.
 - **PyTorch**: bench/torch_ref.py, batched over coordinates and over the runs (bmm), one backward
@@ -678,13 +679,15 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
                 fmt_r(ml.ratio(1)), fmt_r(e["lstm_pre"].ratio(1)), fw["jit"] / fw["sgemm_blocked"],
                 ad["jit_ms"] / ad["sgemm_fwd_bwd_ms"]))
     two = [(k, R[k].time("ham", 1) / R[k].time("ham", 2)) for k in ("eval m lstm_pre", "meta m lstm_pre",
-                                                                     "eval20 lstm_pre", "eval m seed_hnn_pre")]
+                                                                     "eval20 lstm_pre", "eval m seed_hnn_pre",
+                                                                     "meta m seed_hnn_pre", "eval m adam")]
     out.append(
-        "- **2 threads.**  ham's speed-up from the second thread: %s.  With one run (meta-batch 1) only the "
-        "kernels are split over coordinate blocks; the MLP gradient of a run stays on one thread (OpenBLAS "
-        "single-threaded, by design: runs are the unit of parallelism), so MNIST rows with a cheap "
-        "optimizer gain little; 20-run evaluations split by run.  The machine was shared during the "
-        "run (see the load average), which hits the 2-thread columns first." % (
+        "- **2 threads.**  ham's speed-up from the second thread: %s.  With one run (meta-batch 1) the "
+        "kernels are split over coordinate blocks and the MLP gradient over the two halves of the "
+        "minibatch (runtime/task_mnist.c; OpenBLAS single-threaded in each), which the same halves "
+        "computed in turn on one thread reproduce bit for bit; 20-run evaluations split by run.  The "
+        "machine was shared during the run (see the load average), which hits the 2-thread columns "
+        "first." % (
             ", ".join("%s %.2fx" % (k, s) for k, s in two)))
     if "kernel seed_hnn 10000000" in R:
         k7 = R["kernel seed_hnn 10000000"]

@@ -72,6 +72,14 @@ typedef struct Runner {
     int done;       // steps taken in the current run
 } Runner;
 
+/* The runner's threads, as hamc gives them: to the batch, and to a lone run's task
+ * (meta_train.c, eval.c: the two halves of its minibatch's gradient at once). */
+static void use_pool(Runner *r, HamPool *pool)
+{
+    r->b.pool = pool;
+    for (int i = 0; i < r->B; i++) task_set_pool(r->tasks[i], r->B == 1 ? pool : NULL);
+}
+
 static Jit *jit;
 static Spec specs[MAXSPEC];
 static int nspecs;
@@ -350,7 +358,7 @@ int main(void)
                                    atoi(kv_get(nw, words, "batch", "1")), atoi(kv_get(nw, words, "unroll", "20")),
                                    meta, err, sizeof err);
             if (r) {
-                r->b.pool = pool;
+                use_pool(r, pool);
                 printf("{");
                 if (meta) {
                     int skipped = 0;
@@ -369,7 +377,7 @@ int main(void)
             Runner *r = get_runner("adam", kv_get(nw, words, "task", "quadratic"), atoi(kv_get(nw, words, "batch", "1")),
                                    0, 0, err, sizeof err);
             if (r) {
-                r->b.pool = pool;
+                use_pool(r, pool);
                 for (int i = 0; i < reps; i++) {
                     r->b.have_grad = 0;
                     double t0 = now_s();

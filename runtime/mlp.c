@@ -117,8 +117,8 @@ static void forward_layer(const Mlp *m, int l, const float *theta, const float *
     }
 }
 
-/* The rows of Z become dZ = (softmax(Z) - onehot) / n; returns the summed NLL. */
-static double softmax_nll(float *Z, int n, int k, const uint8_t *labels, int *ncorrect)
+/* The rows of Z become dZ = (softmax(Z) - onehot) / total; returns the summed NLL. */
+static double softmax_nll(float *Z, int n, int total, int k, const uint8_t *labels, int *ncorrect)
 {
     double nll = 0;
     int correct = 0;
@@ -133,7 +133,7 @@ static double softmax_nll(float *Z, int n, int k, const uint8_t *labels, int *nc
         double logsum = zmax + log(sum);
         nll += logsum - z[labels[i]];
         for (int j = 0; j < k; j++)
-            z[j] = (float)((exp((double)z[j] - logsum) - (j == labels[i])) / n);
+            z[j] = (float)((exp((double)z[j] - logsum) - (j == labels[i])) / total);
     }
     if (ncorrect) *ncorrect = correct;
     return nll;
@@ -158,17 +158,23 @@ static void backward_layer(const Mlp *m, MlpWork *w, int l, const float *theta,
     for (size_t i = 0; i < (size_t)n * in; i++) dA[i] *= act_grad_f(m->act, A[i]);
 }
 
-double mlp_loss_grad(const Mlp *m, MlpWork *w, const float *theta, const float *x,
-                     const uint8_t *labels, int n, float *grad, int *ncorrect)
+double mlp_loss_grad_part(const Mlp *m, MlpWork *w, const float *theta, const float *x,
+                          const uint8_t *labels, int n, int total, float *grad, int *ncorrect)
 {
     int L = m->nlayers;
     for (int l = 0; l < L; l++) forward_layer(m, l, theta, l ? w->a[l] : x, w->a[l + 1], n);
-    double nll = softmax_nll(w->a[L], n, m->size[L], labels, ncorrect);
+    double nll = softmax_nll(w->a[L], n, total, m->size[L], labels, ncorrect);
     if (grad)
         for (int l = L - 1; l >= 0; l--)
             backward_layer(m, w, l, theta, l ? w->a[l] : x, l == L - 1 ? w->a[L] : w->d[l + 1],
                            grad, n);
-    return nll / n;
+    return nll / total;
+}
+
+double mlp_loss_grad(const Mlp *m, MlpWork *w, const float *theta, const float *x,
+                     const uint8_t *labels, int n, float *grad, int *ncorrect)
+{
+    return mlp_loss_grad_part(m, w, theta, x, labels, n, n, grad, ncorrect);
 }
 
 /* ---- the Hessian-vector product (R-operator) ----

@@ -55,6 +55,12 @@ void mlp_work_destroy(MlpWork *w);
 double mlp_loss_grad(const Mlp *m, MlpWork *w, const float *theta, const float *x,
                      const uint8_t *labels, int n, float *grad, int *ncorrect);
 
+/* mlp_loss_grad_part: the same for n of the `total` rows of a minibatch: their summed
+ * NLL over total, and its gradient; the parts' results add up to mlp_loss_grad's on
+ * the whole minibatch (up to the order of the sums).  ncorrect as above. */
+double mlp_loss_grad_part(const Mlp *m, MlpWork *w, const float *theta, const float *x,
+                          const uint8_t *labels, int n, int total, float *grad, int *ncorrect);
+
 /* mlp_hvp: hv = H v, H the Hessian of the mean NLL of the n examples at theta (both
  * nparams floats), by Pearlmutter's R-operator: a forward pass carrying the
  * activations' directional derivatives along v, and a backward pass carrying the

@@ -462,6 +462,11 @@ void task_reset(Task *t, uint64_t seed, float *theta)
     t->fault_count = 0;
 }
 
+void task_set_pool(Task *t, HamPool *pool)
+{
+    t->pool = pool;
+}
+
 double task_loss_grad(Task *t, const float *theta, float *grad)
 {
     double f = t->vt->loss_grad(t, theta, grad);

@@ -39,6 +39,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pool.h"
+
 /* TASK_QUADRATIC, TASK_MNIST, ...: indices into the registry, from tasks.def. */
 typedef enum {
 #define TASK(KIND, name) TASK_##KIND,
@@ -143,6 +145,14 @@ void task_reset(Task *t, uint64_t seed, float *theta);
 /* task_loss_grad: loss at theta (double, for statistics) and grad (floats);
  * stochastic tasks move to the next minibatch.  grad may be NULL (loss only). */
 double task_loss_grad(Task *t, const float *theta, float *grad);
+
+/* task_set_pool: threads task_loss_grad may use inside one call (MNIST: the two
+ * halves of its minibatch at once); NULL, the default, computes the same halves one
+ * after the other, so the result does not depend on it.  Only for a task whose
+ * task_loss_grad runs alone on the calling thread, never inside a job of the same pool
+ * (the runtime gives it to a meta-batch of one run, whose gradient is then the only
+ * work). */
+void task_set_pool(Task *t, HamPool *pool);
 
 /* task_grad_fault: 1 if a gradient this instance returned since its last task_reset
  * held NaN or Inf (injected or not) at a finite theta, with the first such step (0: the

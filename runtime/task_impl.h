@@ -45,6 +45,7 @@ struct Task {
     int64_t fault_count;    // its non-finite coordinates
     InjectKind inject;      // the TaskConfig's fault injection
     long inject_step, inject_coord, inject_count;
+    HamPool *pool;          // task_set_pool: threads a loss_grad may use, or NULL
 };
 
 /* The registry's entries, one per line of tasks.def, each in its runtime/task_NAME.c. */

@@ -17,6 +17,12 @@
  * The Hessian-vector product (task_hvp) redraws a minibatch from its mark, the
  * stream's state before the draw, and runs mlp_hvp on it.
  *
+ * Halves.  task_loss_grad computes a minibatch's loss and gradient as its two halves'
+ * (rows 0..B/2-1 and B/2..B-1, each with its own MlpWork and gradient buffer) and adds
+ * them, the second into the first: on the task's pool (task_set_pool) on two threads,
+ * without one in turn, the same numbers either way.  A meta-batch of one run, whose
+ * gradient is then nearly all of the work, so uses both cores.
+ *
  * Threads.  A Task owns all its mutable state (weights are the caller's theta; the
  * minibatch buffers and MlpWork are per instance), so instances run in parallel threads.
  * The first task_mnist_create makes BLAS single-threaded (ham_blas_setup): the gemms
@@ -60,6 +66,8 @@ typedef struct MnistTask {
     const MnistData *data;   // shared, read-only
     Mlp mlp;                 // the network's shape
     MlpWork *work;           // activations for one batch or one test chunk
+    MlpWork *work2;          // the second half of a minibatch's
+    float *grad2;            // the second half's gradient
     int batch;               // examples per task_loss_grad
     const int32_t *pool;     // indices into data->set.train of this task's split
     int npool;               // their count
@@ -138,12 +146,34 @@ static void gather_batch(MnistTask *m, Rng *r)
     }
 }
 
-/* Draw the next minibatch and evaluate on it. */
+typedef struct HalfJob {
+    MnistTask *m;
+    const float *theta;
+    float *grad[2];   // where each half's gradient goes (NULL: loss only)
+    double nll[2];    // each half's summed NLL over the whole minibatch's size
+} HalfJob;
+
+static void half_loss_grad(void *ctx, int half)
+{
+    HalfJob *j = ctx;
+    MnistTask *m = j->m;
+    int first = m->batch / 2, lo = half ? first : 0, n = half ? m->batch - first : first;
+    j->nll[half] = mlp_loss_grad_part(&m->mlp, half ? m->work2 : m->work, j->theta,
+                                      m->x + (size_t)lo * MNIST_PIXELS, m->y + lo, n, m->batch,
+                                      j->grad[half], NULL);
+}
+
+/* Draw the next minibatch and evaluate on it, a half at a time. */
 static double mnist_loss_grad(Task *t, const float *theta, float *grad)
 {
     MnistTask *m = (MnistTask *)t;
     gather_batch(m, &m->batches);
-    return mlp_loss_grad(&m->mlp, m->work, theta, m->x, m->y, m->batch, grad, NULL);
+    if (m->batch < 2) return mlp_loss_grad(&m->mlp, m->work, theta, m->x, m->y, m->batch, grad, NULL);
+    HalfJob j = {m, theta, {grad, grad ? m->grad2 : NULL}, {0, 0}};
+    ham_pool_run(t->pool, 2, half_loss_grad, &j);
+    if (grad)
+        for (int64_t i = 0; i < m->mlp.nparams; i++) grad[i] += m->grad2[i];
+    return j.nll[0] + j.nll[1];
 }
 
 /* The mark of a minibatch is the stream's state before it was drawn. */
@@ -181,6 +211,8 @@ static void mnist_destroy(Task *t)
 {
     MnistTask *m = (MnistTask *)t;
     mlp_work_destroy(m->work);
+    mlp_work_destroy(m->work2);
+    free(m->grad2);
     free(m->x);
     free(m->y);
     free(m->rows);
@@ -229,10 +261,12 @@ static Task *mnist_create(const TaskConfig *c, char *err, size_t errlen)
     m->npool = (int)(c->split == SPLIT_META_TRAIN ? half : d->set.train.n - half);
     int rows = c->batch > MNIST_EVAL_CHUNK ? c->batch : MNIST_EVAL_CHUNK;
     m->work = mlp_work_create(&m->mlp, rows);
+    m->work2 = mlp_work_create(&m->mlp, c->batch - c->batch / 2);
+    m->grad2 = malloc((size_t)m->mlp.nparams * sizeof *m->grad2);
     m->x = malloc((size_t)rows * MNIST_PIXELS * sizeof *m->x);
     m->y = malloc((size_t)c->batch);
     m->rows = malloc((size_t)c->batch * sizeof *m->rows);
-    if (!m->work || !m->x || !m->y || !m->rows) goto oom;
+    if (!m->work || !m->work2 || !m->grad2 || !m->x || !m->y || !m->rows) goto oom;
     mnist_reset(&m->base, 0, NULL);
     return &m->base;
 oom:

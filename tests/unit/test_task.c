@@ -490,6 +490,22 @@ static void mlp_case(Activation act, int in, const int *hidden, int nhidden, int
     ASSERT(correct >= 0 && correct <= n);
     if (dump) dump_case(&m, theta, x, y, n, lf, gf);
 
+    // Two parts of the rows (each over all n, as task_mnist's halves) add up to it.
+    if (n >= 2) {
+        int half = n / 2;
+        float *g1 = malloc((size_t)np * sizeof *g1), *g2 = malloc((size_t)np * sizeof *g2);
+        MlpWork *w2 = mlp_work_create(&m, n - half);
+        double l1 = mlp_loss_grad_part(&m, w, theta, x, y, half, n, g1, NULL);
+        double l2 = mlp_loss_grad_part(&m, w2, theta, x + (size_t)half * in, y + half, n - half, n, g2, NULL);
+        ASSERT_CLOSE(lf, l1 + l2, 1e-6);
+        for (int64_t i = 0; i < np; i++) gfd[i] = (double)g1[i] + g2[i];
+        double prel = max_rel(gfd, gd, np);
+        test_record(prel < 1e-5, __FILE__, __LINE__, "two parts' gradients add up to the double reference");
+        if (prel >= 1e-5) fprintf(stderr, "    act %d in %d: parts rel %.3g\n", act, in, prel);
+        mlp_work_destroy(w2);
+        free(g1), free(g2);
+    }
+
     // The Hessian along a random v (float R-operator) against central differences of
     // the double reference's gradient along v.
     float *v = malloc((size_t)np * sizeof *v), *hv = malloc((size_t)np * sizeof *hv);
@@ -736,6 +752,29 @@ static void test_mnist_determinism(void)
     }
     task_destroy(t);
     task_destroy(u);
+
+    // A task given a 2-thread pool computes its minibatch's halves at once: the same
+    // losses and gradients as without, bit for bit, step after step.
+    HamPool *pool = ham_pool_create(2);
+    Task *p = make_mnist(NULL, NULL), *q = make_mnist(NULL, NULL);
+    if (!pool || !p || !q) return ASSERT(0);
+    task_set_pool(p, pool);
+    int64_t n = task_dim(p);
+    float *theta = malloc((size_t)n * sizeof *theta), *gp = malloc((size_t)n * sizeof *gp);
+    float *gq = malloc((size_t)n * sizeof *gq);
+    task_reset(p, 5, theta);
+    task_reset(q, 5, NULL);
+    int same = 1;
+    for (int s = 0; s < 5; s++) {
+        same &= task_loss_grad(p, theta, gp) == task_loss_grad(q, theta, gq);
+        same &= memcmp(gp, gq, (size_t)n * sizeof *gp) == 0;
+        for (int64_t i = 0; i < n; i++) theta[i] -= 0.3f * gp[i];
+    }
+    ASSERT(same);
+    free(theta), free(gp), free(gq);
+    task_destroy(p);
+    task_destroy(q);
+    ham_pool_destroy(pool);
 }
 
 /* META_TRAIN and META_EVAL: 30000 indices each, together every training image once. */
