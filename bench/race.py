@@ -641,17 +641,19 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
     out.append(
         "- **MNIST seed_hnn_pre meta-step**: ham %s, of which the recording forward (15 gradients + kernels "
         "+ copies) %s and the adjoint sweep + meta update %s; torch %s (forward %s).  ham's 15 MLP "
-        "gradients alone take %s (15 x %s): even with free kernels, adjoint and copies, ham could not be "
-        "more than %.1fx faster than this torch meta-step, so the 10x target is out of reach of the "
-        "runtime as long as the optimizee's gradient (sgemm through the same OpenBLAS on both sides, and "
-        "the minibatch gather) costs what it does.  perf (when this benchmark was written): ham's "
+        "gradients alone take %s (15 x %s) on one thread: even with free kernels, adjoint and copies, ham "
+        "could not be more than %.1fx faster than this torch meta-step there, so on one thread the 10x "
+        "target is out of reach of the runtime as long as the optimizee's gradient (sgemm through the "
+        "same OpenBLAS on both sides, and the minibatch gather) costs what it does; on two, ham computes "
+        "the gradient's two halves at once (%s a gradient) and the row is %.1fx.  perf (when this benchmark was written): ham's "
         "meta-step 31%% JIT kernels (seed_hnn_pre's logsign on both inputs, forward and adjoint), 27%% "
         "sgemm, 24%% the minibatch gather and the MLP's own loops, 5%% the unroll's copies; torch's is "
         "mostly its dozens of elementwise operations a step on 16k floats (mul, add, where, select) with "
         "their autograd nodes, mm/addmm ~11%%." % (
             fmt_t(ms.time("ham", 1)), fmt_t(ms.time("ham", 1, True) * 15),
             fmt_t(ms.time("ham", 1) - ms.time("ham", 1, True) * 15), fmt_t(ms.time("torch", 1)),
-            fmt_t(ms.time("torch", 1, True) * 15), fmt_t(15 * gh), fmt_t(gh), ms.time("torch", 1) / (15 * gh)))
+            fmt_t(ms.time("torch", 1, True) * 15), fmt_t(15 * gh), fmt_t(gh), ms.time("torch", 1) / (15 * gh),
+            fmt_t(R["grad m"].time("ham", 2)), ms.ratio(2)))
     ml = R["meta m lstm_pre"]
     if lj:
         fw = lj["fwd"][0]
