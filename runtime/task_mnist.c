@@ -17,9 +17,9 @@
  * The Hessian-vector product (task_hvp) redraws a minibatch from its mark, the
  * stream's state before the draw, and runs mlp_hvp on it.
  *
- * Halves.  task_loss_grad computes a minibatch's loss and gradient as its two halves'
- * (rows 0..B/2-1 and B/2..B-1, each with its own MlpWork and gradient buffer) and adds
- * them, the second into the first: on the task's pool (task_set_pool) on two threads,
+ * Halves.  task_loss_grad draws a minibatch's rows, then fetches and evaluates it as
+ * two halves (rows 0..B/2-1 and B/2..B-1, each with its own MlpWork and gradient
+ * buffer) and adds their losses and gradients, the second into the first: on the task's pool (task_set_pool) on two threads,
  * without one in turn, the same numbers either way.  A meta-batch of one run, whose
  * gradient is then nearly all of the work, so uses both cores.
  *
@@ -129,21 +129,33 @@ static void mnist_reset(Task *t, uint64_t seed, float *theta)
     m->batches = rng_split(seed, TASK_STREAM_BATCHES);
 }
 
-/* Draw a minibatch from r (with replacement) into m->x and m->y. */
-static void gather_batch(MnistTask *m, Rng *r)
+/* Draw a minibatch's rows from r (with replacement) into m->rows. */
+static void draw_batch(MnistTask *m, Rng *r)
+{
+    for (int i = 0; i < m->batch; i++)
+        m->rows[i] = (size_t)m->pool[rng_next(r) % (uint64_t)m->npool];
+}
+
+/* The drawn rows lo .. end-1 into m->x and m->y. */
+static void fetch_rows(MnistTask *m, int lo, int end)
 {
     const MnistSplit *train = &m->data->set.train;
-    size_t *rows = m->rows;
-    for (int i = 0; i < m->batch; i++)
-        rows[i] = (size_t)m->pool[rng_next(r) % (uint64_t)m->npool];
-    for (int i = 0; i < m->batch; i++) {
-        if (i + MNIST_PREFETCH < m->batch) {   // 64-byte cache lines
+    const size_t *rows = m->rows;
+    for (int i = lo; i < end; i++) {
+        if (i + MNIST_PREFETCH < end) {   // 64-byte cache lines
             const uint8_t *ahead = train->pixels + rows[i + MNIST_PREFETCH] * MNIST_PIXELS;
             for (size_t b = 0; b < MNIST_PIXELS; b += 64) __builtin_prefetch(ahead + b);
         }
         mnist_pixels_to_float(train->pixels + rows[i] * MNIST_PIXELS, MNIST_PIXELS, m->x + (size_t)i * MNIST_PIXELS);
         m->y[i] = train->labels[rows[i]];
     }
+}
+
+/* Draw a minibatch from r (with replacement) into m->x and m->y. */
+static void gather_batch(MnistTask *m, Rng *r)
+{
+    draw_batch(m, r);
+    fetch_rows(m, 0, m->batch);
 }
 
 typedef struct HalfJob {
@@ -158,17 +170,21 @@ static void half_loss_grad(void *ctx, int half)
     HalfJob *j = ctx;
     MnistTask *m = j->m;
     int first = m->batch / 2, lo = half ? first : 0, n = half ? m->batch - first : first;
+    fetch_rows(m, lo, lo + n);
     j->nll[half] = mlp_loss_grad_part(&m->mlp, half ? m->work2 : m->work, j->theta,
                                       m->x + (size_t)lo * MNIST_PIXELS, m->y + lo, n, m->batch,
                                       j->grad[half], NULL);
 }
 
-/* Draw the next minibatch and evaluate on it, a half at a time. */
+/* Draw the next minibatch and evaluate on it, a half at a time (each fetching its rows). */
 static double mnist_loss_grad(Task *t, const float *theta, float *grad)
 {
     MnistTask *m = (MnistTask *)t;
-    gather_batch(m, &m->batches);
-    if (m->batch < 2) return mlp_loss_grad(&m->mlp, m->work, theta, m->x, m->y, m->batch, grad, NULL);
+    if (m->batch < 2) {
+        gather_batch(m, &m->batches);
+        return mlp_loss_grad(&m->mlp, m->work, theta, m->x, m->y, m->batch, grad, NULL);
+    }
+    draw_batch(m, &m->batches);
     HalfJob j = {m, theta, {grad, grad ? m->grad2 : NULL}, {0, 0}};
     ham_pool_run(t->pool, 2, half_loss_grad, &j);
     if (grad)
