@@ -2,7 +2,10 @@
  *
  * ham_pool_run hands out task indices 0..ntasks-1 to the workers and the calling
  * thread, and returns when all are done.  Which thread runs a task is not fixed, so
- * tasks must write disjoint outputs; results then do not depend on the thread count. */
+ * tasks must write disjoint outputs; results then do not depend on the thread count.
+ * A run of one task is a plain call on the calling thread, so that task may itself run
+ * jobs on the same pool (a lone run's MNIST gradient does: task_set_pool); a task of a
+ * larger run must not. */
 #ifndef HAM_POOL_H
 #define HAM_POOL_H
 
