@@ -72,12 +72,12 @@ typedef struct Runner {
     int done;       // steps taken in the current run
 } Runner;
 
-/* The runner's threads, as hamc gives them: to the batch, and to a lone run's task
- * (meta_train.c, eval.c: the two halves of its minibatch's gradient at once). */
+/* The runner's threads, as hamc gives them: to the batch, and by task_share_pool's
+ * rule to its tasks (a lone run's MNIST gradient: the two halves at once). */
 static void use_pool(Runner *r, HamPool *pool)
 {
     r->b.pool = pool;
-    for (int i = 0; i < r->B; i++) task_set_pool(r->tasks[i], r->B == 1 ? pool : NULL);
+    task_share_pool(r->tasks, r->B, pool);
 }
 
 static Jit *jit;

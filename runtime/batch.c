@@ -367,9 +367,9 @@ void unroll_backward(Unroll *u, Batch *b, double *param_grad)
         // ubar_k = (1/B) sum_{j > k} w_j g_j: w = 1 (sum), 1 / f_r(theta_j) (log),
         // times t_j / T (late); imitating, ubar_k is this step's own term alone
         for (int r = 0; r < b->nruns; r++) {
-            double w = scale * step_weight(u, k);
-            if (is_log(u->meta_loss)) w /= u->losses[(size_t)(k + 1) * b->nruns + r] + LOG_LOSS_FLOOR;
-            if (u->teacher) w = 2 * scale / u->norms[r];   // ubar_k = 2 (d_k - d*_k) / (B N_r), no sum
+            double w = u->teacher ? 2 * scale / u->norms[r]   // ubar_k = 2 (d_k - d*_k) / (B N_r), no sum
+                                  : scale * step_weight(u, k);
+            if (!u->teacher && is_log(u->meta_loss)) w /= u->losses[(size_t)(k + 1) * b->nruns + r] + LOG_LOSS_FLOOR;
             for (int64_t i = (int64_t)r * b->dim; i < (int64_t)(r + 1) * b->dim; i++) {
                 int64_t j = (int64_t)k * b->n + i;
                 if (u->teacher) put(b, u->ubar, i, w * (get(b, u->updates, j) - get(b, u->targets, j)));

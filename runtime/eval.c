@@ -88,7 +88,7 @@ static int eval_chunk(const HamKernel *k, const double *params, const double *hy
         snprintf(err, errlen, "out of memory for %d runs of %lld parameters", count, (long long)rs.dim);
         return -1;
     }
-    for (int i = 0; i < count; i++) task_set_pool(tasks[i], count == 1 ? pool : NULL);   // a lone run: its gradient
+    task_share_pool(tasks, count, pool);
     batch_set_params(&b, params, hypers);
     batch_reset_state(&b);
     float *th32 = malloc((size_t)rs.dim * sizeof(float));

@@ -448,7 +448,7 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         trainer_free(&t);
         return -1;
     }
-    if (c->meta_batch == 1) task_set_pool(t.tasks[0], pool);   // its gradient is the only work
+    task_share_pool(t.tasks, c->meta_batch, pool);
     t.unroll.meta_loss = t.meta_loss;
     t.unroll.horizon = c->steps;
     if (c->teacher) {

@@ -467,6 +467,11 @@ void task_set_pool(Task *t, HamPool *pool)
     t->pool = pool;
 }
 
+void task_share_pool(Task **tasks, int ntasks, HamPool *pool)
+{
+    for (int i = 0; i < ntasks; i++) task_set_pool(tasks[i], ntasks == 1 ? pool : NULL);
+}
+
 double task_loss_grad(Task *t, const float *theta, float *grad)
 {
     double f = t->vt->loss_grad(t, theta, grad);

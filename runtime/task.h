@@ -150,9 +150,14 @@ double task_loss_grad(Task *t, const float *theta, float *grad);
  * halves of its minibatch at once); NULL, the default, computes the same halves one
  * after the other, so the result does not depend on it.  Only for a task whose
  * task_loss_grad runs alone on the calling thread, never inside a job of the same pool
- * (the runtime gives it to a meta-batch of one run, whose gradient is then the only
- * work). */
+ * (task_share_pool decides). */
 void task_set_pool(Task *t, HamPool *pool);
+
+/* task_share_pool: the rule the runtime follows for the ntasks instances a batch of
+ * runs steps together: a lone one (ntasks == 1, whose gradient is then the batch's
+ * only work, and runs on the calling thread) gets pool; several get none, since
+ * their gradients already run as the pool's jobs. */
+void task_share_pool(Task **tasks, int ntasks, HamPool *pool);
 
 /* task_grad_fault: 1 if a gradient this instance returned since its last task_reset
  * held NaN or Inf (injected or not) at a finite theta, with the first such step (0: the

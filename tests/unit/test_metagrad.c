@@ -98,47 +98,52 @@ static double meta_loss(Batch *b, Unroll *u, Quad *q, const double *params, cons
 }
 
 /* Optimizer `opt` of the spec at path, its step built and JIT-compiled into *k (f64
- * and f32, with the adjoint); NULL on failure (an assertion has failed). */
+ * and f32, with the adjoint) in a fresh *arena; NULL on failure (an assertion has
+ * failed, and the arena is freed again). */
 static StepProgram *compile_spec(Jit *jit, Arena *arena, const char *path, const char *opt, HamKernel *k)
 {
+    arena_init(arena);
     Diag d;
     diag_init(&d, arena, stderr);
     Program *p = load_program(arena, &d, path, NULL, 1);
     sema_program(p);
     Optimizer *o = load_find_optimizer(p, opt);
     ASSERT(o && d.nerrors == 0);
-    if (!o || d.nerrors) return NULL;
-    StepProgram *s = step_build(p, o->info, arena, &d, NULL);
+    StepProgram *s = o && !d.nerrors ? step_build(p, o->info, arena, &d, NULL) : NULL;
     char err[512];
     JitOptions jo;
     jit_default_options(&jo);
     int ok = s && jit_compile(jit, s, &jo, arena, k, NULL, err, sizeof err) == 0;
     ASSERT(ok);
+    if (!ok) arena_free(arena);
     return ok ? s : NULL;
+}
+
+/* B random quadratics ||W theta - y||^2, W and y drawn from rng. */
+static Quad *random_quads(Rng *rng)
+{
+    Quad *q = calloc(1, sizeof *q);
+    for (int r = 0; r < B; r++)
+        for (int i = 0; i < DIM; i++) {
+            q->y[r][i] = rng_normal(rng);
+            for (int j = 0; j < DIM; j++) q->W[r][i][j] = rng_normal(rng) / 2;
+        }
+    return q;
 }
 
 static void check_spec(Jit *jit, const char *path, const char *opt, MetaLoss kind, int exact)
 {
     Arena arena;
-    arena_init(&arena);
     HamKernel k;
     StepProgram *s = compile_spec(jit, &arena, path, opt, &k);
-    if (!s) {
-        arena_free(&arena);
-        return;
-    }
+    if (!s) return;
     int P = s->nparam;
     Rng rng = {11};
     double *params = calloc((size_t)P, sizeof *params), *grad = calloc((size_t)P, sizeof *grad);
     double *grad2 = calloc((size_t)P, sizeof *grad2);
     step_initial_params(s, params, rng_draw, &rng);
     for (int j = 0; j < P; j++) params[j] += 0.1 * rng_normal(&rng);
-    Quad *q = calloc(1, sizeof *q);
-    for (int r = 0; r < B; r++)
-        for (int i = 0; i < DIM; i++) {
-            q->y[r][i] = rng_normal(&rng);
-            for (int j = 0; j < DIM; j++) q->W[r][i][j] = rng_normal(&rng) / 2;
-        }
+    Quad *q = random_quads(&rng);
     double theta0[B * DIM] = {0};
     double *base = malloc((size_t)P * sizeof *base);
     memcpy(base, params, (size_t)P * sizeof *base);
@@ -229,13 +234,9 @@ static double imitate_loss(Batch *b, Batch *teacher, Unroll *u, Quad *q, const d
 static void check_imitate(Jit *jit, const char *path, const char *opt)
 {
     Arena arena;
-    arena_init(&arena);
     HamKernel k;
     StepProgram *s = compile_spec(jit, &arena, path, opt, &k);
-    if (!s) {
-        arena_free(&arena);
-        return;
-    }
+    if (!s) return;
     int P = s->nparam;
     char err[512];
     Rng rng = {23};
@@ -243,12 +244,7 @@ static void check_imitate(Jit *jit, const char *path, const char *opt)
     double *grad = calloc((size_t)P, sizeof *grad), *grad2 = calloc((size_t)P, sizeof *grad2);
     step_initial_params(s, params, rng_draw, &rng);
     for (int j = 0; j < P; j++) tparams[j] = params[j] + 0.3 * rng_normal(&rng), params[j] += 0.1 * rng_normal(&rng);
-    Quad *q = calloc(1, sizeof *q);
-    for (int r = 0; r < B; r++)
-        for (int i = 0; i < DIM; i++) {
-            q->y[r][i] = rng_normal(&rng);
-            for (int j = 0; j < DIM; j++) q->W[r][i][j] = rng_normal(&rng) / 2;
-        }
+    Quad *q = random_quads(&rng);
     double theta0[B * DIM];
     for (int i = 0; i < B * DIM; i++) theta0[i] = rng_normal(&rng);
     HamPool *one = ham_pool_create(1), *two = ham_pool_create(2);
