@@ -158,7 +158,7 @@ static LLVMValueRef call_math(Gen *g, const char *base, int nargs, LLVMValueRef 
         if (!strcmp(base, "exp")) return llvm_math_expf(g->mod, g->b, a, g->o->avx512);
         if (!strcmp(base, "log")) return llvm_math_logf(g->mod, g->b, a);
         if (!strcmp(base, "log1p")) return llvm_math_log1pf(g->mod, g->b, a);
-        if (!strcmp(base, "tanh")) return llvm_math_tanhf(g->mod, g->b, a, g->o->avx512);
+        if (!strcmp(base, "tanh")) return llvm_math_tanhf(g->mod, g->b, a);
     }
     if (g->width == 1)
         snprintf(name, sizeof name, "%s%s", base, f32 ? "f" : "");
@@ -217,11 +217,18 @@ static LLVMValueRef minmax(Gen *g, int is_max, LLVMValueRef a, LLVMValueRef b)
 
 /* sigmoid(a) = 1 / (1 + e^-a) for a >= 0, e^a / (1 + e^a) otherwise: with
  * e = e^-|a| that is 1 / (1 + e) or e / (1 + e), one exp either way. */
+/* e^x for x <= 0 or NaN: exp, by the shorter inline code where exp is inline. */
+static LLVMValueRef exp_nonpos(Gen *g, LLVMValueRef x)
+{
+    if (g->o->prec == HAM_F32 && g->inline_math) return llvm_math_expf_nonpos(g->mod, g->b, x, g->o->avx512);
+    return call_math(g, "exp", 1, x, NULL);
+}
+
 static LLVMValueRef sigmoid(Gen *g, LLVMValueRef a)
 {
     LLVMValueRef one = const_real(g, 1, g->width);
     LLVMValueRef absa = intrinsic(g, "llvm.fabs", 1, a, NULL, NULL);
-    LLVMValueRef e = call_math(g, "exp", 1, LLVMBuildFNeg(g->b, absa, ""), NULL);
+    LLVMValueRef e = exp_nonpos(g, LLVMBuildFNeg(g->b, absa, ""));
     LLVMValueRef den = LLVMBuildFAdd(g->b, one, e, "");
     LLVMValueRef num = LLVMBuildSelect(g->b, fcmp(g, LLVMRealOGE, a, zero(g)), one, e, "");
     LLVMValueRef r = LLVMBuildFDiv(g->b, num, den, "");
@@ -234,7 +241,7 @@ static LLVMValueRef sigmoid(Gen *g, LLVMValueRef a)
 static LLVMValueRef softplus(Gen *g, LLVMValueRef a)
 {
     LLVMValueRef absa = intrinsic(g, "llvm.fabs", 1, a, NULL, NULL);
-    LLVMValueRef e = call_math(g, "exp", 1, LLVMBuildFNeg(g->b, absa, ""), NULL);
+    LLVMValueRef e = exp_nonpos(g, LLVMBuildFNeg(g->b, absa, ""));
     LLVMValueRef l = call_math(g, "log1p", 1, e, NULL);
     LLVMValueRef pos = fcmp(g, LLVMRealOGT, a, zero(g));
     // a > 0: a + l.  Otherwise exactly l (0 + l would turn -0 into +0).

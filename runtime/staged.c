@@ -176,9 +176,14 @@ void ham_staged_run(const HamStaged *st, int which, const HamStepArgs *args)
             size_t woff = 0;
             for (int g = 0; g < st->ngemm; g++) {
                 const HamStagedGemm *G = &st->gemm[g];
-                if (G->level == k)
+                if (G->level == k) {
+                    // Y's columns are contiguous: zeroed here, the product added (beta 1):
+                    // OpenBLAS's own beta-0 pass over Y is several times slower than memset.
+                    char *y = aux + (size_t)G->y_col * LD * es;
+                    memset(y, 0, (size_t)G->rows * (size_t)LD * es);
                     gemm(f32, 0, 0, len, G->rows, G->cols, aux + (size_t)G->x_col * LD * es, LD, wp + woff * es,
-                         G->cols, 0.0, aux + (size_t)G->y_col * LD * es, LD);
+                         G->cols, 1.0, y, LD);
+                }
                 woff += (size_t)G->rows * (size_t)G->cols;
             }
             if (fwd[prec][k]) fwd[prec][k](&a);
