@@ -667,11 +667,14 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
             "recomputes the forward's stages) takes %s at 15910 coordinates against %s for the hand-written "
             "sgemm forward (saving gates) + backward; the meta-step is %.0f%% adjoint.  torch runs the cell "
             "as sgemm too (nn.LSTMCell: addmm, gates elementwise), so both sides do the same matrix "
-            "arithmetic through the same OpenBLAS; what separates them (%s meta, %s eval on 1 thread) is "
-            "the elementwise gate code: ham's exact (NaN- and -0-preserving) 8-lane sigmoid and tanh "
-            "against torch's vectorized kernels, and ham's extra pass to recompute the forward in the "
-            "adjoint where torch keeps the gates.  The hand-written cell is %.1fx (forward) and %.1fx "
-            "(adjoint) faster than ham's staged kernels." % (
+            "arithmetic through the same OpenBLAS; ham's lead (%s meta, %s eval on 1 thread) is the "
+            "elementwise gate code, one pass of 8-lane code per layer where torch runs an operation at a "
+            "time over the whole tensor: sigmoid by an exp whose argument is known to be <= 0 and tanh as "
+            "a rational function (compiler/llvm_math.c; the two made the forward kernel 1.47x faster in "
+            "session 15), NaN and -0 preserved.  What holds the meta-step back is ham's extra pass to "
+            "recompute the forward in the adjoint where torch keeps the gates, and in a profile the stage "
+            "kernels' loads of ~100 aux and state columns per coordinate more than their arithmetic.  The "
+            "hand-written cell is %.1fx (forward) and %.1fx (adjoint) faster than ham's staged kernels." % (
                 fmt_t(e["lstm_pre"].time("ham", 1)), fmt_t(e["lstm_pre"].time("torch", 1)),
                 fmt_t(ml.time("ham", 1)), fmt_t(ml.time("ham", 1, True) * 20),
                 fmt_t(ml.time("ham", 1) - ml.time("ham", 1, True) * 20), fmt_t(ml.time("torch", 1)),
