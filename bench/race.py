@@ -670,8 +670,8 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
             "arithmetic through the same OpenBLAS; ham's lead (%s meta, %s eval on 1 thread) is the "
             "elementwise gate code, one pass of 8-lane code per layer where torch runs an operation at a "
             "time over the whole tensor: sigmoid by an exp whose argument is known to be <= 0 and tanh as "
-            "a rational function (compiler/llvm_math.c; the two made the forward kernel 1.47x faster in "
-            "session 15), NaN and -0 preserved.  What holds the meta-step back is ham's extra pass to "
+            "a rational function (compiler/llvm_math.c; with the GEMMs' outputs zeroed by memset they made "
+            "the forward kernel 1.47x faster in session 15), NaN and -0 preserved.  What holds the meta-step back is ham's extra pass to "
             "recompute the forward in the adjoint where torch keeps the gates, and in a profile the stage "
             "kernels' loads of ~100 aux and state columns per coordinate more than their arithmetic.  The "
             "hand-written cell is %.1fx (forward) and %.1fx (adjoint) faster than ham's staged kernels." % (

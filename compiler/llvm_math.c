@@ -21,7 +21,7 @@
  *              u == 1
  *   tanh(x)  = x P(x^2) / Q(x^2), P of degree 5, Q of degree 4, x clamped to [-9, 9]
  *              (past 9 tanh rounds to +-1) and the quotient to [-1, 1]: a minimax
- *              rational fit of our own (tools/fit_tanh.py); no exp, 15 instructions
+ *              rational fit of our own (tools/fit_tanh.py); no exp, 16 instructions
  *
  * exp of an argument known to be <= 0 (sigmoid's and softplus's e^-|a|) skips the
  * upper clamp and scales in one exact multiply and one rounding one (2^(n+25), then
@@ -34,8 +34,9 @@
  * the fit itself is within 1.3e-9); vector and scalar loops agree bit for bit.
  *
  * Speed.  The rational tanh (it replaced sign(x) (1 - 2 / (e^(2|x|) + 1)), 1.3 ulp,
- * about 45 instructions) and the shorter exp for sigmoid made the MNIST LSTM's f32
- * forward kernel 1.47x faster (15910 coordinates, fastest of 8 interleaved runs
+ * about 45 instructions) and the shorter exp for sigmoid, with the staged GEMMs'
+ * outputs zeroed by memset (runtime/staged.c; a few % of it), made the MNIST LSTM's
+ * f32 forward kernel 1.47x faster (15910 coordinates, fastest of 8 interleaved runs
  * each: 9.33 -> 6.33 ms; its 60 sigmoid and 40 tanh per layer were most of the
  * stage kernels' work).  Against libmvec (make bench, in cache, interleaved, before
  * the rational tanh): on standard-normal gradients libmvec was faster, 1.01x
