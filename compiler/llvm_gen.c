@@ -215,8 +215,6 @@ static LLVMValueRef minmax(Gen *g, int is_max, LLVMValueRef a, LLVMValueRef b)
     return LLVMBuildSelect(g->b, fcmp(g, LLVMRealUNO, a, b), const_real(g, NAN, g->width), r, "");
 }
 
-/* sigmoid(a) = 1 / (1 + e^-a) for a >= 0, e^a / (1 + e^a) otherwise: with
- * e = e^-|a| that is 1 / (1 + e) or e / (1 + e), one exp either way. */
 /* e^x for x <= 0 or NaN: exp, by the shorter inline code where exp is inline. */
 static LLVMValueRef exp_nonpos(Gen *g, LLVMValueRef x)
 {
@@ -224,6 +222,8 @@ static LLVMValueRef exp_nonpos(Gen *g, LLVMValueRef x)
     return call_math(g, "exp", 1, x, NULL);
 }
 
+/* sigmoid(a) = 1 / (1 + e^-a) for a >= 0, e^a / (1 + e^a) otherwise: with
+ * e = e^-|a| that is 1 / (1 + e) or e / (1 + e), one exp either way. */
 static LLVMValueRef sigmoid(Gen *g, LLVMValueRef a)
 {
     LLVMValueRef one = const_real(g, 1, g->width);
