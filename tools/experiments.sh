@@ -38,11 +38,30 @@ runs=${RUNS:-1000}
 qepochs=${EPOCHS:-100} mepochs=${MNIST_EPOCHS:-50}
 mkdir -p results
 
+# provenance DIR KEY WHAT: DIR/provenance.txt keeps one line per row and action (trained,
+# evaluated): the commit that did it (+changes when compiler/, runtime/, stdlib/, grammar/
+# or tools/ differed from it), when, and on which CPU.  Meta-training amplifies the
+# last bits of the code's arithmetic, so a row re-made by another build can land
+# elsewhere (results/quadratic/phnn_seed_study.txt shows how far).
+provenance() {
+    local f=$1/provenance.txt rev cpu
+    rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    if [ -n "$(git status --porcelain --untracked-files=no -- compiler runtime stdlib grammar tools 2>/dev/null)" ]; then
+        rev="$rev+changes"
+    fi
+    cpu=$(awk -F: '/model name/ { gsub(/^ +/, "", $2); print $2; exit }' /proc/cpuinfo)
+    touch "$f"
+    sed -i "/^$2 $3 /d" "$f"
+    echo "$2 $3 $rev $(date '+%Y-%m-%d %H:%M') $cpu" >> "$f"
+    sort -o "$f" "$f"
+}
+
 train() {   # train NAME SPEC TASK OUTDIR [options]; the training log to OUTDIR/NAME.train.csv
     local name=$1 spec=$2 task=$3 dir=$4
     shift 4
     echo "== $(date +%T) meta-training $name on $task"
     "$hamc" train "$spec" --task "$task" --out "$dir/$name.ckpt" --log "$dir/$name.train.csv" --seed 1 "$@"
+    provenance "$dir" "$name" trained
 }
 
 evaluate() {   # evaluate KEY SPEC TASK OUTDIR [options]; STEPS steps (100), EVAL_RUNS runs ($runs)
@@ -51,6 +70,7 @@ evaluate() {   # evaluate KEY SPEC TASK OUTDIR [options]; STEPS steps (100), EVA
     echo "== $(date +%T) evaluating $key on $task ($n runs, ${STEPS:-100} steps)"
     "$hamc" run "$spec" --task "$task" --runs "$n" --steps "${STEPS:-100}" --seed 2026 "$@" \
         --csv "$dir/$key.csv" --finals "$dir/${key}_finals.csv" --json | tail -n 1 > "$dir/$key.json"
+    provenance "$dir" "$key" evaluated
 }
 
 tune() {   # tune KEY SPEC TASK OUTDIR: the learning rate by grid search on held-in tasks
