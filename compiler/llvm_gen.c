@@ -150,11 +150,16 @@ static char libmvec_isa(int bits)
 
 /* A libm function on a scalar, or its libmvec variant on a vector; in f32 with
  * inline_math, exp, log, log1p and tanh are emitted inline instead (llvm_math.c). */
+static int inline_f32_math(const Gen *g)
+{
+    return g->o->prec == HAM_F32 && g->inline_math;
+}
+
 static LLVMValueRef call_math(Gen *g, const char *base, int nargs, LLVMValueRef a, LLVMValueRef b)
 {
     char name[64];
     int f32 = g->o->prec == HAM_F32;
-    if (f32 && g->inline_math) {
+    if (inline_f32_math(g)) {
         if (!strcmp(base, "exp")) return llvm_math_expf(g->mod, g->b, a, g->o->avx512);
         if (!strcmp(base, "log")) return llvm_math_logf(g->mod, g->b, a);
         if (!strcmp(base, "log1p")) return llvm_math_log1pf(g->mod, g->b, a);
@@ -218,7 +223,7 @@ static LLVMValueRef minmax(Gen *g, int is_max, LLVMValueRef a, LLVMValueRef b)
 /* e^x for x <= 0 or NaN: exp, by the shorter inline code where exp is inline. */
 static LLVMValueRef exp_nonpos(Gen *g, LLVMValueRef x)
 {
-    if (g->o->prec == HAM_F32 && g->inline_math) return llvm_math_expf_nonpos(g->mod, g->b, x, g->o->avx512);
+    if (inline_f32_math(g)) return llvm_math_expf_nonpos(g->mod, g->b, x, g->o->avx512);
     return call_math(g, "exp", 1, x, NULL);
 }
 

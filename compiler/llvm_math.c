@@ -20,7 +20,7 @@
  *   log1p(x) = log(u) x / (u - 1) with u = 1 + x (the rounding of u cancels), x when
  *              u == 1
  *   tanh(x)  = x P(x^2) / Q(x^2), P of degree 5, Q of degree 4, x clamped to [-9, 9]
- *              (past 9 tanh rounds to +-1) and the quotient to [-1, 1]: a minimax
+ *              (tanh rounds to +-1 from 9.01) and the quotient to [-1, 1]: a minimax
  *              rational fit of our own (tools/fit_tanh.py); no exp, 16 instructions
  *
  * exp of an argument known to be <= 0 (sigmoid's and softplus's e^-|a|) skips the
@@ -263,8 +263,9 @@ LLVMValueRef llvm_math_tanhf(LLVMModuleRef mod, LLVMBuilderRef b, LLVMValueRef x
     static const double Q[] = {1.2890054676972795e-06, 0.00039406781434081495, 0.027250085026025772,
                                0.470141738653183, 1.0};
     M mm = m_of(mod, b, x), *m = &mm;
-    // Past +-9 tanh rounds to +-1 (the clamped quotient is 1 there).  NaN compares false
-    // and passes through every select; -0 gives -0 P / Q = -0.
+    // From about 9.01 on, tanh rounds to +-1; the clamp gives 1 from 9 on (an ulp above
+    // the rounded tanh between 9 and 9.01).  NaN compares false and passes through every
+    // select; -0 gives -0 P / Q = -0.
     LLVMValueRef xc = sel(m, cmp(m, LLVMRealOGT, x, cf(m, 9.0)), cf(m, 9.0), x);
     xc = sel(m, cmp(m, LLVMRealOLT, xc, cf(m, -9.0)), cf(m, -9.0), xc);
     LLVMValueRef z = mul(m, xc, xc);

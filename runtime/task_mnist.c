@@ -19,8 +19,9 @@
  *
  * Halves.  task_loss_grad draws a minibatch's rows, then fetches and evaluates it as
  * two halves (rows 0..B/2-1 and B/2..B-1, each with its own MlpWork and gradient
- * buffer) and adds their losses and gradients, the second into the first: on the task's pool (task_set_pool) on two threads,
- * without one in turn, the same numbers either way.  A meta-batch of one run, whose
+ * buffer) and adds their losses and gradients, the second into the first: on the
+ * task's pool (task_set_pool) on two threads, without one in turn, the same numbers
+ * either way.  A meta-batch of one run, whose
  * gradient is then nearly all of the work, so uses both cores.
  *
  * Threads.  A Task owns all its mutable state (weights are the caller's theta; the

@@ -211,6 +211,40 @@ static void check_sigmoid_exp(void)
     arena_free(&a);
 }
 
+/* tanh is a clamped rational function: it must never leave [-1, 1] (its derivative
+ * 1 - tanh^2 would turn negative), and where tanh rounds to +-1 in float (from about
+ * 9.01) it must give +-1 exactly, as tanhf does. */
+static void check_tanh_range(void)
+{
+    Arena a;
+    arena_init(&a);
+    StepProgram *sv = NULL, *ss = NULL;
+    HamKernelFn f[2] = {compile_fn(&a, "tanh", 0, 0, &sv), compile_fn(&a, "tanh", 1, 0, &ss)};
+    ASSERT(f[0] != NULL && f[1] != NULL);
+    if (f[0] && f[1]) {
+        enum { N = 200000 };
+        float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+        Rng r = {11};
+        for (int i = 0; i < N - 4; i++) x[i] = (float)(-30 + 60 * rng_uniform01(&r));
+        x[N - 4] = INFINITY, x[N - 3] = -INFINITY, x[N - 2] = FLT_MAX, x[N - 1] = 9.02f;
+        for (int v = 0; v < 2; v++) {
+            run(f[v], x, y, N);
+            int64_t outside = 0, not_one = 0;
+            for (int i = 0; i < N; i++) {
+                if (fabsf(y[i]) > 1) outside++;
+                if (fabsf(x[i]) >= 9.02f && y[i] != copysignf(1, x[i])) not_one++;
+            }
+            printf("tanh (%s loop): %lld of %d outside [-1, 1], %lld not exactly +-1 past 9.02\n",
+                   v ? "scalar" : "vector", (long long)outside, N, (long long)not_one);
+            ASSERT_EQ(0, outside);
+            ASSERT_EQ(0, not_one);
+        }
+        free(x), free(y);
+    }
+    step_free(sv), step_free(ss);
+    arena_free(&a);
+}
+
 int main(void)
 {
     setenv("HAM_STDLIB", "stdlib", 0);
@@ -233,6 +267,7 @@ int main(void)
     };
     for (size_t i = 0; i < sizeof rel_fns / sizeof *rel_fns; i++) check_fn(&rel_fns[i], 0, 1e-6);
     check_sigmoid_exp();
+    check_tanh_range();
     jit_destroy(jit);
     return test_summary();
 }
