@@ -3,8 +3,8 @@
 
 tanh(x) = x P(x^2) / Q(x^2) on [-9, 9] (tanh rounds to +-1 in float from 9.01; the
 clamp at 9 gives 1), P of degree 5 and Q of degree 4 in z = x^2, Q(0) = 1.  The fit
-minimizes the largest relative error of P(z) / Q(z) against tanh(sqrt z) / sqrt z (mpmath, 40 digits) over 4000 Chebyshev
-nodes in x: each round solves the linearized problem  P - g Q = 0  by weighted least
+minimizes the largest relative error of P(z) / Q(z) against tanh(sqrt z) / sqrt z
+(mpmath, 40 digits) over 4000 Chebyshev nodes in x: each round solves the linearized problem  P - g Q = 0  by weighted least
 squares, weights 1 / (g Q_previous) (relative error) times Lawson's multiplicative
 weights (which drive the least-squares solution toward the minimax one).  The best
 round is kept; its coefficients are printed rounded to float, highest degree first, as
