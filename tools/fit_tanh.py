@@ -1,16 +1,17 @@
 #!/usr/bin/python3
 """fit_tanh.py: the coefficients of the JIT's f32 tanh (compiler/llvm_math.c).
 
-tanh(x) = x P(x^2) / Q(x^2) on [-9, 9] (tanh rounds to +-1 in float from 9.01; the
-clamp at 9 gives 1), P of degree 5 and Q of degree 4 in z = x^2, Q(0) = 1.  The fit
-minimizes the largest relative error of P(z) / Q(z) against tanh(sqrt z) / sqrt z
-(mpmath, 40 digits) over 4000 Chebyshev nodes in x: each round solves the linearized problem  P - g Q = 0  by weighted least
-squares, weights 1 / (g Q_previous) (relative error) times Lawson's multiplicative
-weights (which drive the least-squares solution toward the minimax one).  The best
-round is kept; its coefficients are printed rounded to float, highest degree first, as
-llvm_math.c's poly() takes them, with the fit's error and the error of the float
-evaluation (x*x, Horner with fused multiply-adds, x P, the quotient; emulated in
-double, one rounding to float per operation) over 3 * 10^6 arguments in [0, 9].
+tanh(x) = x P(x^2) / Q(x^2) on [-9, 9] (tanh rounds to +-1 in float from 9.01; the clamp
+at 9 gives 1), P of degree 5 and Q of degree 4 in z = x^2, Q(0) = 1. The fit minimizes
+the largest relative error of P(z) / Q(z) against tanh(sqrt z) / sqrt z (mpmath, 40
+digits) over 4000 Chebyshev nodes in x: each round solves the linearized problem P - g Q
+= 0 by weighted least squares, weights 1 / (g Q_previous) (relative error) times
+Lawson's multiplicative weights (which drive the least-squares solution toward the
+minimax one). The best round is kept; its coefficients are printed rounded to float,
+highest degree first, as llvm_math.c's poly() takes them, with the fit's error and the
+error of the float evaluation (x*x, Horner with fused multiply-adds, x P, the quotient;
+emulated in double, one rounding to float per operation) over 3 * 10^6 arguments in [0,
+9].
 
 usage: /usr/bin/python3 tools/fit_tanh.py   (numpy, mpmath: Debian's python3-numpy, python3-mpmath)"""
 import mpmath as mp
