@@ -228,6 +228,16 @@ class Table:
 
 
 # ------------------------------------------------------------------ machine
+def jit_lanes():
+    """f32 lanes of the JIT's kernels: 16 where the CPU has AVX-512F (unless HAM_VECTOR_BITS=256), else 8."""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                wide = " avx512f" in line and os.environ.get("HAM_VECTOR_BITS") != "256"
+                return 16 if wide else 8
+    return 8
+
+
 def machine(ham_info, torch_info, load0, load1, started, elapsed):
     model, fam, mod, mhz = "?", "?", "?", "?"
     with open("/proc/cpuinfo") as f:
@@ -668,12 +678,15 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
             "sgemm forward (saving gates) + backward; the meta-step is %.0f%% adjoint.  torch runs the cell "
             "as sgemm too (nn.LSTMCell: addmm, gates elementwise), so both sides do the same matrix "
             "arithmetic through the same OpenBLAS; ham's lead (%s meta, %s eval on 1 thread) is the "
-            "elementwise gate code, one pass of 8-lane code per layer where torch runs an operation at a "
+            "elementwise gate code, one pass of %d-lane code per layer where torch runs an operation at a "
             "time over the whole tensor: sigmoid by an exp whose argument is known to be <= 0 and tanh as "
             "a rational function (compiler/llvm_math.c; with the GEMMs' outputs zeroed by memset they made "
-            "the forward kernel 1.47x faster in session 15), NaN and -0 preserved.  What holds the meta-step back is ham's extra pass to "
-            "recompute the forward in the adjoint where torch keeps the gates, and in a profile the stage "
-            "kernels' loads of ~100 aux and state columns per coordinate more than their arithmetic.  The "
+            "the forward kernel 1.47x faster in session 15), NaN and -0 preserved.  The adjoint recomputes the "
+            "forward's stages where torch keeps the gates: keeping them instead (a tape of the 222 aux columns "
+            "a coordinate, 300 MB for 20 steps; tried in session 16 on a Zen 5) made the meta-step slower, 227 "
+            "against 210 ms, the tape's writes and reads costing more than recomputing in cache; in a profile the "
+            "stage kernels wait on their loads of ~100 aux and state columns per coordinate more than on their "
+            "arithmetic.  The "
             "hand-written cell is %.1fx (forward) and %.1fx (adjoint) faster than ham's staged kernels." % (
                 fmt_t(e["lstm_pre"].time("ham", 1)), fmt_t(e["lstm_pre"].time("torch", 1)),
                 fmt_t(ml.time("ham", 1)), fmt_t(ml.time("ham", 1, True) * 20),
@@ -681,7 +694,7 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
                 fw["jit"], fw["sgemm_blocked"], 100 * lj["flops_fwd"] / fw["jit"] / lj["peak_gflops_1core"],
                 fmt_t(ad["jit_ms"] / 1e3), fmt_t(ad["sgemm_fwd_bwd_ms"] / 1e3),
                 100 * (ml.time("ham", 1) - ml.time("ham", 1, True) * 20) / ml.time("ham", 1),
-                fmt_r(ml.ratio(1)), fmt_r(e["lstm_pre"].ratio(1)), fw["jit"] / fw["sgemm_blocked"],
+                fmt_r(ml.ratio(1)), fmt_r(e["lstm_pre"].ratio(1)), jit_lanes(), fw["jit"] / fw["sgemm_blocked"],
                 ad["jit_ms"] / ad["sgemm_fwd_bwd_ms"]))
     two = [(k, R[k].time("ham", 1) / R[k].time("ham", 2)) for k in ("eval m lstm_pre", "meta m lstm_pre",
                                                                      "eval20 lstm_pre", "eval m seed_hnn_pre",
