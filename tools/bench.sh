@@ -13,7 +13,7 @@
 #     meta-steps, the protocol's evaluation step and projected wall-clock, scaling in
 #     coordinates and in the unroll, peak RSS; it adds the rows of 1 and 2 and writes
 #     bench/results.md (their detailed tables follow the main one there).
-# About 8 minutes on the 2-core development machine; ratios are the result.
+# About 3 to 8 minutes on the 2-core development machines so far; ratios are the result.
 # QUICK=1 runs fewer rows and rounds (a smoke test of the pipeline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
