@@ -546,6 +546,7 @@ int cmd_train(int argc, char **argv)
                        c.kernel.info.name, r.epochs_done, r.meta_steps, r.seconds, r.best_loss,
                        r.stopped ? " (interrupted)" : "", a.out);
                 if (r.skipped) printf("%d meta-steps skipped for non-finite values\n", r.skipped);
+                if (r.restarts) printf("%d restart%s from the best params after stalls (meta-lr halved each time)\n", r.restarts, r.restarts > 1 ? "s" : "");
                 status = r.stopped ? 130 : 0;
             }
             ham_catch_interrupt(0);

@@ -1117,6 +1117,7 @@ static ReplStatus rc_train(ReplSession *s, int argc, char **argv, const char *re
            r.meta_steps, r.seconds, r.best_loss, r.stopped ? " (interrupted: best params kept)" : "",
            tc.out ? "; saved " : "", tc.out ? tc.out : "");
     if (r.skipped) printf("%d meta-steps skipped for non-finite values\n", r.skipped);
+    if (r.restarts) printf("%d restart%s from the best params after stalls (meta-lr halved each time)\n", r.restarts, r.restarts > 1 ? "s" : "");
     return REPL_OK;
 }
 

@@ -85,6 +85,8 @@ typedef struct Trainer {
     Progress progress;
     FILE *log;                // TrainConfig.log, open
     double t0;                // when this process started training
+    int stalled_runs;         // runs in a row that ended on a skipped meta-step
+    double lr_scale;          // the meta-lr's halvings by stall recovery (1: none)
 } Trainer;
 
 static double task_callback(void *ctx, int run, const void *theta, void *grad)
@@ -121,6 +123,7 @@ static int save(Trainer *t, const double *hypers, char *err, size_t errlen)
     rc |= ckpt_add_state(&ck, "step", 1, &t->opt.step);
     rc |= ckpt_add_state(&ck, "m", (size_t)t->P, t->opt.m);
     rc |= ckpt_add_state(&ck, "v", (size_t)t->P, t->opt.v);
+    rc |= ckpt_add_state(&ck, "lr_scale", 1, &t->lr_scale);
     ck.n_rng = 1;
     ck.rng = malloc(sizeof *ck.rng);
     ck.rng[0] = t->rng.state;
@@ -199,7 +202,9 @@ static int restore(Trainer *t, char *err, size_t errlen)
             if (strcmp(a->name, "step") == 0 && a->n == 1) t->opt.step = a->v[0];
             if (strcmp(a->name, "m") == 0 && a->n == (size_t)t->P) memcpy(t->opt.m, a->v, a->n * sizeof(double));
             if (strcmp(a->name, "v") == 0 && a->n == (size_t)t->P) memcpy(t->opt.v, a->v, a->n * sizeof(double));
+            if (strcmp(a->name, "lr_scale") == 0 && a->n == 1 && a->v[0] > 0 && a->v[0] <= 1) t->lr_scale = a->v[0];
         }
+        t->opt.lr = t->c->meta_lr * t->lr_scale;
         if (ck.n_rng > 0) t->rng.state = ck.rng[0];
         t->epoch = (long)ck.epoch;
         t->meta_step = (long)ck.meta_step;
@@ -313,10 +318,34 @@ static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, in
         meta_opt_step(&t->opt, t->params, t->grad);
         batch_set_params(b, t->params, hypers);
         t->meta_step++;
+        t->stalled_runs = 0;
         *loss_sum += t->meta_loss == META_LOSS_IMITATE ? L : L / c->unroll;   // imitation: already relative
         (*unrolls)++;
         show_progress(t, t->run, u + 1, *loss_sum / *unrolls);
     }
+}
+
+/* Stall recovery: after a whole epoch's worth of runs in a row ended on a skipped
+ * meta-step, the params are where every unroll gives a non-finite value, and skipping
+ * leaves them there for good (a learned step size driven past exp's range, say).  The
+ * run goes back to the best params evaluated so far, with the meta-optimizer's moments
+ * cleared and its learning rate halved, and says so. */
+static void recover_from_stall(Trainer *t, const double *hypers, TrainResult *r)
+{
+    if (isfinite(t->best_loss)) memcpy(t->params, t->best, (size_t)t->P * sizeof *t->params);
+    if (t->opt.m) memset(t->opt.m, 0, (size_t)t->P * sizeof *t->opt.m);
+    if (t->opt.v) memset(t->opt.v, 0, (size_t)t->P * sizeof *t->opt.v);
+    t->opt.step = 0;
+    t->lr_scale /= 2;
+    t->opt.lr = t->c->meta_lr * t->lr_scale;
+    batch_set_params(&t->batch, t->params, hypers);
+    r->restarts++;
+    char best[48] = "the starting params";
+    if (isfinite(t->best_loss)) snprintf(best, sizeof best, "the best params (eval %.4g)", t->best_loss);
+    progress_note(&t->progress, "epoch %ld, meta-step %ld: the last %d runs all ended on a skipped meta-step; "
+                  "restarting from %s with the meta-optimizer reset and meta-lr %.3g", t->epoch + 1, t->meta_step,
+                  t->stalled_runs, best, t->opt.lr);
+    t->stalled_runs = 0;
 }
 
 static double evaluate(Trainer *t, const double *hypers, HamPool *pool, char *err, size_t errlen)
@@ -408,7 +437,8 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         return -1;
     }
     if (c->out && ckpt_check_target(c->out, err, errlen) != 0) return -1;   // before any work
-    Trainer t = {.k = k, .c = c, .P = k->info.nparam, .params = params, .best_loss = INFINITY, .eval_loss = NAN};
+    Trainer t = {.k = k, .c = c, .P = k->info.nparam, .params = params, .best_loss = INFINITY, .eval_loss = NAN,
+                 .lr_scale = 1};
     t.rng = rng_split(c->seed, 0x7121);
     t.meta_loss = c->meta_loss == TRAIN_META_LOSS_AUTO ? META_LOSS_SUM : (MetaLoss)c->meta_loss;
     t.best = malloc((size_t)(t.P + 1) * sizeof *t.best);
@@ -516,8 +546,10 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         double loss_sum = 0;
         int unrolls = 0;
         for (t.run = 0; t.run < c->runs_per_epoch; t.run++) {
+            int skipped = r->skipped;
             optimizee_run(&t, hypers, &loss_sum, &unrolls, r);
             if (c->stop && *c->stop) break;
+            if (r->skipped > skipped && ++t.stalled_runs >= c->runs_per_epoch) recover_from_stall(&t, hypers, r);
         }
         if (c->stop && *c->stop) {
             r->stopped = 1;

@@ -67,6 +67,7 @@ typedef struct TrainResult {
     double best_loss;         // best evaluation loss (mean final loss)
     double last_meta_loss;
     int skipped;              // meta-steps skipped for non-finite values
+    int restarts;             // stall recoveries: back to the best params, meta-lr halved
     long meta_steps;
     double seconds;
     int stopped;              // interrupted

@@ -2,7 +2,9 @@
 # numerical_faults.sh: optimizers that explode or produce NaN.  Meta-training reports
 # where (epoch, meta-step, step, task, coordinates), skips the meta-step, goes on, and
 # writes a checkpoint without a NaN; evaluation counts diverged runs and keeps them out
-# of the statistics (JSON null, not NaN).
+# of the statistics (JSON null, not NaN).  A training whose every run ends on a skipped
+# meta-step (params where every unroll diverges) goes back to its best params with the
+# meta-lr halved, says so, and a resumed run keeps halving from there.
 . "$(dirname "$0")/../cli_common.sh" faults
 
 cat > "$tmp/explode.ham" <<'HAM'
@@ -30,6 +32,26 @@ echo "$out" | grep -q "6 meta-steps skipped" && ok || bad "skipped count: $out"
 out=$("$HAMC" train "$tmp/nan.ham" --task quadratic --epochs 1 --runs-per-epoch 2 --out "$tmp/n.ckpt" 2>&1)
 [ $? -eq 0 ] && echo "$out" | grep -q "skipped" && ok || bad "NaN optimizer: $out"
 "$HAMC" run "$tmp/nan.ham" --task quadratic --runs 3 --params "$tmp/n.ckpt" >/dev/null 2>&1 && ok || bad "NaN run: checkpoint does not load"
+
+# A greedy step size: meta-lr 10 throws exp(s) past the quadratics' stability at once.
+cat > "$tmp/greedy.ham" <<'HAM'
+optimizer greedy {
+    input g
+    param s = -4
+    update = -exp(s) * g
+}
+HAM
+out=$("$HAMC" train "$tmp/greedy.ham" --task quadratic --epochs 6 --runs-per-epoch 3 --meta-lr 10 --unroll 100 \
+      --out "$tmp/g.ckpt" 2>&1)
+[ $? -eq 0 ] && ok || bad "stalled training failed: $out"
+echo "$out" | grep -q "the last 3 runs all ended on a skipped meta-step; restarting from the best params (eval 1.174) with the meta-optimizer reset and meta-lr 5$" \
+    && ok || bad "no stall recovery note: $out"
+echo "$out" | grep -q "^4 restarts from the best params after stalls" && ok || bad "restart count: $out"
+"$HAMC" run "$tmp/greedy.ham" --task quadratic --runs 20 --params "$tmp/g.ckpt" --json 2>/dev/null | tail -1 | grep -q '"diverged": 0' \
+    && ok || bad "the stalled run's checkpoint is not its best params"
+out=$("$HAMC" train "$tmp/greedy.ham" --task quadratic --epochs 12 --resume "$tmp/g.ckpt" --out "$tmp/g.ckpt" 2>&1)
+echo "$out" | grep -q "restarting from the best params (eval 1.174) with the meta-optimizer reset and meta-lr 0.312$" \
+    && ok || bad "a resumed run does not keep the halved meta-lr: $out"
 
 json=$("$HAMC" run "$tmp/explode.ham" --task quadratic --runs 20 --json 2>/dev/null | tail -1)
 echo "$json" | grep -q '"diverged": 20' && ok || bad "diverged runs not counted: $json"
