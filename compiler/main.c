@@ -413,7 +413,10 @@ static const Command commands[] = {
      "                --imitate: learn to reproduce the updates of CKPT's optimizer (compiled from the spec the\n"
      "                checkpoint holds, its best params) on its own runs: the meta-loss is the updates' relative\n"
      "                squared distance per unroll; evaluation still judges by the task's loss; such a run\n"
-     "                resumes only with --imitate given again)",
+     "                resumes only with --imitate given again.  A meta-step whose unroll turns non-finite is\n"
+     "                skipped and said where; after an epoch's worth of runs in a row ends so, the run restarts\n"
+     "                from its best params with the meta-optimizer reset and the meta-lr halved, kept in the\n"
+     "                checkpoint)",
      "meta-train a learned optimizer by truncated backpropagation through its unrolled steps"},
     {"repl", repl_command, "hamc repl", "the interactive session: define, run, compare, train, plot (also: hamc alone)"},
     {"run-script", repl_script_command, "hamc run-script FILE [--keep-going] | hamc run-script --check FILE...",
