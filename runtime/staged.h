@@ -18,8 +18,12 @@
 #include "kernel.h"
 
 /* Measured on the MNIST LSTM eval step under load (3-4): 5.3-5.7 ms at 128-256
- * coordinates, 5.9-6.3 at 512, 6.8 at 2048; the meta-step was too noisy to rank. */
+ * coordinates, 5.9-6.3 at 512, 6.8 at 2048; the meta-step was too noisy to rank.  On a
+ * Zen 5 (1 MiB L2; fastest of 4 interleaved rounds) the forward kernel took 1.41-1.47 ms
+ * at 128 and 256, 1.67 at 512, 1.75 at 1024.  -DHAM_STAGED_SUB=N builds another size. */
+#ifndef HAM_STAGED_SUB
 #define HAM_STAGED_SUB 256
+#endif
 
 typedef struct HamStagedGemm {
     int level;               // runs after stage level-1, before stage level
