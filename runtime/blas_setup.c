@@ -87,6 +87,11 @@ const char *ham_blas_chosen(void)
     return chosen;
 }
 
+const char *ham_blas_preferred(void)
+{
+    return kernels_for_this_cpu();
+}
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void single_thread(void) { openblas_set_num_threads(1); }
 

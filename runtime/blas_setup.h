@@ -27,4 +27,9 @@ void ham_blas_setup(void);
  * OpenBLAS).  openblas_get_corename() says what OpenBLAS runs. */
 const char *ham_blas_chosen(void);
 
+/* The kernels ham would choose on this CPU when the user has not ("SkylakeX", ...), or
+ * NULL for a CPU it leaves to OpenBLAS: `hamc --version` tells a user whose
+ * OPENBLAS_CORETYPE names others. */
+const char *ham_blas_preferred(void);
+
 #endif
