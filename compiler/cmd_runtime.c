@@ -545,8 +545,7 @@ int cmd_train(int argc, char **argv)
                 printf("%s: %d epochs, %ld meta-steps in %.1f s; best evaluation loss %.5g%s; saved %s\n",
                        c.kernel.info.name, r.epochs_done, r.meta_steps, r.seconds, r.best_loss,
                        r.stopped ? " (interrupted)" : "", a.out);
-                if (r.skipped) printf("%d meta-steps skipped for non-finite values\n", r.skipped);
-                if (r.restarts) printf("%d restart%s from the best params after stalls (meta-lr halved each time)\n", r.restarts, r.restarts > 1 ? "s" : "");
+                train_result_notes(&r, stdout);
                 status = r.stopped ? 130 : 0;
             }
             ham_catch_interrupt(0);

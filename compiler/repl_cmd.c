@@ -1116,8 +1116,7 @@ static ReplStatus rc_train(ReplSession *s, int argc, char **argv, const char *re
     printf("%s: %d epochs, %ld meta-steps in %.1f s; best evaluation loss %.5g%s%s%s\n", words[0], r.epochs_done,
            r.meta_steps, r.seconds, r.best_loss, r.stopped ? " (interrupted: best params kept)" : "",
            tc.out ? "; saved " : "", tc.out ? tc.out : "");
-    if (r.skipped) printf("%d meta-steps skipped for non-finite values\n", r.skipped);
-    if (r.restarts) printf("%d restart%s from the best params after stalls (meta-lr halved each time)\n", r.restarts, r.restarts > 1 ? "s" : "");
+    train_result_notes(&r, stdout);
     return REPL_OK;
 }
 

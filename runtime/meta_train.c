@@ -325,6 +325,14 @@ static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, in
     }
 }
 
+void train_result_notes(const TrainResult *r, FILE *out)
+{
+    if (r->skipped) fprintf(out, "%d meta-steps skipped for non-finite values\n", r->skipped);
+    if (r->restarts)
+        fprintf(out, "%d restart%s from the best params after stalls (meta-lr halved each time)\n", r->restarts,
+                r->restarts > 1 ? "s" : "");
+}
+
 /* Stall recovery: after a whole epoch's worth of runs in a row ended on a skipped
  * meta-step, the params are where every unroll gives a non-finite value, and skipping
  * leaves them there for good (a learned step size driven past exp's range, say).  The

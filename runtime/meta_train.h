@@ -23,6 +23,8 @@
 #ifndef HAM_META_TRAIN_H
 #define HAM_META_TRAIN_H
 
+#include <stdio.h>
+
 #include "eval.h"
 
 enum { TRAIN_META_LOSS_AUTO = -1 };   // TrainConfig.meta_loss: not chosen (the default)
@@ -74,6 +76,9 @@ typedef struct TrainResult {
 } TrainResult;
 
 void train_default_config(TrainConfig *c);
+
+/* train_result_notes: a line each for skipped meta-steps and stall restarts, if any. */
+void train_result_notes(const TrainResult *r, FILE *out);
 
 /* The settings a checkpoint records as metadata (KVMD) under these keys, in this
  * order: steps, unroll, runs per epoch, meta-batch, meta-lr, clip, eval interval, eval
