@@ -134,8 +134,8 @@ static void check_size(Case *c, int64_t n, HamPrecision prec, HamPool *pool, con
      * n = 1, where the sample's RMS is the value itself, has two next states of 7.6e-4
      * and 1.8e-3 from states of 0.27 and 0.11, which OpenBLAS's AVX-512 sgemm (rounding
      * the gate sums otherwise than its AVX2 one) put 1.6e-5 off, relative; against
-     * their states' scale that is at most 3e-7.  Param sums are compared relative to the sum of
-     * |terms|. */
+     * their states' scale that is at most 3e-7.  Param sums are compared relative to
+     * the sum of |terms|. */
     double rel = prec == HAM_F32 ? 1e-5 : 1e-12;
     int nsample = 0, nout = 2 * S + 1 + 2 * inputs;
     for (int64_t i = 0; i < n; i++) nsample += i % (n > 2000 ? 97 : 1) == 0 || i >= n - 9;
