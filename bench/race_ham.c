@@ -33,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -434,13 +433,12 @@ int main(void)
                 printf("}\n");
             }
         } else if (!strcmp(cmd, "info")) {
-            const char *chosen = ham_blas_chosen(), *user = getenv("OPENBLAS_CORETYPE");
-            const char *preferred = ham_blas_preferred();
+            const char *ours = ham_blas_overridden();
             char why[160] = "";
-            if (chosen) snprintf(why, sizeof why, " (kernels chosen by ham, runtime/blas_setup.h)");
-            else if (user && preferred && strcasecmp(user, preferred) != 0)   // `hamc --version` says it too
+            if (ham_blas_chosen()) snprintf(why, sizeof why, " (kernels chosen by ham, runtime/blas_setup.h)");
+            else if (ours)
                 snprintf(why, sizeof why, " (as the environment's OPENBLAS_CORETYPE says; unset, ham would choose %s)",
-                         preferred);
+                         ours);
             printf("{\"openblas\": \"%s%s\", \"blas_core\": \"%s\"}\n", openblas_get_config(), why,
                    openblas_get_corename());
         } else if (!strcmp(cmd, "rss")) {

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <cblas.h>
@@ -499,13 +498,11 @@ static int dispatch(int argc, char **argv)
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) return cmd_help(1, argv);
     if (strcmp(argv[1], "--version") == 0) {
         const char *chosen = ham_blas_chosen(), *user = getenv("OPENBLAS_CORETYPE");
-        const char *preferred = ham_blas_preferred();
+        const char *ours = ham_blas_overridden();   // the user's choice stands, but can cost 1.5x (README)
         printf("hamc %s\n%s; %s kernels, %s", HAMC_VERSION, openblas_get_config(), openblas_get_corename(),
                chosen ? "chosen by hamc from the CPU's features" : user ? "as OPENBLAS_CORETYPE says"
                                                                  : "OpenBLAS's own choice");
-        // A user's choice stands, but one narrower than this CPU's can cost 1.5x (README).
-        if (!chosen && user && preferred && strcasecmp(user, preferred) != 0)
-            printf(" (unset, hamc would choose %s here)", preferred);
+        if (ours) printf(" (unset, hamc would choose %s here)", ours);
         printf("\n");
         return 0;
     }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
@@ -87,9 +88,10 @@ const char *ham_blas_chosen(void)
     return chosen;
 }
 
-const char *ham_blas_preferred(void)
+const char *ham_blas_overridden(void)
 {
-    return kernels_for_this_cpu();
+    const char *user = getenv("OPENBLAS_CORETYPE"), *ours = kernels_for_this_cpu();
+    return !chosen && user && ours && strcasecmp(user, ours) != 0 ? ours : NULL;
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -27,9 +27,9 @@ void ham_blas_setup(void);
  * OpenBLAS).  openblas_get_corename() says what OpenBLAS runs. */
 const char *ham_blas_chosen(void);
 
-/* The kernels ham would choose on this CPU when the user has not ("SkylakeX", ...), or
- * NULL for a CPU it leaves to OpenBLAS: `hamc --version` tells a user whose
- * OPENBLAS_CORETYPE names others. */
-const char *ham_blas_preferred(void);
+/* The kernels ham would have chosen ("Cooperlake", ...) where the user's
+ * OPENBLAS_CORETYPE names others, or NULL (no such variable, the same kernels, or a CPU
+ * ham leaves to OpenBLAS): `hamc --version` and the bench say so. */
+const char *ham_blas_overridden(void);
 
 #endif
