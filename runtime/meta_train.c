@@ -85,7 +85,7 @@ typedef struct Trainer {
     Progress progress;
     FILE *log;                // TrainConfig.log, open
     double t0;                // when this process started training
-    int stalled_runs;         // runs in a row that ended on a skipped meta-step
+    int stalled_runs;         // runs in a row that took no meta-step (all skipped)
     double lr_scale;          // the meta-lr's halvings by stall recovery (1: none)
 } Trainer;
 
@@ -257,7 +257,9 @@ static void show_progress(Trainer *t, int run, int u, double meta_loss)
                         t->epoch + 1, t->c->epochs, run + 1, t->c->runs_per_epoch, meta_loss, ev);
 }
 
-static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, int *unrolls, TrainResult *r)
+/* One optimizee run of c->steps, a meta-step per unroll; 1 if it took none (each of its
+ * unrolls skipped, or the run abandoned at the first), 0 if it took some or was stopped. */
+static int optimizee_run(Trainer *t, const double *hypers, double *loss_sum, int *unrolls, TrainResult *r)
 {
     const TrainConfig *c = t->c;
     Batch *b = &t->batch;
@@ -273,9 +275,9 @@ static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, in
         memcpy(t->teacher.theta, b->theta, (size_t)b->n * b->es);
         batch_reset_state(&t->teacher);
     }
-    int n_unrolls = (c->steps + c->unroll - 1) / c->unroll;
+    int n_unrolls = (c->steps + c->unroll - 1) / c->unroll, took = 0;
     for (int u = 0; u < n_unrolls; u++) {
-        if (c->stop && *c->stop) return;
+        if (c->stop && *c->stop) return 0;
         double L = unroll_forward(&t->unroll, b);
         for (int run = 0; run < b->nruns; run++) {   // the task's own fault comes first
             long step;
@@ -286,7 +288,7 @@ static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, in
                           t->epoch + 1, t->meta_step, step, c->steps, c->task_text ? c->task_text : "?",
                           (long long)bad, (long long)b->dim);
             r->skipped++;
-            return;
+            return took == 0;
         }
         if (!isfinite(L) || !batch_finite(b)) {
             int first = -1;   // the first step of this unroll with a non-finite loss
@@ -304,7 +306,7 @@ static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, in
                               "run abandoned", t->epoch + 1, t->meta_step, u * c->unroll, (u + 1) * c->unroll,
                               c->steps, c->task_text ? c->task_text : "?", (long long)b->n);
             r->skipped++;
-            return;
+            return took == 0;
         }
         memset(t->grad, 0, (size_t)t->P * sizeof *t->grad);
         unroll_backward(&t->unroll, b, t->grad);
@@ -313,16 +315,17 @@ static void optimizee_run(Trainer *t, const double *hypers, double *loss_sum, in
             progress_note(&t->progress, "epoch %ld, meta-step %ld: non-finite meta-gradient; step skipped",
                           t->epoch + 1, t->meta_step);
             r->skipped++;
-            return;
+            return took == 0;
         }
         meta_opt_step(&t->opt, t->params, t->grad);
         batch_set_params(b, t->params, hypers);
         t->meta_step++;
-        t->stalled_runs = 0;
+        took++;
         *loss_sum += t->meta_loss == META_LOSS_IMITATE ? L : L / c->unroll;   // imitation: already relative
         (*unrolls)++;
         show_progress(t, t->run, u + 1, *loss_sum / *unrolls);
     }
+    return 0;
 }
 
 void train_result_notes(const TrainResult *r, FILE *out)
@@ -336,9 +339,10 @@ void train_result_notes(const TrainResult *r, FILE *out)
 /* Stall recovery: after a whole epoch's worth of runs in a row ended on a skipped
  * meta-step, the params are where every unroll gives a non-finite value, and skipping
  * leaves them there for good (a learned step size driven past exp's range, say).  The
- * run goes back to the best params evaluated so far, with the meta-optimizer's moments
- * cleared and its learning rate halved, and says so. */
-static void recover_from_stall(Trainer *t, const double *hypers, TrainResult *r)
+ * run goes back to the best params evaluated so far (the next run hands them to the
+ * batch), with the meta-optimizer's moments cleared and its learning rate halved, and
+ * says so. */
+static void recover_from_stall(Trainer *t, TrainResult *r)
 {
     if (isfinite(t->best_loss)) memcpy(t->params, t->best, (size_t)t->P * sizeof *t->params);
     if (t->opt.m) memset(t->opt.m, 0, (size_t)t->P * sizeof *t->opt.m);
@@ -346,7 +350,6 @@ static void recover_from_stall(Trainer *t, const double *hypers, TrainResult *r)
     t->opt.step = 0;
     t->lr_scale /= 2;
     t->opt.lr = t->c->meta_lr * t->lr_scale;
-    batch_set_params(&t->batch, t->params, hypers);
     r->restarts++;
     char best[48] = "the starting params";
     if (isfinite(t->best_loss)) snprintf(best, sizeof best, "the best params (eval %.4g)", t->best_loss);
@@ -554,10 +557,10 @@ int meta_train(const HamKernel *k, const TrainConfig *c, double *params, const d
         double loss_sum = 0;
         int unrolls = 0;
         for (t.run = 0; t.run < c->runs_per_epoch; t.run++) {
-            int skipped = r->skipped;
-            optimizee_run(&t, hypers, &loss_sum, &unrolls, r);
+            int stalled = optimizee_run(&t, hypers, &loss_sum, &unrolls, r);
             if (c->stop && *c->stop) break;
-            if (r->skipped > skipped && ++t.stalled_runs >= c->runs_per_epoch) recover_from_stall(&t, hypers, r);
+            t.stalled_runs = stalled ? t.stalled_runs + 1 : 0;
+            if (t.stalled_runs >= c->runs_per_epoch) recover_from_stall(&t, r);
         }
         if (c->stop && *c->stop) {
             r->stopped = 1;
