@@ -79,6 +79,8 @@ void jit_default_options(JitOptions *o)
     const char *vm = getenv("HAM_VECMATH");
     o->libm_math = vm && !strcmp(vm, "libmvec");
     o->gemm = stage_mode();
+    const char *order = getenv("HAM_SCHEDULE");
+    o->plan_order = order && !strcmp(order, "plan");
     const char *bits = getenv("HAM_VECTOR_BITS");
     o->vector_bits = bits ? atoi(bits) : 0;
 }
@@ -310,7 +312,7 @@ int jit_vector_bits(const Jit *j, const JitOptions *o)
 static void gen_options(const Jit *j, const JitOptions *o, int prec, LlvmGenOptions *go)
 {
     *go = (LlvmGenOptions){(HamPrecision)prec, 1, prec == HAM_F32 && o->contract, !o->libm_math,
-                           j->avx512 && !o->generic_math};
+                           j->avx512 && !o->generic_math, o->plan_order};
     int bits = jit_vector_bits(j, o);
     if (bits) go->width = bits / (prec == HAM_F32 ? 32 : 64);
 }
@@ -473,6 +475,7 @@ int jit_compile(Jit *j, const StepProgram *s, const JitOptions *o, Arena *arena,
     uint64_t hash = out->info.spec_hash ^ (uint64_t)(o->contract * 2 + o->scalar * 4 + o->opt_level * 16 +
                                                      o->precisions * 256 + o->libm_math * 8192 + o->gemm * 16384 +
                                                      (uint64_t)o->generic_math * 4096 +
+                                                     ((uint64_t)o->plan_order << 40) +
                                                      (uint64_t)jit_vector_bits(j, o) * 65536);
     int want_adjoint = o->with_adjoint && s->adj_state;
     for (CacheEntry *c = j->cache; c; c = c->next) {

@@ -28,6 +28,9 @@ typedef struct JitOptions {
                          // (default 0; tests compare the two, which agree bit for bit)
     int gemm;            // StageMode (stage.h): lower large param-matrix products to BLAS
                          // GEMMs between staged kernels (default STAGE_AUTO; $HAM_GEMM)
+    int plan_order;      // stage kernels' forward bodies in the plan's order rather than
+                         // kernel_schedule's (default 0; HAM_SCHEDULE=plan sets it, for
+                         // comparisons: the results are the same bits)
 } JitOptions;
 
 typedef struct JitStats {

@@ -13,6 +13,7 @@ typedef struct LlvmGenOptions {
     int contract;    // allow a*b+c to fuse (llvm.fmuladd): faster, not bit-equal to the interpreter
     int inline_math; // f32 exp/log/log1p/tanh as inline polynomials (llvm_math.h), not libm/libmvec
     int avx512;      // the target has AVX-512F and VL (inline exp may use vscalefps)
+    int plan_order;  // emit every body in the plan's order, not kernel_schedule's (schedule.h)
 } LlvmGenOptions;
 
 /* llvm_gen_kernel: add `void name(const HamStepArgs *)` computing plan to mod. */

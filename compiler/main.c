@@ -451,6 +451,8 @@ static void print_env(void)
            "  HAM_VECTOR_BITS=256    AVX2-wide kernels on an AVX-512 host\n"
            "  HAM_VECMATH=libmvec    call glibc's vector exp/log/tanh instead of the inline ones\n"
            "  HAM_CONTRACT=0         no fused multiply-adds in the kernels\n"
+           "  HAM_SCHEDULE=plan      stage kernels' bodies in the derivation's order, not scheduled to keep\n"
+           "                         few values live (the same results; for comparisons)\n"
            "  HAM_CODEGEN_LEVEL=0-3  the LLVM code generator's optimization level (default 3)\n"
            "  HAM_PASSES=PIPELINE    the LLVM IR pass pipeline, in opt's syntax\n"
            "  HAM_LLVM_ARGS=\"...\"    LLVM's own command-line options (e.g. -enable-misched=false)\n"
