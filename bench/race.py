@@ -16,7 +16,8 @@ is sized by a warm-up to take about TARGET seconds.
 
 Rows: optimizee step (train mode: the recorded step of an unroll; eval mode: a step
 of an evaluation), meta-step (one unroll: forward + adjoint + meta update), the
-evaluation batch of the reference protocol (20 runs stepped together), the protocol's
+evaluation step of the reference protocol's 20 test runs (ham: in chunks, as hamc
+steps them: eval.c's eval_chunk_runs), the protocol's
 projected wall-clock, time against the number of coordinates and against the unroll
 length, peak RSS of MNIST LSTM meta-training (each side in a child process of its
 own, ru_maxrss by wait4), and the kernel rows.
@@ -342,7 +343,7 @@ def measure(a):
     for o, u in (("seed_hnn_pre", 15), ("lstm_pre", 20), ("phnn", 20)):
         race("meta m " + o, "meta opt=%s %s unroll=%d" % (o, M, u), key="total", unroll=u,
              max_rounds=4 if o == "lstm_pre" else None)
-    # The protocol's evaluations: 20 runs stepped together.
+    # The protocol's evaluations: a step of 20 runs (ham: in eval_optimizer's chunks).
     for o, task in (("seed_hnn", Q), ("lstm", Q), ("seed_hnn_pre", M), ("lstm_pre", M)):
         race("eval20 %s" % o, "eval opt=%s %s batch=20" % (o, task), max_rounds=4 if o == "lstm_pre" else None)
     # Coordinates: the optimizer step alone.
@@ -422,7 +423,8 @@ def main():
     T.race("MNIST seed_hnn_pre, unroll 15", R["meta m seed_hnn_pre"], target=">= 10x")
     T.race("MNIST lstm_pre, unroll 20", R["meta m lstm_pre"], target=">= 5x")
     T.race("MNIST phnn, unroll 20", R["meta m phnn"])
-    T.section("Evaluation step of the protocol (20 runs stepped together)")
+    T.section("Evaluation step of the protocol (a step of 20 runs; ham steps MNIST runs one at a time, "
+              "the quadratic's together, as eval.c's eval_chunk_runs chooses)")
     T.race("quadratic seed_hnn", R["eval20 seed_hnn"])
     T.race("quadratic lstm", R["eval20 lstm"])
     T.race("MNIST seed_hnn_pre", R["eval20 seed_hnn_pre"])
@@ -703,7 +705,7 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
         "- **2 threads.**  ham's speed-up from the second thread: %s.  With one run (meta-batch 1) the "
         "kernels are split over coordinate blocks and the MLP gradient over the two halves of the "
         "minibatch (runtime/task_mnist.c; OpenBLAS single-threaded in each), which the same halves "
-        "computed in turn on one thread reproduce bit for bit; 20-run evaluations split by run.  The "
+        "computed in turn on one thread reproduce bit for bit; torch's 20-run evaluations split by run.  The "
         "machine was shared during the run (see the load average), which hits the 2-thread columns "
         "first." % (
             ", ".join("%s %.2fx" % (k, s) for k, s in two)))

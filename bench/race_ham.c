@@ -10,7 +10,8 @@
  *           answers {"fwd": [s], "total": [s]} per meta-step (fwd: the recording
  *           forward alone, i.e. U optimizee steps in train mode)
  *   eval    one optimizee step as eval.c does it: batch_eval_grad, batch_step;
- *           {"t": [s]} per step
+ *           {"t": [s]} per step; with batch=B, the step of B runs as eval_optimizer
+ *           takes it, in chunks of eval_chunk_runs runs one after another
  *   grad    the optimizee's loss and gradient alone (batch_eval_grad on B runs); {"t": [s]}
  *   kernel  the optimizer's f32 forward kernel alone on n coordinates (ham_forward on
  *           the pool, state swapped each call); {"t": [s per call]}, each sample the
@@ -41,6 +42,7 @@
 #include "batch.h"
 #include "commands.h"
 #include "compile.h"
+#include "eval.h"
 #include "meta_opt.h"
 #include "pool.h"
 #include "rng.h"
@@ -353,10 +355,15 @@ int main(void)
         double *t1 = calloc((size_t)reps, sizeof *t1), *t2 = calloc((size_t)reps, sizeof *t2);
         err[0] = 0;
         if (!strcmp(cmd, "meta") || !strcmp(cmd, "eval")) {
-            int meta = !strcmp(cmd, "meta");
-            Runner *r = get_runner(kv_get(nw, words, "opt", "seed_hnn"), kv_get(nw, words, "task", "quadratic"),
-                                   atoi(kv_get(nw, words, "batch", "1")), atoi(kv_get(nw, words, "unroll", "20")),
-                                   meta, err, sizeof err);
+            int meta = !strcmp(cmd, "meta"), B = atoi(kv_get(nw, words, "batch", "1")), chunks = 1;
+            const char *opt = kv_get(nw, words, "opt", "seed_hnn"), *task = kv_get(nw, words, "task", "quadratic");
+            int U = atoi(kv_get(nw, words, "unroll", "20"));
+            if (!meta && B > 1) {   // B runs as eval_optimizer steps them: chunks, one after another
+                Runner *one = get_runner(opt, task, 1, U, 0, err, sizeof err);
+                int c = one ? eval_chunk_runs(one->sp->c.kernel.info.nstate, task_dim(one->tasks[0]), HAM_F32, B) : B;
+                chunks = (B + c - 1) / c, B = c;
+            }
+            Runner *r = get_runner(opt, task, B, U, meta, err, sizeof err);
             if (r) {
                 use_pool(r, pool);
                 printf("{");
@@ -368,7 +375,10 @@ int main(void)
                     print_times("total", t2, reps);
                     printf(", \"skipped\": %d}\n", skipped);
                 } else {
-                    for (int i = 0; i < reps; i++) t1[i] = eval_step(r);
+                    for (int i = 0; i < reps; i++) {
+                        t1[i] = 0;
+                        for (int c = 0; c < chunks; c++) t1[i] += eval_step(r);
+                    }
                     print_times("t", t1, reps);
                     printf("}\n");
                 }

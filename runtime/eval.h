@@ -3,7 +3,7 @@
  * Run r draws task instance rng_split(seed, r), starts from the task's theta_0 and
  * takes `steps` optimizer steps.  curve[r * (steps + 1) + t] is the loss at theta_t
  * (t = 0 before any step, t = steps the final loss).  Runs go in chunks whose
- * coordinates fit a memory budget; within a chunk they step together. */
+ * coordinates fit a memory budget and the L2 cache; within a chunk they step together. */
 #ifndef HAM_EVAL_H
 #define HAM_EVAL_H
 
@@ -39,6 +39,9 @@ typedef struct EvalResult {
 } EvalResult;
 
 void eval_default_config(EvalConfig *c);
+/* eval_chunk_runs: how many of `runs` runs of a task of dim coordinates eval_optimizer
+ * steps together with an optimizer of nstate states (eval.c says why). */
+int eval_chunk_runs(int nstate, int64_t dim, HamPrecision prec, int runs);
 int eval_optimizer(const HamKernel *k, const double *params, const double *hypers, const EvalConfig *c,
                    HamPool *pool, EvalResult *r, char *err, size_t errlen);
 void eval_result_free(EvalResult *r);
