@@ -686,9 +686,15 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
             "the forward kernel 1.47x faster in session 15), NaN and -0 preserved.  The adjoint recomputes the "
             "forward's stages where torch keeps the gates: keeping them instead (a tape of the 222 aux columns "
             "a coordinate, 300 MB for 20 steps; tried in session 16 on a Zen 5) made the meta-step slower, 227 "
-            "against 210 ms, the tape's writes and reads costing more than recomputing in cache; in a profile the "
-            "stage kernels wait on their loads of ~100 aux and state columns per coordinate more than on their "
-            "arithmetic.  The "
+            "against 210 ms, the tape's writes and reads costing more than recomputing in cache.  The forward "
+            "stage kernels are emitted output by output (compiler/schedule.c, session 17): 10 values live at "
+            "once where the derivation's order held 181, which LLVM spilled; the 20-run evaluation step went "
+            "from 50.7 to 42.4 ms.  The stage adjoints keep the derivation's order, which interleaves the "
+            "units' long dependent chains (recomputation, then derivative): scheduled they ran 5-20%% slower.  "
+            "A tape of the gates within the sub-block, written by the recomputation for the stage adjoints "
+            "(session 17), took a third off stage 1's adjoint and added a quarter to its recomputation (the two "
+            "~10%% less together; taping stage 2's gates only moved their work into a recomputation stage 2 had "
+            "not needed): the stage kernels' total moved ~5%%, inside this machine's noise; not kept.  The "
             "hand-written cell is %.1fx (forward) and %.1fx (adjoint) faster than ham's staged kernels." % (
                 fmt_t(e["lstm_pre"].time("ham", 1)), fmt_t(e["lstm_pre"].time("torch", 1)),
                 fmt_t(ml.time("ham", 1)), fmt_t(ml.time("ham", 1, True) * 20),
