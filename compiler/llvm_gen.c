@@ -1176,8 +1176,8 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     g.inline_math = o->inline_math && !segmented;
     emit_entry(&g, LLVMGetParam(fn, 0), st);
     if (!segmented) plan_contraction(&g);   // segments read val[] of every node
-    if (!segmented) plan_order(&g);
     else for (int k = 0; k < plan->count; k++) g.fma_of[k] = -1;
+    plan_order(&g);   // stage kernels, the only ones it may reorder, are never segmented
     if (segmented) setup_segments(&g, &sg, name, st, LLVMGetParam(fn, 0));
     LLVMBuildBr(g.b, vhead);
 

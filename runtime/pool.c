@@ -1,7 +1,7 @@
 /* pool.c: workers wait on a condition variable for a new batch (a generation
  * number; polled for a while first, see SPIN), then claim task indices with an atomic
- * counter until none are left; the last to finish signals the caller.  Small batches (one task) run on the caller
- * without waking anyone.
+ * counter until none are left; the last to finish signals the caller.  Small batches
+ * (one task) run on the caller without waking anyone.
  *
  * A batch ends for the caller only when its tasks are done AND no worker is still
  * inside drain(): a worker that woke late for a finished batch would otherwise claim
@@ -36,9 +36,11 @@ struct HamPool {
 
 /* Before sleeping on a condition variable, a thread polls for a while: a batch's
  * tasks are often tens of microseconds (an MNIST half-gradient, a kernel's blocks),
- * and waking a sleeping thread costs as much under a hypervisor (futex calls were 9% of
- * each thread's time in a two-thread seed_hnn_pre meta-step).  SPIN polls take some
- * 20-50 us; then the thread sleeps as before, so an idle pool costs nothing. */
+ * and waking a sleeping thread costs as much under a hypervisor (in a two-thread
+ * seed_hnn_pre meta-step the kernel had a fifth of the calling thread's samples and a
+ * quarter of the worker's, most in pvm_irq_enable).  SPIN polls take about
+ * 17 us on a Zen 5 (a pause is 17 ns); then the thread sleeps as before, so an idle
+ * pool costs nothing. */
 #define SPIN 1000
 
 static inline void relax(void)
