@@ -8,6 +8,7 @@
 #ifndef HAM_TEST_H
 #define HAM_TEST_H
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +56,26 @@ static inline void test_record(int ok, const char *file, int line, const char *w
         if (!ok_) fprintf(stderr, "    expected %.17g, got %.17g (tol %.3g)\n",        \
                           e_, a_, tol_);                                               \
     } while (0)
+
+/* test_each_spec: fn(path, ctx) for every .ham file of dir but prelude.ham (the tests
+ * that go over stdlib/ and examples/); how many, or -1 if dir cannot be read. */
+static inline int test_each_spec(const char *dir, void (*fn)(const char *path, void *ctx), void *ctx)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    struct dirent *e;
+    char path[1024];
+    int n = 0;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".ham") != 0 || strcmp(e->d_name, "prelude.ham") == 0) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        fn(path, ctx);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
 
 static inline int test_summary(void)
 {
