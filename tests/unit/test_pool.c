@@ -5,7 +5,11 @@
  * over when ham_pool_run returns (no task of it still running, none of it run in the
  * next batch).  This is what a meta-training does (a batch per kernel call), and it
  * once hung after ~10^5 batches: a worker that woke late for a finished batch claimed
- * an index from the next one.  A watchdog turns a hang into a failure. */
+ * an index from the next one.  Back to back, the workers catch each batch while they
+ * poll (pool.c's SPIN); a run with pauses of 40 us every few batches, longer than the
+ * polling, sends them to sleep and wakes them through the condition variable, so both
+ * ways in, and the switch between them, are exercised.  A watchdog turns a hang into a
+ * failure. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -44,7 +48,9 @@ static void *watchdog(void *arg)
     _exit(1);
 }
 
-static void stress(int nthreads, int nbatches)
+/* nbatches batches on nthreads threads; with gap_every > 0, a pause of 40 us before
+ * every gap_every-th batch. */
+static void stress(int nthreads, int nbatches, int gap_every)
 {
     HamPool *p = ham_pool_create(nthreads);
     ASSERT(p != NULL);
@@ -57,6 +63,7 @@ static void stress(int nthreads, int nbatches)
         for (int t = 0; t < MAX_TASKS; t++) atomic_store(&b->runs[t], 0);
         atomic_store(&b->in_flight, 0);
         b->id = k;
+        if (gap_every > 0 && k % gap_every == 0) usleep(40);
         ham_pool_run(p, n, task, b);
         busy_after += atomic_load(&b->in_flight) != 0;
         for (int t = 0; t < MAX_TASKS; t++) wrong += atomic_load(&b->runs[t]) != (t < n);
@@ -72,8 +79,10 @@ int main(void)
     pthread_t dog;
     pthread_create(&dog, NULL, watchdog, NULL);
     pthread_detach(dog);
-    stress(2, 200000);
-    stress(3, 100000);
-    stress(4, 50000);
+    stress(2, 200000, 0);
+    stress(3, 100000, 0);
+    stress(4, 50000, 0);
+    stress(2, 20000, 3);
+    stress(3, 10000, 2);
     return test_summary();
 }
