@@ -129,8 +129,11 @@ static int eval_chunk(const HamKernel *k, const double *params, const double *hy
         if (t < T) batch_step(&b);
         stopped = c->stop && *c->stop;   // Ctrl-C: this chunk's runs are dropped
         // The line's units are optimizee steps (of one run), so that it moves inside a chunk.
-        progress_update(pr, (long)first * T + (long)count * t, "runs %d-%d of %d  step %d/%d", first + 1,
-                        first + count, c->runs, t, T);
+        if (count == 1)   // MNIST runs go one at a time (eval_chunk_runs)
+            progress_update(pr, (long)first * T + t, "run %d of %d  step %d/%d", first + 1, c->runs, t, T);
+        else
+            progress_update(pr, (long)first * T + (long)count * t, "runs %d-%d of %d  step %d/%d", first + 1,
+                            first + count, c->runs, t, T);
     }
     for (int i = 0; i < count && !stopped; i++) {
         long step;
