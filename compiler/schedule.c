@@ -40,7 +40,7 @@ static long long out_key(const KernelOut *o)
     return -1;
 }
 
-typedef struct Leaf {
+typedef struct Leaf {   // a leaf (or an output) by the memory it reads (writes)
     long long key;
     int pos;
 } Leaf;
@@ -121,12 +121,12 @@ int kernel_schedule(const KernelPlan *plan, KernelSchedule *out)
     size_t nc = (size_t)count + 1, no = (size_t)nout + 1;
     Walk w = {plan, calloc(nc, 1), malloc(nc * sizeof(int)), malloc(nc * sizeof(int)),
               calloc(nc, sizeof(int)), 0, malloc((nc + no) * sizeof(int)), 0};
-    Leaf *leaves = malloc(nc * sizeof *leaves);
+    Leaf *leaves = malloc(nc * sizeof *leaves), *byout = malloc(no * sizeof *byout);
     long long *okey = malloc(no * sizeof *okey);
     int *prev_same = malloc(no * sizeof *prev_same);
     char *stored = calloc(no, 1);
     out->step = NULL, out->len = 0;
-    int ok = w.done && w.stack && w.next_kid && w.stamp && w.step && leaves && okey && prev_same && stored;
+    int ok = w.done && w.stack && w.next_kid && w.stamp && w.step && leaves && byout && okey && prev_same && stored;
     if (ok) {
         int nleaf = 0;
         for (int k = 0; k < count; k++) {
@@ -134,15 +134,17 @@ int kernel_schedule(const KernelPlan *plan, KernelSchedule *out)
             if (kk >= 0) leaves[nleaf++] = (Leaf){kk, k};
         }
         qsort(leaves, (size_t)nleaf, sizeof *leaves, by_key);
-        for (int o = 0; o < nout; o++) {   // quadratic only in same-key outputs (a few)
+        // prev_same[o]: the output before o that writes the same memory, or -1 (outputs
+        // sorted by key, then by position, as the leaves are).
+        int nkeyed = 0;
+        for (int o = 0; o < nout; o++) {
             okey[o] = out_key(&plan->outs[o]);
             prev_same[o] = -1;
-            for (int q = o - 1; q >= 0 && okey[o] >= 0; q--)
-                if (okey[q] == okey[o]) {
-                    prev_same[o] = q;
-                    break;
-                }
+            if (okey[o] >= 0) byout[nkeyed++] = (Leaf){okey[o], o};
         }
+        qsort(byout, (size_t)nkeyed, sizeof *byout, by_key);
+        for (int i = 1; i < nkeyed; i++)
+            if (byout[i].key == byout[i - 1].key) prev_same[byout[i].pos] = byout[i - 1].pos;
         int first = 0;   // every output before it is stored
         for (int left = nout; left > 0; left--) {
             while (stored[first]) first++;
@@ -161,7 +163,7 @@ int kernel_schedule(const KernelPlan *plan, KernelSchedule *out)
             stored[best] = 1;
         }
     }
-    free(w.done), free(w.stack), free(w.next_kid), free(w.stamp), free(leaves);
+    free(w.done), free(w.stack), free(w.next_kid), free(w.stamp), free(leaves), free(byout);
     free(okey), free(prev_same), free(stored);
     if (!ok) {
         free(w.step);
