@@ -123,17 +123,16 @@ static int eval_chunk(const HamKernel *k, const double *params, const double *hy
         }
     }
     int T = c->steps, stopped = 0;
+    char runs[48];   // one run at a time is the rule for MNIST (eval_chunk_runs)
+    if (count == 1) snprintf(runs, sizeof runs, "run %d", first + 1);
+    else snprintf(runs, sizeof runs, "runs %d-%d", first + 1, first + count);
     for (int t = 0; t <= T && !stopped; t++) {
         batch_eval_grad(&b);
         for (int i = 0; i < count; i++) r->curve[(size_t)(first + i) * (T + 1) + t] = b.loss[i];
         if (t < T) batch_step(&b);
         stopped = c->stop && *c->stop;   // Ctrl-C: this chunk's runs are dropped
         // The line's units are optimizee steps (of one run), so that it moves inside a chunk.
-        if (count == 1)   // MNIST runs go one at a time (eval_chunk_runs)
-            progress_update(pr, (long)first * T + t, "run %d of %d  step %d/%d", first + 1, c->runs, t, T);
-        else
-            progress_update(pr, (long)first * T + (long)count * t, "runs %d-%d of %d  step %d/%d", first + 1,
-                            first + count, c->runs, t, T);
+        progress_update(pr, (long)first * T + (long)count * t, "%s of %d  step %d/%d", runs, c->runs, t, T);
     }
     for (int i = 0; i < count && !stopped; i++) {
         long step;
