@@ -278,8 +278,8 @@ static void run_hvp(void *ctx, int run)
 }
 
 /* dst[i] += w src[i], in double and rounded to the batch's precision: typed loops, which
- * vectorize (through get and put, the sums over an MNIST unroll took 7% of a
- * seed_hnn_pre meta-step, on one thread while the other waited). */
+ * vectorize (through get and put, unroll_backward, where they sat, had 7% of the samples
+ * of a two-thread seed_hnn_pre meta-step, on the calling thread alone). */
 static void add_scaled(const Batch *b, void *dst, double w, const void *src, int64_t n)
 {
     if (b->prec == HAM_F32) {

@@ -118,9 +118,9 @@ static void forward_layer(const Mlp *m, int l, const float *theta, const float *
 }
 
 /* The rows of Z become dZ = (softmax(Z) - onehot) / total; returns the summed NLL.
- * softmax_j = e^(z_j - zmax) / sum: one exp per class (the exps were a tenth of an
- * MNIST step's MLP time computed twice, as e^(z_j - logsumexp)); in double, so the
- * float results are those of either formula. */
+ * softmax_j = e^(z_j - zmax) / sum: one exp per class (computed twice, as e^(z_j -
+ * logsumexp), double exp had 5% of a seed_hnn_pre meta-step's samples, whose MLP had
+ * about half); in double, so the float results are those of either formula. */
 static double softmax_nll(float *Z, int n, int total, int k, const uint8_t *labels, int *ncorrect)
 {
     double nll = 0, e[256];   // k <= 255: labels are bytes
