@@ -252,12 +252,17 @@ PIXELS_TO_FLOAT(pixels_to_float_avx512, __attribute__((target("avx512f,avx512bw,
 PIXELS_TO_FLOAT(pixels_to_float_avx2, __attribute__((target("avx2"))))
 PIXELS_TO_FLOAT(pixels_to_float_base, )   // the build's baseline
 
-void mnist_pixels_to_float(const uint8_t *pixels, size_t n, float *out)
+/* Picked once, when the program is loaded (an ifunc, as target_clones makes): the
+ * conversion runs per minibatch row. */
+typedef void PixelsToFloat(const uint8_t *, size_t, float *);
+static PixelsToFloat *pick_pixels_to_float(void)
 {
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) pixels_to_float_avx512(pixels, n, out);
-    else if (__builtin_cpu_supports("avx2")) pixels_to_float_avx2(pixels, n, out);
-    else pixels_to_float_base(pixels, n, out);
+    __builtin_cpu_init();   // resolvers run before constructors
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return pixels_to_float_avx512;
+    return __builtin_cpu_supports("avx2") ? pixels_to_float_avx2 : pixels_to_float_base;
 }
+
+void mnist_pixels_to_float(const uint8_t *pixels, size_t n, float *out) __attribute__((ifunc("pick_pixels_to_float")));
 
 int mnist_load(const char *dir, Mnist *out, char *err, size_t errlen)
 {
