@@ -18,6 +18,7 @@
 #include "idx.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,17 +253,22 @@ PIXELS_TO_FLOAT(pixels_to_float_avx512, __attribute__((target("avx512f,avx512bw,
 PIXELS_TO_FLOAT(pixels_to_float_avx2, __attribute__((target("avx2"))))
 PIXELS_TO_FLOAT(pixels_to_float_base, )   // the build's baseline
 
-/* Picked once, when the program is loaded (an ifunc, as target_clones makes): the
- * conversion runs per minibatch row. */
+/* Picked once, at the first call (the conversion runs per minibatch row).  Not an ifunc:
+ * a resolver runs before the sanitizers are set up, and the ASan build crashed in it. */
 typedef void PixelsToFloat(const uint8_t *, size_t, float *);
 static PixelsToFloat *pick_pixels_to_float(void)
 {
-    __builtin_cpu_init();   // resolvers run before constructors
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return pixels_to_float_avx512;
     return __builtin_cpu_supports("avx2") ? pixels_to_float_avx2 : pixels_to_float_base;
 }
 
-void mnist_pixels_to_float(const uint8_t *pixels, size_t n, float *out) __attribute__((ifunc("pick_pixels_to_float")));
+void mnist_pixels_to_float(const uint8_t *pixels, size_t n, float *out)
+{
+    static _Atomic(PixelsToFloat *) picked;   // threads racing to set it set the same value
+    PixelsToFloat *f = atomic_load_explicit(&picked, memory_order_relaxed);
+    if (!f) atomic_store_explicit(&picked, f = pick_pixels_to_float(), memory_order_relaxed);
+    f(pixels, n, out);
+}
 
 int mnist_load(const char *dir, Mnist *out, char *err, size_t errlen)
 {
