@@ -13,8 +13,9 @@
  * Every failure message has the form `PATH: error: WHAT; run `make data``, because in
  * this project the only IDX files are the ones tools/fetch_mnist.sh fetches and verifies.
  *
- * The buffers are plain malloc: they live as long as the caller's IdxArray or Mnist
- * (typically a whole training run), not as long as any compiler or REPL arena. */
+ * The buffers are malloc'd (large ones on huge pages, data_alloc): they live as long as
+ * the caller's IdxArray or Mnist (typically a whole training run), not as long as any
+ * compiler or REPL arena. */
 #include "idx.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #define FIX "run `make data` to fetch and verify MNIST"
@@ -142,6 +144,26 @@ int idx_load_mem(const void *buf, size_t len, const char *name, IdxArray *out, c
     return 0;
 }
 
+/* A data buffer.  MNIST's training images (47 MB) are read once, faulting 11k pages of
+ * 4 KiB in, and then sampled a row at a time at random.  Buffers of 2 MiB and more are
+ * 2 MiB-aligned and advised to be transparent huge pages (which the kernel grants in its
+ * madvise and always modes).  Measured on a VM (Zen 5), `hamc run` of Adam on MNIST: 1
+ * run of 1 step 0.29 -> 0.16-0.24 s, 10 runs of 100 steps 0.48 -> 0.31 s, the same bits;
+ * the first hundred minibatch gradients of a process took 450 us (median) on small
+ * pages and 115 us on huge ones, later ones 100 us on either (whether that warm-up is
+ * TLB misses or the host's first touches was not measured: no PMU counters here). */
+static void *data_alloc(size_t n)
+{
+    enum { HUGE_PAGE = 2 << 20 };
+    if (n < HUGE_PAGE) return malloc(n);
+    size_t rounded = (n + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;   // aligned_alloc's rule
+    void *p = aligned_alloc(HUGE_PAGE, rounded);
+#ifdef MADV_HUGEPAGE
+    if (p) (void)madvise(p, rounded, MADV_HUGEPAGE);   // only advice: failing it is harmless
+#endif
+    return p;
+}
+
 // Reads only the header before the checks (not the whole file, which may be huge or not
 // an IDX file at all), then the data straight into its buffer: no second copy.
 int idx_load(const char *path, IdxArray *out, char *err, size_t errlen)
@@ -167,7 +189,7 @@ int idx_load(const char *path, IdxArray *out, char *err, size_t errlen)
         header = check_input(first, got, got < 4 ? got : (size_t)st.st_size, path, &a, err,
                              errlen);
     int rc = header < 0;
-    if (!rc && !(a.data = malloc(a.count)))
+    if (!rc && !(a.data = data_alloc(a.count)))
         rc = fail(err, errlen, path, "out of memory for %zu bytes", a.count);
     if (!rc && (fseek(f, header, SEEK_SET) != 0 ||
                 fread(a.data, 1, a.count, f) != a.count))  // the file shrank under us
