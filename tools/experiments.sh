@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# experiments.sh [quadratic|mnist|generalization|mnist_lstm|phnn_rms|phnn_rms_exact|repl|all]: the experiments of the reference project,
+# experiments.sh [quadratic|mnist|generalization|mnist_lstm|phnn_rms|phnn_rms_exact|phnn_rms_gate|phnn_gate|repl|all]: the experiments of the reference project,
 # end to end: meta-train the learned optimizers, evaluate everything on 1000 fresh
 # tasks (the quadratic on 10000), write results/<experiment>/*.csv,
 # results/summary.json and a plot per experiment.  Progress goes to the terminal;
@@ -8,12 +8,13 @@
 #   quadratic      10-d quadratic, 100 steps: seed_hnn (unroll 15, meta-lr 0.01,
 #                  out_mul 0.001) and lstm (unroll 20, meta-lr 0.003), 100 epochs of
 #                  20 runs, as the reference; phnn by its own protocol (1000 epochs,
-#                  unroll 50); baselines at the reference's and at tuned learning rates
+#                  unroll 50), and phnn_gate from where phnn ended; baselines at the
+#                  reference's and at tuned learning rates
 #   mnist_sigmoid  784-20-10 sigmoid MLP, batch 128, 100 steps: seed_hnn_pre (unroll
 #                  15, meta-lr 0.01, out_mul 0.001), lstm_pre (unroll 20, meta-lr 0.01,
 #                  out_mul 0.1), phnn (unroll 20, log meta-loss), phnn_rms (unroll 50,
 #                  loglate meta-loss; first-order, and exact as phnn_rms_exact), 50
-#                  epochs; baselines
+#                  epochs, and phnn_rms_gate from where phnn_rms_exact ended; baselines
 #   mnist_relu     the optimizers trained on the sigmoid network, run unchanged on
 #                  the ReLU one
 #   generalization the same, run unchanged for 200 steps, with 40 hidden units, and
@@ -21,6 +22,10 @@
 #   phnn_rms       phnn_rms's MNIST rows alone (train, evaluate on all five, replot)
 #   phnn_rms_exact the same for phnn_rms meta-trained with the exact meta-gradient
 #                  (--meta-grad exact), kept as its own row, phnn_rms_exact
+#   phnn_rms_gate  the same for phnn_rms_gate, meta-trained from phnn_rms_exact's
+#                  checkpoint (which must exist)
+#   phnn_gate      phnn_gate's quadratic row alone, meta-trained from phnn's checkpoint
+#                  (which must exist), evaluated, the plot redrawn
 #   repl           the same experiments again as REPL scripts, examples/experiments/
 #                  {quadratic,mnist_sigmoid,mnist_relu,generalization}.repl (issue 7):
 #                  checked together first (hamc run-script --check), then run in that
@@ -102,6 +107,21 @@ train_phnn_rms_exact() {   # the same protocol with the exact meta-gradient (thr
         --meta-lr 0.001 --meta-loss loglate --eval-runs 100 --meta-grad exact
 }
 
+train_phnn_rms_gate() {   # phnn_rms with gates, from where phnn_rms_exact ended
+    # The gates start at 0 (phnn_rms_exact itself); exact meta-gradient, a larger
+    # meta-lr than phnn_rms_exact's (0.001 moved the gates too slowly; 0.005 and 0.01
+    # reach the best evaluations, then may run away, which the best-params choice
+    # leaves behind), 60 epochs.
+    train phnn_rms_gate stdlib/phnn_rms_gate.ham mnist results/mnist_sigmoid --epochs 60 --unroll 50 \
+        --meta-lr 0.005 --meta-loss loglate --eval-runs 100 --meta-grad exact \
+        --init results/mnist_sigmoid/phnn_rms_exact.ckpt
+}
+
+train_phnn_gate() {   # phnn with gates, on the quadratic, from where phnn ended
+    train phnn_gate stdlib/phnn_gate.ham quadratic results/quadratic --epochs "${PHNN_QEPOCHS:-1000}" --unroll 50 \
+        --meta-lr 0.003 --eval-runs 200 --init results/quadratic/phnn.ckpt
+}
+
 plot() {   # plot DIR TITLE KEY...
     local dir=$1 title=$2
     shift 2
@@ -117,7 +137,7 @@ mnist_runs=("mnist_sigmoid|mnist|100" "mnist_relu|mnist activation=relu|100" "mn
 
 replot_mnist() {   # replot_mnist KEY TASK STEPS: every optimizer evaluated there, in one plot
     local keys=() k
-    for k in seed_hnn lstm phnn phnn_rms phnn_rms_exact adam rmsprop momentum nag; do
+    for k in seed_hnn lstm phnn phnn_rms phnn_rms_exact phnn_rms_gate adam rmsprop momentum nag; do
         [ -f "results/$1/$k.csv" ] && keys+=("$k")
     done
     plot "results/$1" "MNIST ($2, $3 steps)" "${keys[@]}"
@@ -132,18 +152,20 @@ if [ "$which" = quadratic ] || [ "$which" = all ]; then
     # meta-training towards timid steps), more epochs (1000 of 20 runs, ~40 s), best
     # params chosen on 200 held-out tasks instead of 20.
     train phnn stdlib/phnn.ham quadratic "$d" --epochs "${PHNN_QEPOCHS:-1000}" --unroll 50 --meta-lr 0.01 --eval-runs 200
+    train_phnn_gate
     # The quadratic's final losses are heavy-tailed (a few ill-conditioned tasks carry
     # most of the mean), so it is evaluated on 10000 tasks, and tuned on 1000.
     export EVAL_RUNS=${QRUNS:-10000} TUNE_RUNS=1000
     evaluate seed_hnn stdlib/seed_hnn.ham quadratic "$d" --params "$d/seed_hnn.ckpt"
     evaluate lstm stdlib/lstm.ham quadratic "$d" --params "$d/lstm.ckpt"
     evaluate phnn stdlib/phnn.ham quadratic "$d" --params "$d/phnn.ckpt"
+    evaluate phnn_gate stdlib/phnn_gate.ham quadratic "$d" --params "$d/phnn_gate.ckpt"
     evaluate adam stdlib/adam.ham quadratic "$d" --set lr=0.1
     evaluate rmsprop stdlib/rmsprop.ham quadratic "$d" --set lr=0.03
     evaluate momentum stdlib/momentum.ham quadratic "$d" --set lr=0.01
     evaluate nag stdlib/nag.ham quadratic "$d" --set lr=0.01
     for b in adam rmsprop momentum nag; do tune "$b" "stdlib/$b.ham" quadratic "$d"; done
-    plot "$d" "10-d quadratic" seed_hnn lstm phnn adam rmsprop momentum nag
+    plot "$d" "10-d quadratic" seed_hnn lstm phnn phnn_gate adam rmsprop momentum nag
     unset EVAL_RUNS TUNE_RUNS
     # How much one meta-training run says: seed_hnn under the reference protocol with
     # five training seeds, each evaluated on the same 1000 tasks (results/quadratic/
@@ -179,6 +201,7 @@ if [ "$which" = mnist ] || [ "$which" = all ]; then
         --meta-loss log
     train_phnn_rms
     train_phnn_rms_exact
+    train_phnn_rms_gate
     # The LSTM (5301 params over 16k coordinates) is the long pole: 50 epochs took 48
     # minutes on the shared 2-core machine, and an evaluation run 0.7 s.
     # LSTM_MNIST_EPOCHS=0 evaluates an existing $d/lstm.ckpt without training.
@@ -194,6 +217,7 @@ if [ "$which" = mnist ] || [ "$which" = all ]; then
         evaluate phnn stdlib/phnn.ham "$task" "$dir" --params "$d/phnn.ckpt" --test
         evaluate phnn_rms stdlib/phnn_rms.ham "$task" "$dir" --params "$d/phnn_rms.ckpt" --test
         evaluate phnn_rms_exact stdlib/phnn_rms.ham "$task" "$dir" --params "$d/phnn_rms_exact.ckpt" --test
+        evaluate phnn_rms_gate stdlib/phnn_rms_gate.ham "$task" "$dir" --params "$d/phnn_rms_gate.ckpt" --test
         lstm_key=
         if [ -f "$d/lstm.ckpt" ]; then
             EVAL_RUNS=${LSTM_RUNS:-$runs} evaluate lstm stdlib/lstm_pre.ham "$task" "$dir" --params "$d/lstm.ckpt" --test
@@ -206,7 +230,7 @@ if [ "$which" = mnist ] || [ "$which" = all ]; then
         evaluate momentum stdlib/momentum.ham "$task" "$dir" --set lr="$3" --test
         evaluate nag stdlib/nag.ham "$task" "$dir" --set lr="$4" --test
         for b in adam rmsprop momentum nag; do tune "$b" "stdlib/$b.ham" "$task" "$dir"; done
-        plot "$dir" "MNIST ($task)" seed_hnn $lstm_key phnn phnn_rms phnn_rms_exact adam rmsprop momentum nag
+        plot "$dir" "MNIST ($task)" seed_hnn $lstm_key phnn phnn_rms phnn_rms_exact phnn_rms_gate adam rmsprop momentum nag
     done
 fi
 
@@ -227,7 +251,8 @@ if [ "$which" = generalization ] || [ "$which" = all ]; then
         evaluate phnn stdlib/phnn.ham "$task" "$dir" --params "$d/phnn.ckpt" --test
         evaluate phnn_rms stdlib/phnn_rms.ham "$task" "$dir" --params "$d/phnn_rms.ckpt" --test
         evaluate phnn_rms_exact stdlib/phnn_rms.ham "$task" "$dir" --params "$d/phnn_rms_exact.ckpt" --test
-        keys="seed_hnn phnn phnn_rms phnn_rms_exact"
+        evaluate phnn_rms_gate stdlib/phnn_rms_gate.ham "$task" "$dir" --params "$d/phnn_rms_gate.ckpt" --test
+        keys="seed_hnn phnn phnn_rms phnn_rms_exact phnn_rms_gate"
         if [ -f "$d/lstm.ckpt" ]; then
             EVAL_RUNS=${LSTM_RUNS:-$runs} evaluate lstm stdlib/lstm_pre.ham "$task" "$dir" --params "$d/lstm.ckpt" --test
             keys="$keys lstm"
@@ -270,9 +295,19 @@ rows_alone() {   # rows_alone KEY SPEC RETRAIN: one learned optimizer's MNIST ro
     done
 }
 
-# PHNN_RMS_TRAIN=0 / PHNN_RMS_EXACT_TRAIN=0 keep an existing checkpoint.
+# PHNN_RMS_TRAIN=0 / PHNN_RMS_EXACT_TRAIN=0 / PHNN_RMS_GATE_TRAIN=0 keep an existing checkpoint.
 if [ "$which" = phnn_rms ]; then rows_alone phnn_rms stdlib/phnn_rms.ham "${PHNN_RMS_TRAIN:-1}"; fi
 if [ "$which" = phnn_rms_exact ]; then rows_alone phnn_rms_exact stdlib/phnn_rms.ham "${PHNN_RMS_EXACT_TRAIN:-1}"; fi
+if [ "$which" = phnn_rms_gate ]; then rows_alone phnn_rms_gate stdlib/phnn_rms_gate.ham "${PHNN_RMS_GATE_TRAIN:-1}"; fi
+
+if [ "$which" = phnn_gate ]; then   # phnn_gate's quadratic row alone (PHNN_GATE_TRAIN=0 keeps the checkpoint)
+    d=results/quadratic
+    if [ "${PHNN_GATE_TRAIN:-1}" != 0 ] || [ ! -f "$d/phnn_gate.ckpt" ]; then train_phnn_gate; fi
+    EVAL_RUNS=${QRUNS:-10000} evaluate phnn_gate stdlib/phnn_gate.ham quadratic "$d" --params "$d/phnn_gate.ckpt"
+    keys=()
+    for k in seed_hnn lstm phnn phnn_gate adam rmsprop momentum nag; do [ -f "$d/$k.csv" ] && keys+=("$k"); done
+    plot "$d" "10-d quadratic" "${keys[@]}"
+fi
 
 if [ "$which" = mnist_lstm ]; then
     # The LSTM's MNIST rows alone, from results/mnist_sigmoid/lstm.ckpt (trained here

@@ -17,9 +17,12 @@ REFERENCE = {
     "mnist_relu": {"lstm": 2.31, "seed_hnn": 0.36, "adam": 0.34, "rmsprop": 0.38, "momentum": 0.45, "nag": 0.61},
 }
 ROWS = [("lstm", "LSTM (Andrychowicz et al.)"), ("seed_hnn", "seed_hnn (the reference's HNN)"),
-        ("phnn", "phnn (ours)"), ("phnn_rms", "phnn_rms (ours, RMS-scaled port)"),
-        ("phnn_rms_exact", "phnn_rms, exact meta-gradient (ours)"), ("adam", "Adam"), ("rmsprop", "RMSprop"), ("momentum", "SGD momentum"),
-        ("nag", "NAG"), ("adam_tuned", "Adam, tuned lr"), ("rmsprop_tuned", "RMSprop, tuned lr"),
+        ("phnn", "phnn (ours)"), ("phnn_gate", "phnn_gate (ours, gated, from phnn)"),
+        ("phnn_rms", "phnn_rms (ours, RMS-scaled port)"),
+        ("phnn_rms_exact", "phnn_rms, exact meta-gradient (ours)"),
+        ("phnn_rms_gate", "phnn_rms_gate (ours, gated, from phnn_rms_exact)"),
+        ("adam", "Adam"), ("rmsprop", "RMSprop"), ("momentum", "SGD momentum"), ("nag", "NAG"),
+        ("adam_tuned", "Adam, tuned lr"), ("rmsprop_tuned", "RMSprop, tuned lr"),
         ("momentum_tuned", "momentum, tuned lr"), ("nag_tuned", "NAG, tuned lr")]
 
 
