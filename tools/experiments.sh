@@ -111,8 +111,9 @@ train_phnn_rms_gate() {   # phnn_rms with gates, from where phnn_rms_exact ended
     # The gates start at 0 (phnn_rms_exact itself); exact meta-gradient, a larger
     # meta-lr than phnn_rms_exact's (with friction gates alone, 0.001 never left the
     # start in 30 epochs; here 0.003, 0.005 and 0.01 ended at 0.283, 0.279 and 0.281 on
-    # the test tasks, the larger two after running away, which the best-params choice
-    # leaves behind: results/mnist_sigmoid/policy_study/README.txt), 60 epochs.
+    # the test tasks; 0.01 ran away after its best epoch, as 0.005 did with another
+    # seed, which the best-params choice leaves behind: results/mnist_sigmoid/
+    # policy_study/README.txt), 60 epochs.
     train phnn_rms_gate stdlib/phnn_rms_gate.ham mnist results/mnist_sigmoid --epochs 60 --unroll 50 \
         --meta-lr 0.005 --meta-loss loglate --eval-runs 100 --meta-grad exact \
         --init results/mnist_sigmoid/phnn_rms_exact.ckpt
