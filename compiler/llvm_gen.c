@@ -439,12 +439,13 @@ static void emit_output(Gen *g, int o, LLVMValueRef v, LLVMValueRef i);
 /* The body's order.  Stage kernels' forward bodies (and the adjoint's recomputations)
  * go output by output (schedule.h): wide and made of independent units, they spilled
  * most of their values in the plan's order; scheduled, the MNIST LSTM's forward in a
- * meta-step took 47 ms instead of 55 (fastest of 5 interleaved runs each; in one profile
- * its stage 0 and 2 kernels had 20% fewer samples).  Everything else keeps the plan's order, every node by
- * id and then the stores: the stage adjoints ran 5-20% slower scheduled (a unit's
- * recomputation and adjoint make one long dependent chain, which the plan's order
- * interleaves with the other units'; llvm-mca agrees), and the small whole-step
- * kernels do not spill (phnn's ran 4-7% slower, seed_hnn_pre's faster). */
+ * meta-step took 47 ms instead of 55 (fastest of 5 interleaved runs each; in one
+ * profile its stage 0 and 2 kernels had 20% fewer samples).  Everything else keeps the
+ * plan's order, every node by id and then the stores: the stage adjoints ran 5-20%
+ * slower scheduled (a unit's recomputation and adjoint make one long dependent chain,
+ * which the plan's order interleaves with the other units'; llvm-mca agrees), and the
+ * small whole-step kernels do not spill (phnn's ran 4-7% slower, seed_hnn_pre's
+ * faster). */
 static void plan_order(Gen *g)
 {
     const KernelPlan *plan = g->plan;
