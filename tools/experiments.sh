@@ -137,12 +137,16 @@ plot() {   # plot DIR TITLE KEY...
 mnist_runs=("mnist_sigmoid|mnist|100" "mnist_relu|mnist activation=relu|100" "mnist_steps200|mnist|200"
             "mnist_hidden40|mnist hidden=40|100" "mnist_layers2|mnist layers=2|100")
 
+plot_evaluated() {   # plot_evaluated DIR TITLE KEY...: those of the keys evaluated in DIR
+    local dir=$1 title=$2 keys=() k
+    shift 2
+    for k in "$@"; do [ -f "$dir/$k.csv" ] && keys+=("$k"); done
+    plot "$dir" "$title" "${keys[@]}"
+}
+
 replot_mnist() {   # replot_mnist KEY TASK STEPS: every optimizer evaluated there, in one plot
-    local keys=() k
-    for k in seed_hnn lstm phnn phnn_rms phnn_rms_exact phnn_rms_gate adam rmsprop momentum nag; do
-        [ -f "results/$1/$k.csv" ] && keys+=("$k")
-    done
-    plot "results/$1" "MNIST ($2, $3 steps)" "${keys[@]}"
+    plot_evaluated "results/$1" "MNIST ($2, $3 steps)" seed_hnn lstm phnn phnn_rms phnn_rms_exact phnn_rms_gate \
+        adam rmsprop momentum nag
 }
 
 if [ "$which" = quadratic ] || [ "$which" = all ]; then
@@ -306,9 +310,7 @@ if [ "$which" = phnn_gate ]; then   # phnn_gate's quadratic row alone (PHNN_GATE
     d=results/quadratic
     if [ "${PHNN_GATE_TRAIN:-1}" != 0 ] || [ ! -f "$d/phnn_gate.ckpt" ]; then train_phnn_gate; fi
     EVAL_RUNS=${QRUNS:-10000} evaluate phnn_gate stdlib/phnn_gate.ham quadratic "$d" --params "$d/phnn_gate.ckpt"
-    keys=()
-    for k in seed_hnn lstm phnn phnn_gate adam rmsprop momentum nag; do [ -f "$d/$k.csv" ] && keys+=("$k"); done
-    plot "$d" "10-d quadratic" "${keys[@]}"
+    plot_evaluated "$d" "10-d quadratic" seed_hnn lstm phnn phnn_gate adam rmsprop momentum nag
 fi
 
 if [ "$which" = mnist_lstm ]; then
