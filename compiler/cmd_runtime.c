@@ -498,6 +498,7 @@ int cmd_train(int argc, char **argv)
     task_role_split(&tc.task, SPLIT_META_TRAIN);
     tc.eval_task = tc.task;
     tc.eval_task.split = SPLIT_META_EVAL;   // best params are chosen on held-out tasks, always
+    tc.eval_task.rescale = 0;   // and on them as they are: rescale= augments the training tasks
     tc.steps = a.steps;
     tc.unroll = a.unroll;
     tc.epochs = a.epochs;

@@ -1079,6 +1079,7 @@ static ReplStatus rc_train(ReplSession *s, int argc, char **argv, const char *re
     task_role_split(&tc.task, SPLIT_META_TRAIN);
     tc.eval_task = s->task;
     tc.eval_task.split = SPLIT_META_EVAL;
+    tc.eval_task.rescale = 0;   // and on them as they are: rescale= augments the training tasks
     int threads = 0;
     double seed = 1;
     if (opt_int(&o, "epochs", 0, &tc.epochs) || opt_int(&o, "unroll", 1, &tc.unroll) ||

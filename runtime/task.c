@@ -18,7 +18,8 @@
  *   inject_step=K          at the K-th gradient since task_reset, from 0 (default 0)
  *   inject_coord=C         from coordinate C (default 0; must be below the task's dim)
  *   inject_count=N         N coordinates, clipped at the task's dim (default 1)
- * e.g. `--task "quadratic inject=nan inject_step=30"`.
+ * e.g. `--task "quadratic inject=nan inject_step=30"`.  And any task takes rescale=R
+ * (task.h's TaskConfig.rescale): its instances seen in random units, for meta-training.
  *
  * task_loss_grad also watches what the task returns: the first gradient holding NaN or
  * Inf (injected or not) at a finite theta is recorded, with its step and number of
@@ -27,6 +28,8 @@
  * the optimizer's fault, not the task's, and is reported as a diverged run instead.
  * Errors are one line, without a trailing newline, naming the pair and what was expected. */
 #include "task_impl.h"
+
+#include "rng.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -45,6 +48,7 @@ enum {
     TASK_MAX_BATCH = 30000,  // minibatch: at most one split's worth of examples
 };
 #define TASK_MAX_STEP 1000000000L   // inject_step, inject_coord, inject_count
+#define TASK_MAX_RESCALE 10.0        // rescale: units up to e^10 either way
 
 /* An internal impossibility (a caller's bug, not an input error): file, line, abort. */
 #define TASK_ASSERT(cond) \
@@ -81,7 +85,7 @@ static const struct { const char *key, *def, *help; } fields[] = {
 enum { NFIELDS = sizeof fields / sizeof fields[0] };
 
 /* The keys every task takes. */
-static const char *const inject_keys[] = {"inject", "inject_step", "inject_coord", "inject_count"};
+static const char *const any_keys[] = {"inject", "inject_step", "inject_coord", "inject_count", "rescale"};
 
 const TaskDef *task_def(TaskKind kind)
 {
@@ -170,7 +174,10 @@ void task_help(FILE *out, const char *indent)
         }
     }
     fprintf(out, "%sany task:  inject=nan|inf|huge inject_step=0 inject_coord=0 inject_count=1\n"
-                 "%s%-10s (a fault injected into the gradients, for testing)\n", indent, indent, "");
+                 "%s%-10s (a fault injected into the gradients, for testing)\n"
+                 "%s%-10s rescale=0            each instance in random units, theta = s phi, ln s ~ U(-R, R)\n"
+                 "%s%-10s                      per coordinate (for meta-training; 0: off)\n",
+            indent, indent, "", indent, "", indent, "");
 }
 
 int task_config_same(const TaskConfig *a, const TaskConfig *b)
@@ -182,7 +189,7 @@ int task_config_same(const TaskConfig *a, const TaskConfig *b)
         if (a->hidden[i] != b->hidden[i]) return 0;
     for (int i = 0; i < TASK_MAX_PARAMS; i++)
         if (a->param[i] != b->param[i]) return 0;
-    return 1;
+    return a->rescale == b->rescale;
 }
 
 void task_default_config(TaskConfig *c, TaskKind kind)
@@ -330,16 +337,16 @@ int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen)
     int choice;
 #define KEY(name) (klen == sizeof(name) - 1 && memcmp(kv, name, klen) == 0)
     const TaskDef *def = task_def(c->kind);
-    int inject = 0;
-    for (size_t i = 0; i < sizeof inject_keys / sizeof *inject_keys; i++)
-        inject |= strlen(inject_keys[i]) == klen && memcmp(kv, inject_keys[i], klen) == 0;
+    int any = 0;
+    for (size_t i = 0; i < sizeof any_keys / sizeof *any_keys; i++)
+        any |= strlen(any_keys[i]) == klen && memcmp(kv, any_keys[i], klen) == 0;
     int param = param_index(def, kv, klen);
     if (param >= 0) return set_param(c, &def->params[param], param, kv, v, err, errlen);
-    if (!inject && !has_word(def->options, kv, klen)) {
+    if (!any && !has_word(def->options, kv, klen)) {
         char keys[256];
         key_list(c->kind, keys, sizeof keys);
         set_err(err, errlen, "unknown task option '%.*s' for %s (its options: %s; any task's: inject, "
-                "inject_step, inject_coord, inject_count)", (int)klen, kv, def->name, *keys ? keys : "none");
+                "inject_step, inject_coord, inject_count, rescale)", (int)klen, kv, def->name, *keys ? keys : "none");
         return -1;
     }
     if (KEY("dim")) {
@@ -378,6 +385,14 @@ int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen)
     } else if (KEY("inject_count")) {
         if (get_int(kv, v, 1, TASK_MAX_STEP, &n, err, errlen)) return -1;
         c->inject_count = n;
+    } else if (KEY("rescale")) {
+        char *end;
+        double x = strtod(v, &end);
+        if (!*v || isspace((unsigned char)*v) || *end || !isfinite(x) || x < 0 || x > TASK_MAX_RESCALE) {
+            set_err(err, errlen, "%s: expected a number in 0..%g", kv, TASK_MAX_RESCALE);
+            return -1;
+        }
+        c->rescale = x;
     } else {   // a key in some TaskDef.options that is no field here: a typo in that TaskDef
         set_err(err, errlen, "unknown task option '%.*s' (task %s lists it, but it is no TaskConfig field)",
                 (int)klen, kv, def->name);
@@ -431,12 +446,34 @@ Task *task_create(const TaskConfig *c, char *err, size_t errlen)
     t->inject_step = c->inject_step;
     t->inject_coord = c->inject_coord;
     t->inject_count = c->inject_count < dim - c->inject_coord ? c->inject_count : (long)(dim - c->inject_coord);
+    if (c->rescale > 0) {
+        t->rescale = c->rescale;
+        size_t bytes = (size_t)dim * sizeof(float);
+        if (!(t->scale = malloc(bytes)) || !(t->scaled = malloc(bytes)) || !(t->scaled_v = malloc(bytes))) {
+            set_err(err, errlen, "rescale: out of memory");
+            task_destroy(t);
+            return NULL;
+        }
+        for (int64_t i = 0; i < dim; i++) t->scale[i] = 1;   // instance 0 until the first task_reset
+    }
     return t;
 }
 
 void task_destroy(Task *t)
 {
-    if (t) t->vt->destroy(t);
+    if (!t) return;
+    free(t->scale), free(t->scaled), free(t->scaled_v);
+    t->vt->destroy(t);
+}
+
+/* rescale=: x * the instance's units into out (the task's own coordinates), or x itself
+ * when the task is not rescaled. */
+static const float *to_task_units(const Task *t, const float *x, float *out)
+{
+    if (!t->scale || !x) return x;
+    int64_t n = t->vt->dim(t);
+    for (int64_t i = 0; i < n; i++) out[i] = t->scale[i] * x[i];
+    return out;
 }
 
 int64_t task_dim(const Task *t) { return t->vt->dim(t); }
@@ -451,12 +488,24 @@ uint64_t task_batch_mark(const Task *t)
 
 void task_hvp(Task *t, uint64_t mark, const float *theta, const float *v, float *hv)
 {
-    t->vt->hvp(t, mark, theta, v, hv);
+    // In units phi: H_phi v = s * H(s phi) (s v).
+    t->vt->hvp(t, mark, to_task_units(t, theta, t->scaled), to_task_units(t, v, t->scaled_v), hv);
+    if (!t->scale) return;
+    int64_t n = t->vt->dim(t);
+    for (int64_t i = 0; i < n; i++) hv[i] *= t->scale[i];
 }
 
 void task_reset(Task *t, uint64_t seed, float *theta)
 {
     t->vt->reset(t, seed, theta);
+    if (t->scale) {
+        Rng units = rng_split(seed, TASK_STREAM_RESCALE);
+        int64_t n = t->vt->dim(t);
+        for (int64_t i = 0; i < n; i++) {
+            t->scale[i] = (float)exp(t->rescale * (2 * rng_uniform01(&units) - 1));
+            if (theta) theta[i] /= t->scale[i];
+        }
+    }
     t->step = 0;
     t->fault_step = -1;
     t->fault_count = 0;
@@ -488,8 +537,12 @@ static int all_finite(const float *x, int64_t n)
 
 double task_loss_grad(Task *t, const float *theta, float *grad)
 {
-    double f = t->vt->loss_grad(t, theta, grad);
+    double f = t->vt->loss_grad(t, to_task_units(t, theta, t->scaled), grad);
     if (!grad) return f;
+    if (t->scale) {   // d loss / d phi
+        int64_t n = t->vt->dim(t);
+        for (int64_t i = 0; i < n; i++) grad[i] *= t->scale[i];
+    }
     if (t->inject != INJECT_NONE && t->step == t->inject_step) {
         float bad = t->inject == INJECT_NAN ? NAN : t->inject == INJECT_INF ? INFINITY : TASK_INJECT_HUGE;
         for (long i = 0; i < t->inject_count; i++) grad[t->inject_coord + i] = bad;
@@ -514,7 +567,7 @@ int task_grad_fault(const Task *t, long *step, int64_t *count)
 
 double task_test(Task *t, const float *theta, double *accuracy)
 {
-    return t->vt->test(t, theta, accuracy);
+    return t->vt->test(t, to_task_units(t, theta, t->scaled), accuracy);
 }
 
 void task_role_split(TaskConfig *c, DataSplit role)

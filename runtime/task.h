@@ -72,6 +72,14 @@ typedef struct TaskConfig {
     InjectKind inject;             // INJECT_NONE (default): gradients untouched
     long inject_step;              // default 0: the gradient at theta_0
     long inject_coord, inject_count;   // default 0 and 1
+    /* rescale=R (any task): each instance is seen in random units, theta = s * phi
+     * coordinatewise with ln s_i ~ U(-R, R) drawn from the instance's seed: task_reset
+     * gives phi_0, task_loss_grad takes phi and returns d loss / d phi = s * gradient,
+     * task_hvp and task_test likewise.  The loss is the same function of the task's own
+     * parameters; an optimizer meta-trained on such tasks must cope with gradients
+     * scaled by e^-R..e^R per coordinate (task augmentation, as in Metz et al. 2020,
+     * "Tasks, stability, architecture, and compute").  0 (default): off. */
+    double rescale;
     double param[TASK_MAX_PARAMS];     // the task's own options, in TaskDef.params order
 } TaskConfig;
 

@@ -18,6 +18,7 @@ enum {
     TASK_STREAM_INSTANCE = 0,  // what defines the instance: quadratic W and y, MLP weights
     TASK_STREAM_BATCHES = 1,   // the minibatch indices of a stochastic task
     TASK_STREAM_OWN = 2,       // the first stream a task may use for itself
+    TASK_STREAM_RESCALE = 0xffff,   // task.c's: the units of `rescale=` (no task numbers this high)
 };
 
 typedef struct TaskVTable {
@@ -46,6 +47,12 @@ struct Task {
     InjectKind inject;      // the TaskConfig's fault injection
     long inject_step, inject_coord, inject_count;
     HamPool *pool;          // task_set_pool: threads a loss_grad may use, or NULL
+    /* rescale=R (TaskConfig.rescale > 0): the callers' theta is phi, the task's own
+     * parameters in random units, theta_task = scale * phi coordinatewise; NULL: off. */
+    double rescale;
+    float *scale;           // dim: e^U(-R, R) per coordinate, drawn by task_reset
+    float *scaled;          // dim: scale * phi, the point handed to the task
+    float *scaled_v;        // dim: scale * v, task_hvp's direction in the task's units
 };
 
 /* The registry's entries, one per line of tasks.def, each in its runtime/task_NAME.c. */

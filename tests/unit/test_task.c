@@ -6,6 +6,9 @@
  *   - logistic: loss log 2 at theta_0 = 0, gradient against central differences,
  *     gradient descent learns the rule (held-out accuracy), determinism by seed and
  *     across threads, the size limit;
+ *   - rescale=R (any task): the loss is the plain task's at s * phi, the gradient s times
+ *     its gradient (and against central differences in phi), H v likewise, the units
+ *     within e^-R..e^R and a function of the seed, rescale=0 the plain task;
  *   - quadratic: loss at theta_0 = 0 is ||y||^2, gradient against central differences
  *     (exact for a quadratic, so the tolerance is rounding only), determinism by seed;
  *   - MLP, for each activation: the double reference gradient against central
@@ -178,6 +181,9 @@ static void test_registry(void)
         {"logistic samples=2.5", "samples=2.5: expected an integer"},
         {"logistic samples=", "samples=: expected an integer"},
         {"quadratic dim=3 dim=x", "dim=x: expected an integer"},
+        {"quadratic rescale=-1", "rescale=-1: expected a number in 0..10"},
+        {"logistic rescale=11", "rescale=11: expected a number in 0..10"},
+        {"quadratic rescale=1x", "rescale=1x: expected a number in 0..10"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = 0;
@@ -569,6 +575,114 @@ static void test_task_hvps(void)
     task_destroy(l);
 }
 
+/* ---- rescale= ---- */
+
+static Task *make_task(const char *text)
+{
+    TaskConfig c;
+    if (task_config_parse(&c, text, err, sizeof err) != 0) {
+        fprintf(stderr, "task_config_parse(%s): %s\n", text, err);
+        return NULL;
+    }
+    Task *t = task_create(&c, err, sizeof err);
+    if (!t) fprintf(stderr, "task_create(%s): %s\n", text, err);
+    return t;
+}
+
+/* A task with rescale=R against the same task without, instance `seed`: theta_0 = s phi_0,
+ * loss(phi) = plain loss(s phi) and d/dphi = s * plain gradient, bit for bit; the units
+ * within e^-R..e^R, the same for the same seed, others for another. */
+static void check_rescaled(const char *plain_text, const char *rescaled_text, double R, uint64_t seed)
+{
+    Task *p = make_task(plain_text), *t = make_task(rescaled_text);
+    if (!p || !t) {
+        task_destroy(p), task_destroy(t);
+        return ASSERT(0);
+    }
+    int64_t n = task_dim(t);
+    ASSERT(p->scale == NULL && t->scale != NULL);
+    float *th0 = malloc((size_t)n * sizeof *th0), *phi = malloc((size_t)n * sizeof *phi);
+    float *th = malloc((size_t)n * sizeof *th), *g = malloc((size_t)n * sizeof *g), *gp = malloc((size_t)n * sizeof *gp);
+    float *s1 = malloc((size_t)n * sizeof *s1);
+    task_reset(p, seed, th0);
+    task_reset(t, seed, phi);
+    int in_range = 1, start = 1, spread = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double ln = log(t->scale[i]);
+        in_range &= fabs(ln) <= R * (1 + 1e-6);
+        spread |= fabs(ln) > R / 2;
+        start &= fabs(t->scale[i] * phi[i] - th0[i]) <= 1e-6f * fabsf(th0[i]);
+        s1[i] = t->scale[i];
+    }
+    test_record(in_range && spread, __FILE__, __LINE__, "rescale: ln s within [-R, R], and spread over it");
+    test_record(start, __FILE__, __LINE__, "rescale: theta_0 = s phi_0");
+    Rng r = rng_split(seed, 98);
+    for (int64_t i = 0; i < n; i++) phi[i] += (float)(0.1 * rng_normal(&r)), th[i] = t->scale[i] * phi[i];
+    task_reset(p, seed, NULL);   // the same minibatch stream position for both
+    task_reset(t, seed, NULL);
+    double f = task_loss_grad(t, phi, g), fp = task_loss_grad(p, th, gp);
+    int same = f == fp;
+    for (int64_t i = 0; i < n; i++) same &= g[i] == t->scale[i] * gp[i];
+    test_record(same, __FILE__, __LINE__, "rescale: loss(phi) = plain loss(s phi), gradient s * plain gradient");
+    double acc_t, acc_p;
+    ASSERT(task_test(t, phi, &acc_t) == task_test(p, th, &acc_p) || (isnan(acc_t) && isnan(acc_p)));
+    task_reset(t, seed, NULL);
+    int again = 1;
+    for (int64_t i = 0; i < n; i++) again &= t->scale[i] == s1[i];
+    task_reset(t, seed + 1, NULL);
+    int other = 0;
+    for (int64_t i = 0; i < n; i++) other |= t->scale[i] != s1[i];
+    test_record(again && other, __FILE__, __LINE__, "rescale: the units are a function of the seed");
+    free(th0), free(phi), free(th), free(g), free(gp), free(s1);
+    task_destroy(p), task_destroy(t);
+}
+
+static void test_rescale(void)
+{
+    check_rescaled("quadratic", "quadratic rescale=1", 1, 3);
+    check_rescaled("logistic", "logistic rescale=2.5", 2.5, 4);
+
+    // The gradient in phi against central differences (the quadratic's are exact up to
+    // rounding), and H v in phi against differences of that gradient.
+    Task *t = make_task("quadratic rescale=1.5");
+    if (!t) return ASSERT(0);
+    enum { N = 10 };
+    float phi[N], g[N];
+    task_reset(t, 8, phi);
+    Rng pr = rng_split(8, 0);
+    for (int i = 0; i < N; i++) phi[i] = (float)rng_normal(&pr);
+    task_loss_grad(t, phi, g);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        float keep = phi[i], hi = keep + 1e-2f, lo = keep - 1e-2f;
+        phi[i] = hi;
+        double fp = task_loss_grad(t, phi, NULL);
+        phi[i] = lo;
+        double fm = task_loss_grad(t, phi, NULL);
+        phi[i] = keep;
+        double fd = (fp - fm) / ((double)hi - (double)lo);
+        worst = fmax(worst, fabs(fd - g[i]) / fmax(1, fabs(fd)));
+    }
+    test_record(worst < 1e-5, __FILE__, __LINE__, "rescale: d loss / d phi against central differences");
+    if (worst >= 1e-5) fprintf(stderr, "    worst rel %.3g\n", worst);
+    check_task_hvp(t, 5, 0.5, 1e-5, "rescale: quadratic H_phi v = s H (s v)");
+    task_destroy(t);
+    Task *l = make_task("logistic rescale=1");
+    if (l) check_task_hvp(l, 5, 1e-2, 2e-3, "rescale: logistic H_phi v ~= differences of the gradient");
+    task_destroy(l);
+
+    // rescale=0 is the plain task; the option takes part in task_config_same.
+    TaskConfig a, b;
+    ASSERT_EQ(0, task_config_parse(&a, "quadratic rescale=0", err, sizeof err));
+    ASSERT_EQ(0, task_config_parse(&b, "quadratic", err, sizeof err));
+    ASSERT(task_config_same(&a, &b));
+    Task *z = task_create(&a, err, sizeof err);
+    ASSERT(z && z->scale == NULL);
+    task_destroy(z);
+    ASSERT_EQ(0, task_config_parse(&a, "quadratic rescale=0.5", err, sizeof err));
+    ASSERT(a.rescale == 0.5 && !task_config_same(&a, &b));
+}
+
 static void test_mlp_gradients(void)
 {
     static const int tiny[] = {4, 3}, mnist[] = {20}, none[] = {0};
@@ -830,6 +944,7 @@ int main(void)
     test_logistic_determinism();
     test_mlp_gradients();
     test_task_hvps();
+    test_rescale();
     test_init_ranges();
     test_mnist_errors();
     if (access("data/mnist/train-images-idx3-ubyte", R_OK) == 0) {
@@ -839,6 +954,10 @@ int main(void)
         test_mnist_splits();
         Task *m = make_mnist(NULL, NULL);
         if (m) check_task_hvp(m, 7, 1e-2, 2e-2, "mnist: H v on the marked minibatch ~= differences of the gradient");
+        task_destroy(m);
+        check_rescaled("mnist", "mnist rescale=1", 1, 9);
+        if ((m = make_task("mnist rescale=1")))
+            check_task_hvp(m, 7, 1e-2, 2e-2, "rescale: mnist H_phi v ~= differences of the gradient");
         task_destroy(m);
     } else {
         fprintf(stderr, "skipped: MNIST task tests (no data/mnist; run `make data`)\n");
