@@ -7,9 +7,14 @@
  *              dW_l = dZ_l^T A_l (Trans x NoTrans),  db_l = column sums of dZ_l
  *              dA_l = dZ_l W_l   (NoTrans x NoTrans),  dZ_{l-1} = dA_l * act'(A_l)
  * where act' is written in terms of the activation's output a: sigmoid a (1 - a),
- * tanh 1 - a^2, relu [a > 0] (0 at 0, as PyTorch).  The reference path does the same
- * arithmetic in double with plain loops. */
+ * tanh 1 - a^2, relu [a > 0] (0 at 0, as PyTorch).  The products A_l W_l^T and
+ * dZ_l^T A_l of a layer with at most SKINNY_MAX_OUT outputs (the MNIST network's every
+ * layer) go to skinny_gemm.c's kernels where the CPU has AVX-512, to sgemm elsewhere;
+ * the Hessian-vector product's other products stay with sgemm.  The reference path
+ * does the same arithmetic in double with plain loops. */
 #include "mlp.h"
+
+#include "skinny_gemm.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -22,7 +27,14 @@ struct MlpWork {
     float *d[TASK_MAX_LAYERS + 1];      // d[l], 1 <= l < L: dA_l, then dZ_l in place
     float *ra[TASK_MAX_LAYERS + 2];     // mlp_hvp: R(a[l]) (ra[L]: R(Z), then R(dZ))
     float *rd[TASK_MAX_LAYERS + 1];     // mlp_hvp: R(d[l])
+    float *pack;                        // skinny_abt's scratch, or NULL: no skinny kernels
 };
+
+/* Whether layer l's products go to the skinny kernels (w->pack is set where the CPU can). */
+static int skinny_layer(const Mlp *m, const MlpWork *w, int l)
+{
+    return w->pack && m->size[l + 1] <= SKINNY_MAX_OUT;
+}
 
 void mlp_init(Mlp *m, int in, const int *hidden, int nhidden, int out, Activation act)
 {
@@ -63,6 +75,12 @@ MlpWork *mlp_work_create(const Mlp *m, int maxbatch)
         if (l < m->nlayers) ok &= (w->d[l] = malloc(count * sizeof(float))) != NULL;
         if (l < m->nlayers) ok &= (w->rd[l] = malloc(count * sizeof(float))) != NULL;
     }
+    if (ok && skinny_available()) {
+        int widest = 0;
+        for (int l = 0; l < m->nlayers; l++) widest = m->size[l] > widest ? m->size[l] : widest;
+        size_t bytes = (skinny_pack_floats(widest) * sizeof(float) + 63) / 64 * 64;
+        ok &= (w->pack = aligned_alloc(64, bytes)) != NULL;
+    }
     if (!ok) {
         mlp_work_destroy(w);
         return NULL;
@@ -75,6 +93,7 @@ void mlp_work_destroy(MlpWork *w)
     if (!w) return;
     for (int l = 0; l < TASK_MAX_LAYERS + 2; l++) free(w->a[l]), free(w->ra[l]);
     for (int l = 0; l < TASK_MAX_LAYERS + 1; l++) free(w->d[l]), free(w->rd[l]);
+    free(w->pack);
     free(w);
 }
 
@@ -100,13 +119,13 @@ static float act_grad_f(Activation act, float a)
 }
 
 /* Z = A W^T + b for n rows, then act unless it is the last layer. */
-static void forward_layer(const Mlp *m, int l, const float *theta, const float *A,
+static void forward_layer(const Mlp *m, MlpWork *w, int l, const float *theta, const float *A,
                           float *Z, int n)
 {
     int in = m->size[l], out = m->size[l + 1];
     const float *W = theta + m->offset[l], *b = W + (int64_t)out * in;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in,
-                1.0f, A, in, W, in, 0.0f, Z, out);
+    if (skinny_layer(m, w, l)) skinny_abt(n, out, in, A, W, Z, w->pack);
+    else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, A, in, W, in, 0.0f, Z, out);
     int hidden = l + 1 < m->nlayers;
     for (int i = 0; i < n; i++) {
         float *z = Z + (size_t)i * out;
@@ -148,8 +167,8 @@ static void backward_layer(const Mlp *m, MlpWork *w, int l, const float *theta,
     int in = m->size[l], out = m->size[l + 1];
     const float *W = theta + m->offset[l];
     float *dW = grad + m->offset[l], *db = dW + (int64_t)out * in;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n,
-                1.0f, dZ, out, A, in, 0.0f, dW, in);
+    if (skinny_layer(m, w, l)) skinny_atb(out, in, n, dZ, A, dW);
+    else cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dZ, out, A, in, 0.0f, dW, in);
     for (int j = 0; j < out; j++) db[j] = 0;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < out; j++) db[j] += dZ[(size_t)i * out + j];
@@ -164,7 +183,7 @@ double mlp_loss_grad_part(const Mlp *m, MlpWork *w, const float *theta, const fl
                           const uint8_t *labels, int n, int total, float *grad, int *ncorrect)
 {
     int L = m->nlayers;
-    for (int l = 0; l < L; l++) forward_layer(m, l, theta, l ? w->a[l] : x, w->a[l + 1], n);
+    for (int l = 0; l < L; l++) forward_layer(m, w, l, theta, l ? w->a[l] : x, w->a[l + 1], n);
     double nll = softmax_nll(w->a[L], n, total, m->size[L], labels, ncorrect);
     if (grad)
         for (int l = L - 1; l >= 0; l--)
@@ -207,7 +226,7 @@ static void hvp_forward_layer(const Mlp *m, MlpWork *w, int l, const float *thet
 {
     int in = m->size[l], out = m->size[l + 1];
     const float *W = theta + m->offset[l], *V = v + m->offset[l], *vb = V + (int64_t)out * in;
-    forward_layer(m, l, theta, A, w->a[l + 1], n);
+    forward_layer(m, w, l, theta, A, w->a[l + 1], n);
     float *RZ = w->ra[l + 1];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, A, in, V, in, 0.0f, RZ, out);
     if (l > 0)
