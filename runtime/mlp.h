@@ -12,7 +12,8 @@
  * (size[l+1]).  That is nn.Sequential(Linear, act, ..., Linear).parameters() in order,
  * flattened, so a PyTorch model loads theta slice by slice.
  *
- * mlp_loss_grad is the fast path: float, a minibatch at a time through cblas_sgemm,
+ * mlp_loss_grad is the fast path: float, a minibatch at a time through the layer
+ * kernels of skinny_gemm.h (AVX-512; cblas_sgemm on other CPUs and for wide layers),
  * activations and softmax in plain loops, the loss summed in double.
  * mlp_loss_grad_ref is the slow double-precision reference the tests check it against
  * (and check against finite differences).
@@ -64,7 +65,8 @@ double mlp_loss_grad_part(const Mlp *m, MlpWork *w, const float *theta, const fl
 /* mlp_hvp: hv = H v, H the Hessian of the mean NLL of the n examples at theta (both
  * nparams floats), by Pearlmutter's R-operator: a forward pass carrying the
  * activations' directional derivatives along v, and a backward pass carrying the
- * gradient's; 1.5x the time of mlp_loss_grad (784-20-10, batch 128, one thread).  (ReLU's second derivative is
+ * gradient's; 1.5x the time of mlp_loss_grad when both ran on sgemm (784-20-10, batch
+ * 128, one thread; the gradient has its own kernels since, the R-products not).  (ReLU's second derivative is
  * taken as 0, as everywhere but at the kink.) */
 void mlp_hvp(const Mlp *m, MlpWork *w, const float *theta, const float *x, const uint8_t *labels, int n,
              const float *v, float *hv);
