@@ -9,8 +9,9 @@
  * where act' is written in terms of the activation's output a: sigmoid a (1 - a),
  * tanh 1 - a^2, relu [a > 0] (0 at 0, as PyTorch).  The products A_l W_l^T and
  * dZ_l^T A_l of a layer with at most SKINNY_MAX_OUT outputs (the MNIST network's every
- * layer) go to skinny_gemm.c's kernels where the CPU has AVX-512, to sgemm elsewhere;
- * the Hessian-vector product's other products stay with sgemm.  The reference path
+ * layer) go to skinny_gemm.c's kernels where the CPU has AVX-512, to sgemm elsewhere,
+ * and so do the Hessian-vector product's A_l V_l^T and R(dZ_l)^T A_l; its products that
+ * add to a result stay with sgemm.  The reference path
  * does the same arithmetic in double with plain loops. */
 #include "mlp.h"
 
@@ -228,7 +229,8 @@ static void hvp_forward_layer(const Mlp *m, MlpWork *w, int l, const float *thet
     const float *W = theta + m->offset[l], *V = v + m->offset[l], *vb = V + (int64_t)out * in;
     forward_layer(m, w, l, theta, A, w->a[l + 1], n);
     float *RZ = w->ra[l + 1];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, A, in, V, in, 0.0f, RZ, out);
+    if (skinny_layer(m, w, l)) skinny_abt(n, out, in, A, V, RZ, w->pack);
+    else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, A, in, V, in, 0.0f, RZ, out);
     if (l > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, w->ra[l], in, W, in, 1.0f, RZ, out);
     int hidden = l + 1 < m->nlayers;
@@ -269,7 +271,8 @@ void mlp_hvp(const Mlp *m, MlpWork *w, const float *theta, const float *x, const
         const float *A = l ? w->a[l] : x, *RA = l ? w->ra[l] : NULL;
         const float *dZ = l == L - 1 ? w->a[L] : w->d[l + 1], *RdZ = l == L - 1 ? w->ra[L] : w->rd[l + 1];
         float *HW = hv + m->offset[l], *Hb = HW + (int64_t)out * in;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, RdZ, out, A, in, 0.0f, HW, in);
+        if (skinny_layer(m, w, l)) skinny_atb(out, in, n, RdZ, A, HW);
+        else cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, RdZ, out, A, in, 0.0f, HW, in);
         if (l > 0) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dZ, out, RA, in, 1.0f, HW, in);
         for (int j = 0; j < out; j++) Hb[j] = 0;
         for (int i = 0; i < n; i++)

@@ -66,7 +66,7 @@ double mlp_loss_grad_part(const Mlp *m, MlpWork *w, const float *theta, const fl
  * nparams floats), by Pearlmutter's R-operator: a forward pass carrying the
  * activations' directional derivatives along v, and a backward pass carrying the
  * gradient's; 1.5x the time of mlp_loss_grad when both ran on sgemm (784-20-10, batch
- * 128, one thread; the gradient has its own kernels since, the R-products not).
+ * 128, one thread; both take mlp.c's kernels for their widest products since).
  * (ReLU's second derivative is taken as 0, as everywhere but at the kink.) */
 void mlp_hvp(const Mlp *m, MlpWork *w, const float *theta, const float *x, const uint8_t *labels, int n,
              const float *v, float *hv);
