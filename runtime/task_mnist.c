@@ -181,7 +181,9 @@ static void half_loss_grad(void *ctx, int half)
  * draws them; the stream itself does not move), so their misses overlap whatever the
  * caller does in between: an optimizer step, an adjoint.  Hinted to the outer caches
  * (prefetcht2), where they survive that work: the next meta-step on MNIST seed_hnn_pre
- * took 5-6% less (3.06-3.12 -> 2.90-2.93 ms, race_ham, quiet rounds); prefetcht0 ~3%. */
+ * took 5-6% less (3.06-3.12 -> 2.90-2.93 ms, race_ham, quiet rounds); prefetcht0 ~3%.
+ * With the MLP's own kernels (skinny_gemm.c) 3% (2.44-2.58 -> 2.37-2.51 ms); every
+ * other line only, 2.41-2.51. */
 static void prefetch_next_batch(const MnistTask *m)
 {
     Rng ahead = m->batches;
