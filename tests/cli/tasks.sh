@@ -5,6 +5,8 @@
 #     starts at log 2 and decreases; the same seed gives the same bytes, run twice and
 #     whatever --threads; another seed other numbers; `samples=` and `dim=` are options;
 #   - a short meta-training of a learned optimizer on it, then its evaluation;
+#   - rescale=R (any task): a training on it and its resumption, another R refused on
+#     resume, rescale=0 the plain task byte for byte, bad values;
 #   - every place that names tasks lists the registry's: `hamc help`, `hamc help tasks`
 #     (each task's options), the error for an unknown name, for an option another task
 #     takes, the REPL's `task` command and `help task`.
@@ -60,12 +62,36 @@ cmp -s "$tmp/f1.csv" "$tmp/f2.csv" && cmp -s "$tmp/f1.csv" "$tmp/f3.csv" && ok |
     >"$tmp/out" 2>"$tmp/err" && grep -q '^final loss: mean' "$tmp/out" && ok ||
     bad "run the trained optimizer on logistic: $(tail -n 3 "$tmp/err")"
 
+# ---- rescale=R, any task in random units: training on it, resuming it, bad values ----
+"$HAMC" train "$root/stdlib/phnn.ham" --task "quadratic rescale=1" --epochs 2 --runs-per-epoch 4 --eval-runs 4 \
+    --steps 20 --unroll 10 --out "$tmp/r.ckpt" >"$tmp/out" 2>"$tmp/err" && [ -s "$tmp/r.ckpt" ] && ok ||
+    bad "train on quadratic rescale=1: $(tail -n 3 "$tmp/err")"
+"$HAMC" train "$root/stdlib/phnn.ham" --resume "$tmp/r.ckpt" --epochs 3 --out "$tmp/r.ckpt" >"$tmp/out" 2>"$tmp/err" &&
+    ok || bad "resume a rescale=1 training: $(tail -n 3 "$tmp/err")"
+"$HAMC" train "$root/stdlib/phnn.ham" --resume "$tmp/r.ckpt" --task "quadratic rescale=2" --epochs 4 \
+    --out "$tmp/r.ckpt" >"$tmp/out" 2>"$tmp/err"
+[ $? -ne 0 ] && grep -q "was trained on the task 'quadratic rescale=1', not 'quadratic rescale=2'" "$tmp/err" && ok ||
+    bad "resume with another rescale: $(cat "$tmp/err")"
+# The same quadratic seen in random units: SGD's runs differ (its steps are not
+# invariant to the units); rescale=0 is the plain task, byte for byte.
+"$HAMC" run "$root/stdlib/sgd.ham" --task quadratic --runs 20 --steps 30 --json 2>/dev/null | tail -n 1 >"$tmp/r0.json"
+"$HAMC" run "$root/stdlib/sgd.ham" --task "quadratic rescale=0" --runs 20 --steps 30 --json 2>/dev/null |
+    tail -n 1 | sed 's/"task": "quadratic rescale=0"/"task": "quadratic"/' | cmp -s - "$tmp/r0.json" && ok ||
+    bad "rescale=0 differs from the plain quadratic"
+"$HAMC" run "$root/stdlib/sgd.ham" --task "quadratic rescale=0.5" --runs 20 --steps 30 --json 2>/dev/null |
+    tail -n 1 | sed 's/"task": "quadratic rescale=0.5"/"task": "quadratic"/' | cmp -s - "$tmp/r0.json" &&
+    bad "rescale=0.5 gives SGD the plain quadratic's numbers" || ok
+for v in -1 11 x; do
+    "$HAMC" run "$adam" --task "quadratic rescale=$v" --runs 2 >/dev/null 2>"$tmp/err"
+    [ $? -eq 2 ] && grep -q "rescale=$v: expected a number in 0..10" "$tmp/err" && ok || bad "rescale=$v: $(cat "$tmp/err")"
+done
+
 # ---- names and options come from the registry ----
 "$HAMC" help >"$tmp/out" 2>&1
 grep -q "^tasks: $names " "$tmp/out" && ok || bad "hamc help lists the tasks: $(grep tasks "$tmp/out")"
 "$HAMC" help tasks >"$tmp/out" 2>&1 && ok || bad "hamc help tasks: status"
 for want in '^  quadratic  ' '^  mnist  ' '^  logistic  ' '^ +dim=10 ' '^ +samples=100 +examples per instance' \
-            '^ +activation=sigmoid ' '^  any task: +inject='; do
+            '^ +activation=sigmoid ' '^  any task: +inject=' '^ +rescale=0 +each instance in random units'; do
     grep -Eq -- "$want" "$tmp/out" && ok || bad "hamc help tasks: no line matching '$want'"
 done
 "$HAMC" help run >"$tmp/out" 2>&1
