@@ -206,6 +206,37 @@ static Task *make_quadratic(int dim)
     return t;
 }
 
+/* A task from its text ("logistic dim=8 ..."), or NULL with the reason on stderr. */
+static Task *make_task(const char *text)
+{
+    TaskConfig c;
+    if (task_config_parse(&c, text, err, sizeof err) != 0) {
+        fprintf(stderr, "task_config_parse(%s): %s\n", text, err);
+        return NULL;
+    }
+    Task *t = task_create(&c, err, sizeof err);
+    if (!t) fprintf(stderr, "task_create(%s): %s\n", text, err);
+    return t;
+}
+
+/* The worst |central difference - grad| / max(1, |difference|) over the n coordinates
+ * of theta, each moved by +-h (the difference of the float points actually taken). */
+static double worst_central_difference(Task *t, float *theta, const float *grad, int n, float h)
+{
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        float keep = theta[i], hi = keep + h, lo = keep - h;
+        theta[i] = hi;
+        double fp = task_loss_grad(t, theta, NULL);
+        theta[i] = lo;
+        double fm = task_loss_grad(t, theta, NULL);
+        theta[i] = keep;
+        double fd = (fp - fm) / ((double)hi - (double)lo);
+        worst = fmax(worst, fabs(fd - grad[i]) / fmax(1, fabs(fd)));
+    }
+    return worst;
+}
+
 static void test_quadratic(void)
 {
     enum { N = 10 };
@@ -230,18 +261,8 @@ static void test_quadratic(void)
     // Central differences at a random point; the step is the float one actually taken.
     Rng pr = rng_split(99, 0);
     for (int i = 0; i < N; i++) theta[i] = (float)rng_normal(&pr);
-    double f0 = task_loss_grad(t, theta, grad), worst = 0;
-    for (int i = 0; i < N; i++) {
-        float keep = theta[i], hi = keep + 1e-2f, lo = keep - 1e-2f;
-        theta[i] = hi;
-        double fp = task_loss_grad(t, theta, NULL);
-        theta[i] = lo;
-        double fm = task_loss_grad(t, theta, NULL);
-        theta[i] = keep;
-        double fd = (fp - fm) / ((double)hi - (double)lo);
-        worst = fmax(worst, fabs(fd - grad[i]) / fmax(1, fabs(fd)));
-    }
-    ASSERT(worst < 1e-6);
+    double f0 = task_loss_grad(t, theta, grad);
+    ASSERT(worst_central_difference(t, theta, grad, N, 1e-2f) < 1e-6);
     double acc = 0;
     ASSERT(task_test(t, theta, &acc) == f0);
     ASSERT(isnan(acc));
@@ -263,22 +284,11 @@ static void test_quadratic(void)
 
 /* ---- logistic ---- */
 
-static Task *make_logistic(const char *text)
-{
-    TaskConfig c;
-    if (task_config_parse(&c, text, err, sizeof err) != 0) {
-        fprintf(stderr, "task_config_parse(%s): %s\n", text, err);
-        return NULL;
-    }
-    Task *t = task_create(&c, err, sizeof err);
-    if (!t) fprintf(stderr, "task_create(%s): %s\n", text, err);
-    return t;
-}
 
 static void test_logistic_gradient(void)
 {
     enum { D = 12 };
-    Task *t = make_logistic("logistic dim=12 samples=64");
+    Task *t = make_task("logistic dim=12 samples=64");
     if (!t) return ASSERT(0);
     ASSERT_EQ(D, task_dim(t));
     ASSERT_STR("logistic", task_name(t));
@@ -294,17 +304,7 @@ static void test_logistic_gradient(void)
         double scale = trial == 0 ? 0.1 : trial == 1 ? 1 : 5;
         for (int j = 0; j < D; j++) theta[j] = (float)(scale * rng_normal(&pr));
         task_loss_grad(t, theta, grad);
-        double worst = 0;
-        for (int j = 0; j < D; j++) {
-            float keep = theta[j], hi = keep + 1e-3f, lo = keep - 1e-3f;
-            theta[j] = hi;
-            double fp = task_loss_grad(t, theta, NULL);
-            theta[j] = lo;
-            double fm = task_loss_grad(t, theta, NULL);
-            theta[j] = keep;
-            double fd = (fp - fm) / ((double)hi - (double)lo);
-            worst = fmax(worst, fabs(fd - grad[j]) / fmax(1, fabs(fd)));
-        }
+        double worst = worst_central_difference(t, theta, grad, D, 1e-3f);
         test_record(worst < 1e-5, __FILE__, __LINE__, "logistic gradient ~ central differences");
         if (worst >= 1e-5) fprintf(stderr, "    scale %g: worst relative error %.3g\n", scale, worst);
     }
@@ -321,7 +321,7 @@ static void test_logistic_gradient(void)
 static void test_logistic_learns(void)
 {
     enum { D = 10 };
-    Task *t = make_logistic("logistic dim=10 samples=400");
+    Task *t = make_task("logistic dim=10 samples=400");
     if (!t) return ASSERT(0);
     float theta[D], grad[D];
     task_reset(t, 11, theta);
@@ -352,7 +352,7 @@ typedef struct LogisticJob {
 static void *logistic_job(void *arg)
 {
     LogisticJob *j = arg;
-    Task *t = make_logistic("logistic dim=8 samples=50");
+    Task *t = make_task("logistic dim=8 samples=50");
     if (!t) return NULL;
     float grad[8];
     task_reset(t, j->seed, j->theta);
@@ -387,7 +387,7 @@ static void test_logistic_determinism(void)
     ASSERT(serial[0].loss != serial[1].loss);    // another seed
 
     // An instance does not depend on the one the task held before.
-    Task *a = make_logistic("logistic dim=8 samples=50"), *b = make_logistic("logistic dim=8 samples=50");
+    Task *a = make_task("logistic dim=8 samples=50"), *b = make_task("logistic dim=8 samples=50");
     if (!a || !b) return ASSERT(0);
     float ta[8], tb[8], ga[8], gb[8];
     task_reset(a, 1, ta);
@@ -570,24 +570,12 @@ static void test_task_hvps(void)
     Task *q = make_quadratic(10);
     if (q) check_task_hvp(q, 5, 0.5, 1e-5, "quadratic: H v = 2 W^T W v");   // linear gradient: any h
     task_destroy(q);
-    Task *l = make_logistic("logistic");
+    Task *l = make_task("logistic");
     if (l) check_task_hvp(l, 5, 1e-2, 2e-3, "logistic: H v ~= differences of the gradient");
     task_destroy(l);
 }
 
 /* ---- rescale= ---- */
-
-static Task *make_task(const char *text)
-{
-    TaskConfig c;
-    if (task_config_parse(&c, text, err, sizeof err) != 0) {
-        fprintf(stderr, "task_config_parse(%s): %s\n", text, err);
-        return NULL;
-    }
-    Task *t = task_create(&c, err, sizeof err);
-    if (!t) fprintf(stderr, "task_create(%s): %s\n", text, err);
-    return t;
-}
 
 /* A task with rescale=R against the same task without, instance `seed`: theta_0 = s phi_0,
  * loss(phi) = plain loss(s phi) and d/dphi = s * plain gradient, bit for bit; the units
@@ -652,17 +640,7 @@ static void test_rescale(void)
     Rng pr = rng_split(8, 0);
     for (int i = 0; i < N; i++) phi[i] = (float)rng_normal(&pr);
     task_loss_grad(t, phi, g);
-    double worst = 0;
-    for (int i = 0; i < N; i++) {
-        float keep = phi[i], hi = keep + 1e-2f, lo = keep - 1e-2f;
-        phi[i] = hi;
-        double fp = task_loss_grad(t, phi, NULL);
-        phi[i] = lo;
-        double fm = task_loss_grad(t, phi, NULL);
-        phi[i] = keep;
-        double fd = (fp - fm) / ((double)hi - (double)lo);
-        worst = fmax(worst, fabs(fd - g[i]) / fmax(1, fabs(fd)));
-    }
+    double worst = worst_central_difference(t, phi, g, N, 1e-2f);
     test_record(worst < 1e-5, __FILE__, __LINE__, "rescale: d loss / d phi against central differences");
     if (worst >= 1e-5) fprintf(stderr, "    worst rel %.3g\n", worst);
     check_task_hvp(t, 5, 0.5, 1e-5, "rescale: quadratic H_phi v = s H (s v)");
