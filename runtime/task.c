@@ -302,6 +302,20 @@ static int set_choice(const char *key, const char *v, const char *const *names, 
 }
 
 /* set_param: c's own param i (p) from the value v of `kv`, range-checked. */
+/* get_number: the value of `kv` as a finite number in [lo, hi], or -1 with the reason. */
+static int get_number(const char *kv, const char *v, double lo, double hi, double *out,
+                      char *err, size_t errlen)
+{
+    char *end;
+    double x = strtod(v, &end);
+    if (!*v || isspace((unsigned char)*v) || *end || !isfinite(x) || x < lo || x > hi) {
+        set_err(err, errlen, "%s: expected a number in %g..%g", kv, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
 static int set_param(TaskConfig *c, const TaskParam *p, int i, const char *kv, const char *v,
                      char *err, size_t errlen)
 {
@@ -311,14 +325,7 @@ static int set_param(TaskConfig *c, const TaskParam *p, int i, const char *kv, c
         c->param[i] = (double)n;
         return 0;
     }
-    char *end;
-    double x = strtod(v, &end);
-    if (!*v || isspace((unsigned char)*v) || *end || !isfinite(x) || x < p->lo || x > p->hi) {
-        set_err(err, errlen, "%s: expected a number in %g..%g", kv, p->lo, p->hi);
-        return -1;
-    }
-    c->param[i] = x;
-    return 0;
+    return get_number(kv, v, p->lo, p->hi, &c->param[i], err, errlen);
 }
 
 int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen)
@@ -386,13 +393,7 @@ int task_config_set(TaskConfig *c, const char *kv, char *err, size_t errlen)
         if (get_int(kv, v, 1, TASK_MAX_STEP, &n, err, errlen)) return -1;
         c->inject_count = n;
     } else if (KEY("rescale")) {
-        char *end;
-        double x = strtod(v, &end);
-        if (!*v || isspace((unsigned char)*v) || *end || !isfinite(x) || x < 0 || x > TASK_MAX_RESCALE) {
-            set_err(err, errlen, "%s: expected a number in 0..%g", kv, TASK_MAX_RESCALE);
-            return -1;
-        }
-        c->rescale = x;
+        return get_number(kv, v, 0, TASK_MAX_RESCALE, &c->rescale, err, errlen);
     } else {   // a key in some TaskDef.options that is no field here: a typo in that TaskDef
         set_err(err, errlen, "unknown task option '%.*s' (task %s lists it, but it is no TaskConfig field)",
                 (int)klen, kv, def->name);
