@@ -130,11 +130,16 @@ static void mnist_reset(Task *t, uint64_t seed, float *theta)
     m->batches = rng_split(seed, TASK_STREAM_BATCHES);
 }
 
-/* Draw a minibatch's rows from r (with replacement) into m->rows. */
+/* One training-set row of this task's split, drawn from r (with replacement). */
+static size_t draw_row(const MnistTask *m, Rng *r)
+{
+    return (size_t)m->pool[rng_next(r) % (uint64_t)m->npool];
+}
+
+/* Draw a minibatch's rows from r into m->rows. */
 static void draw_batch(MnistTask *m, Rng *r)
 {
-    for (int i = 0; i < m->batch; i++)
-        m->rows[i] = (size_t)m->pool[rng_next(r) % (uint64_t)m->npool];
+    for (int i = 0; i < m->batch; i++) m->rows[i] = draw_row(m, r);
 }
 
 /* The drawn rows lo .. end-1 into m->x and m->y. */
@@ -189,7 +194,7 @@ static void prefetch_next_batch(const MnistTask *m)
     Rng ahead = m->batches;
     const uint8_t *pixels = m->data->set.train.pixels;
     for (int i = 0; i < m->batch; i++) {
-        const uint8_t *row = pixels + (size_t)m->pool[rng_next(&ahead) % (uint64_t)m->npool] * MNIST_PIXELS;
+        const uint8_t *row = pixels + draw_row(m, &ahead) * MNIST_PIXELS;
         for (size_t b = 0; b < MNIST_PIXELS; b += 64) __builtin_prefetch(row + b, 0, 1);
     }
 }
