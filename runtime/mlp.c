@@ -9,10 +9,10 @@
  * where act' is written in terms of the activation's output a: sigmoid a (1 - a),
  * tanh 1 - a^2, relu [a > 0] (0 at 0, as PyTorch).  The products A_l W_l^T and
  * dZ_l^T A_l of a layer with at most SKINNY_MAX_OUT outputs (the MNIST network's every
- * layer) go to skinny_gemm.c's kernels where the CPU has AVX-512, to sgemm elsewhere,
- * and so do the Hessian-vector product's A_l V_l^T and R(dZ_l)^T A_l; its products that
- * add to a result stay with sgemm.  The reference path
- * does the same arithmetic in double with plain loops. */
+ * layer) go to skinny_gemm.c's kernels where the CPU has AVX-512, to sgemm elsewhere
+ * (product_abt, product_atb), and so do the Hessian-vector product's A_l V_l^T and
+ * R(dZ_l)^T A_l; its products that add to a result stay with sgemm.  The reference
+ * path does the same arithmetic in double with plain loops. */
 #include "mlp.h"
 
 #include "skinny_gemm.h"
@@ -31,10 +31,21 @@ struct MlpWork {
     float *pack;                        // skinny_abt's scratch, or NULL: no skinny kernels
 };
 
-/* Whether layer l's products go to the skinny kernels (w->pack is set where the CPU can). */
-static int skinny_layer(const Mlp *m, const MlpWork *w, int l)
+/* Layer l's products: P = X Y^T (n x out, X n x in, Y out x in) and P = D^T X (out x in,
+ * D n x out), by the skinny kernels where the layer is narrow enough and w->pack is set
+ * (the CPU has AVX-512), else by sgemm. */
+static void product_abt(const Mlp *m, MlpWork *w, int l, int n, const float *X, const float *Y, float *P)
 {
-    return w->pack && m->size[l + 1] <= SKINNY_MAX_OUT;
+    int in = m->size[l], out = m->size[l + 1];
+    if (w->pack && out <= SKINNY_MAX_OUT) skinny_abt(n, out, in, X, Y, P, w->pack);
+    else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, X, in, Y, in, 0.0f, P, out);
+}
+
+static void product_atb(const Mlp *m, MlpWork *w, int l, int n, const float *D, const float *X, float *P)
+{
+    int in = m->size[l], out = m->size[l + 1];
+    if (w->pack && out <= SKINNY_MAX_OUT) skinny_atb(out, in, n, D, X, P);
+    else cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, D, out, X, in, 0.0f, P, in);
 }
 
 void mlp_init(Mlp *m, int in, const int *hidden, int nhidden, int out, Activation act)
@@ -125,8 +136,7 @@ static void forward_layer(const Mlp *m, MlpWork *w, int l, const float *theta, c
 {
     int in = m->size[l], out = m->size[l + 1];
     const float *W = theta + m->offset[l], *b = W + (int64_t)out * in;
-    if (skinny_layer(m, w, l)) skinny_abt(n, out, in, A, W, Z, w->pack);
-    else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, A, in, W, in, 0.0f, Z, out);
+    product_abt(m, w, l, n, A, W, Z);
     int hidden = l + 1 < m->nlayers;
     for (int i = 0; i < n; i++) {
         float *z = Z + (size_t)i * out;
@@ -168,8 +178,7 @@ static void backward_layer(const Mlp *m, MlpWork *w, int l, const float *theta,
     int in = m->size[l], out = m->size[l + 1];
     const float *W = theta + m->offset[l];
     float *dW = grad + m->offset[l], *db = dW + (int64_t)out * in;
-    if (skinny_layer(m, w, l)) skinny_atb(out, in, n, dZ, A, dW);
-    else cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dZ, out, A, in, 0.0f, dW, in);
+    product_atb(m, w, l, n, dZ, A, dW);
     for (int j = 0; j < out; j++) db[j] = 0;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < out; j++) db[j] += dZ[(size_t)i * out + j];
@@ -229,8 +238,7 @@ static void hvp_forward_layer(const Mlp *m, MlpWork *w, int l, const float *thet
     const float *W = theta + m->offset[l], *V = v + m->offset[l], *vb = V + (int64_t)out * in;
     forward_layer(m, w, l, theta, A, w->a[l + 1], n);
     float *RZ = w->ra[l + 1];
-    if (skinny_layer(m, w, l)) skinny_abt(n, out, in, A, V, RZ, w->pack);
-    else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, A, in, V, in, 0.0f, RZ, out);
+    product_abt(m, w, l, n, A, V, RZ);
     if (l > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, w->ra[l], in, W, in, 1.0f, RZ, out);
     int hidden = l + 1 < m->nlayers;
@@ -271,8 +279,7 @@ void mlp_hvp(const Mlp *m, MlpWork *w, const float *theta, const float *x, const
         const float *A = l ? w->a[l] : x, *RA = l ? w->ra[l] : NULL;
         const float *dZ = l == L - 1 ? w->a[L] : w->d[l + 1], *RdZ = l == L - 1 ? w->ra[L] : w->rd[l + 1];
         float *HW = hv + m->offset[l], *Hb = HW + (int64_t)out * in;
-        if (skinny_layer(m, w, l)) skinny_atb(out, in, n, RdZ, A, HW);
-        else cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, RdZ, out, A, in, 0.0f, HW, in);
+        product_atb(m, w, l, n, RdZ, A, HW);
         if (l > 0) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dZ, out, RA, in, 1.0f, HW, in);
         for (int j = 0; j < out; j++) Hb[j] = 0;
         for (int i = 0; i < n; i++)
