@@ -34,6 +34,25 @@ static int guarded(const float *p, size_t n)
 /* Shapes that failed each property, counted over all shapes (one check each at the end). */
 static int bad_abt, bad_atb, bad_guard, bad_repeat;
 
+/* The worst |got[r][c] - sum_t X[r xr + t xt] Y[c yc + t yt]| over the rows r and
+ * columns c of got (row stride ldg), relative to the sum of the products' magnitudes,
+ * the sums over t < inner in double. */
+static double worst_against_double(const float *got, int rows, int cols, size_t ldg, int inner, const float *X,
+                                   size_t xr, size_t xt, const float *Y, size_t yc, size_t yt)
+{
+    double worst = 0;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            double s = 0, mag = 0;
+            for (int t = 0; t < inner; t++) {
+                double p = (double)X[(size_t)r * xr + (size_t)t * xt] * Y[(size_t)c * yc + (size_t)t * yt];
+                s += p, mag += fabs(p);
+            }
+            worst = fmax(worst, fabs(got[(size_t)r * ldg + (size_t)c] - s) / fmax(mag, 1e-30));
+        }
+    return worst;
+}
+
 static void check_shape(int n, int out, int in)
 {
     // Exact-size inputs (no slack after them), outputs with guards after.
@@ -51,25 +70,9 @@ static void check_shape(int n, int out, int in)
 
     skinny_abt(n, out, in, A, W, Z, pack);
     skinny_atb(out, in, n, dZ, A, dW);
-    double worst_z = 0, worst_w = 0;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < out; j++) {
-            double s = 0, mag = 0;
-            for (int k = 0; k < in; k++) {
-                s += (double)A[(size_t)i * in + k] * W[(size_t)j * in + k];
-                mag += fabs((double)A[(size_t)i * in + k] * W[(size_t)j * in + k]);
-            }
-            worst_z = fmax(worst_z, fabs(Z[(size_t)i * out + j] - s) / fmax(mag, 1e-30));
-        }
-    for (int j = 0; j < out; j++)
-        for (int k = 0; k < in; k++) {
-            double s = 0, mag = 0;
-            for (int i = 0; i < n; i++) {
-                s += (double)dZ[(size_t)i * out + j] * A[(size_t)i * in + k];
-                mag += fabs((double)dZ[(size_t)i * out + j] * A[(size_t)i * in + k]);
-            }
-            worst_w = fmax(worst_w, fabs(dW[(size_t)j * in + k] - s) / fmax(mag, 1e-30));
-        }
+    // Z[i][j] = sum_k A[i][k] W[j][k];  dW[j][k] = sum_i dZ[i][j] A[i][k]
+    double worst_z = worst_against_double(Z, n, out, out, in, A, in, 1, W, in, 1);
+    double worst_w = worst_against_double(dW, out, in, in, n, dZ, 1, out, A, 1, in);
     int abt_ok = worst_z < 1e-5, atb_ok = worst_w < 1e-5;
     int guard_ok = guarded(Z, (size_t)n * out) && guarded(dW, (size_t)out * in);
     skinny_abt(n, out, in, A, W, Z2, pack);
