@@ -11,10 +11,11 @@
  * Inner dimensions that are not a multiple of 16 end in a masked chunk (the pack is
  * zero-padded); output counts that are not a multiple of the tile go one row at a time.
  *
- * Measured on the shapes of a half MNIST minibatch (64 rows, 784 -> 20; 2026-12-07, AMD
- * EPYC Zen 5, one thread, against OpenBLAS 0.3.21's Cooperlake sgemm): forward 11-12
- * against 20.5 us, backward 10.5 against 12.6 us.  Tiles of 2 x 10 ran the forward at
- * 16 us, and 26 us without the pack. */
+ * Measured on about a half MNIST minibatch's shapes (64 rows, 768 -> 20: a standalone
+ * benchmark, 768 inputs for 784; 2026-12-07, AMD EPYC Zen 5, one thread, against
+ * OpenBLAS 0.3.21's Cooperlake sgemm): forward 11-12 against 20.5 us, backward 10.5
+ * against 12.6 us.  Tiles of 2 x 10 ran the forward at 16 us, and 26 us without the
+ * pack. */
 #include "skinny_gemm.h"
 
 #include <immintrin.h>
