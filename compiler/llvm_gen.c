@@ -55,6 +55,7 @@ enum { F_BEGIN, F_END, F_STRIDE, F_STATE, F_G, F_THETA, F_T, F_PARAMS, F_HYPERS,
 #define ACC_IN_REGISTERS 64
 
 typedef struct Gen {
+    int skip_g_bar;               // leave out the g_bar output (see llvm_gen_kernel)
     LLVMModuleRef mod;
     LLVMContextRef ctx;
     LLVMBuilderRef b;
@@ -526,7 +527,10 @@ static void emit_output(Gen *g, int o, LLVMValueRef v, LLVMValueRef i)
             store_at(g, LLVMBuildFAdd(g->b, load_at(g, base, out->index, i), v, ""), base, out->index, i);
             break;
         }
-        case OUT_INPUT_BAR: store_input_bar(g, v, g->field[out->index ? F_THETA_BAR : F_G_BAR], i); break;
+        case OUT_INPUT_BAR:
+            if (!out->index && g->skip_g_bar) break;   // the caller's g_bar is NULL
+            store_input_bar(g, v, g->field[out->index ? F_THETA_BAR : F_G_BAR], i);
+            break;
         case OUT_PARAM_BAR: {
             if (g->acc_shared[o]) break;   // summed once, for the first output of this node
             LLVMValueRef acc = width == 1 ? g->acc_scalar : g->mask ? g->acc_tail
@@ -1116,10 +1120,11 @@ static void emit_padded_remainder(Gen *g, Segments *sg, Pad *pd, LLVMValueRef fn
     end_loop(g, l, rem, body, done, from);
 }
 
-LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const char *name,
-                             const LlvmGenOptions *o)
+static LLVMValueRef gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const char *name,
+                               const LlvmGenOptions *o, int skip_g_bar)
 {
     Gen g = {0};
+    g.skip_g_bar = skip_g_bar;
     g.mod = mod;
     g.ctx = LLVMGetModuleContext(mod);
     g.b = LLVMCreateBuilderInContext(g.ctx);
@@ -1280,6 +1285,63 @@ LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const ch
     free(g.fma_of);
     free(g.acc_of_out);
     free(g.acc_shared);
+    return fn;
+}
+
+/* Does the adjoint plan compute a g_bar that is not the constant 0, in a body small
+ * enough to be emitted twice (see llvm_gen_kernel)? */
+static int splits_g_bar(const KernelPlan *plan)
+{
+    if (!plan->adjoint || plan->stage || plan->count > segment_param(0)) return 0;
+    for (int k = 0; k < plan->nout; k++)
+        if (plan->outs[k].kind == OUT_INPUT_BAR && plan->outs[k].index == 0)
+            return plan->outs[k].node->op != OP_CONST;
+    return 0;
+}
+
+/* Only the exact meta-gradient asks for g_bar; without it its terms were computed all
+ * the same and stored to a sink (MNIST's seed_hnn_pre: two of the f32 adjoint's six
+ * divisions, 7-9% of its time in cache).  So an adjoint with a g_bar is emitted twice,
+ * with it and without (the same contraction decisions, made on the whole plan: every
+ * other output has the same bits), behind a function of the kernel's name that calls
+ * one or the other as args->g_bar is NULL or not.  Segmented bodies (the LSTM's) are
+ * emitted once: their compile time would double for a small share of their work. */
+LLVMValueRef llvm_gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const char *name,
+                             const LlvmGenOptions *o)
+{
+    if (!splits_g_bar(plan)) return gen_kernel(mod, plan, name, o, 0);
+    size_t len = strlen(name) + 16;
+    char *part = malloc(len);
+    if (!part) abort();
+    snprintf(part, len, "%s.g_bar", name);
+    LLVMValueRef with = gen_kernel(mod, plan, part, o, 0);
+    snprintf(part, len, "%s.no_g_bar", name);
+    LLVMValueRef without = gen_kernel(mod, plan, part, o, 1);
+    free(part);
+    LLVMSetLinkage(with, LLVMInternalLinkage);
+    LLVMSetLinkage(without, LLVMInternalLinkage);
+    LLVMContextRef ctx = LLVMGetModuleContext(mod);
+    LLVMTypeRef fty = LLVMGlobalGetValueType(with), st = LLVMGetTypeByName2(ctx, "HamStepArgs");
+    LLVMValueRef fn = LLVMAddFunction(mod, name, fty);
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+    LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(ctx, fn, "entry");
+    LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(ctx, fn, "g_bar");
+    LLVMBasicBlockRef no = LLVMAppendBasicBlockInContext(ctx, fn, "no_g_bar");
+    LLVMPositionBuilderAtEnd(b, entry);
+    LLVMValueRef args = LLVMGetParam(fn, 0);
+    LLVMValueRef field = LLVMBuildStructGEP2(b, st, args, F_G_BAR, "");
+    LLVMValueRef g_bar = LLVMBuildLoad2(b, LLVMStructGetTypeAtIndex(st, F_G_BAR), field, "g_bar");
+    LLVMBuildCondBr(b, LLVMBuildIsNull(b, g_bar, ""), no, yes);
+    LLVMBasicBlockRef blocks[2] = {yes, no};
+    LLVMValueRef callee[2] = {with, without};
+    for (int k = 0; k < 2; k++) {
+        LLVMPositionBuilderAtEnd(b, blocks[k]);
+        LLVMSetTailCall(LLVMBuildCall2(b, fty, callee[k], &args, 1, ""), 1);
+        LLVMBuildRetVoid(b);
+    }
+    LLVMDisposeBuilder(b);
     return fn;
 }
 

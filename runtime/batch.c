@@ -130,15 +130,18 @@ void batch_step(Batch *b)
     a.state_next = b->state_next;
     a.update = b->update;
     ham_forward(b->kernel->forward[b->prec], &a, b->n, b->pool);
+    void *dst = b->theta_next ? b->theta_next : b->theta;
     if (b->prec == HAM_F32) {
-        float *th = b->theta;
-        const float *up = b->update;
-        for (int64_t i = 0; i < b->n; i++) th[i] += up[i];
+        float *out = dst;
+        const float *th = b->theta, *up = b->update;
+        for (int64_t i = 0; i < b->n; i++) out[i] = th[i] + up[i];
     } else {
-        double *th = b->theta;
-        const double *up = b->update;
-        for (int64_t i = 0; i < b->n; i++) th[i] += up[i];
+        double *out = dst;
+        const double *th = b->theta, *up = b->update;
+        for (int64_t i = 0; i < b->n; i++) out[i] = th[i] + up[i];
     }
+    b->theta = dst;
+    b->theta_next = NULL;
     void *tmp = b->state;
     b->state = b->state_next;
     b->state_next = tmp;
@@ -202,12 +205,26 @@ static void *state_slot(const Unroll *u, const Batch *b, int k)
     return (char *)u->states + (size_t)k * (size_t)(b->S * b->n) * b->es;
 }
 
+/* Recorded gradient k, [n], and theta k (k < U). */
+static void *grad_slot(const Unroll *u, const Batch *b, int k)
+{
+    return (char *)u->grads + (size_t)k * (size_t)b->n * b->es;
+}
+
+static void *theta_slot(const Unroll *u, const Batch *b, int k)
+{
+    return (char *)u->thetas + (size_t)k * (size_t)b->n * b->es;
+}
+
+/* Record step k: what is not already in its slot (unroll_forward has the kernel, the
+ * task and batch_step write there) is copied. */
 static void record(Unroll *u, const Batch *b, int k)
 {
     size_t sn = (size_t)(b->S * b->n) * b->es, n = (size_t)b->n * b->es;
-    if (b->state != state_slot(u, b, k)) memcpy(state_slot(u, b, k), b->state, sn);   // else written there
-    memcpy((char *)u->grads + (size_t)k * n, b->grad, n);
-    if (k < u->U) memcpy((char *)u->thetas + (size_t)k * n, b->theta, n), u->ts[k] = b->t;
+    if (b->state != state_slot(u, b, k)) memcpy(state_slot(u, b, k), b->state, sn);
+    if (b->grad != grad_slot(u, b, k)) memcpy(grad_slot(u, b, k), b->grad, n);
+    if (k < u->U && b->theta != theta_slot(u, b, k)) memcpy(theta_slot(u, b, k), b->theta, n);
+    if (k < u->U) u->ts[k] = b->t;
     memcpy(u->losses + (size_t)k * b->nruns, b->loss, (size_t)b->nruns * sizeof(double));
     if (u->exact) memcpy(u->marks + (size_t)k * b->nruns, b->marks, (size_t)b->nruns * sizeof *u->marks);
 }
@@ -362,21 +379,26 @@ static double imitate_forward(Unroll *u, Batch *b)
 double unroll_forward(Unroll *u, Batch *b)
 {
     if (u->teacher) return imitate_forward(u, b);
-    // Each step's kernel writes its next state straight into the record (a copy of
-    // S n values a step less: 5 MB for the MNIST LSTM); the batch gets its own
-    // buffers back, holding the last state, at the end.
-    void *own = b->state, *own_next = b->state_next;
-    for (int k = 0; k < u->U; k++) {
+    // Each step's kernel writes its next state straight into the record, the task its
+    // gradient, and batch_step theta + update (copies of S n + 2 n values a step less:
+    // 5 MB for the MNIST LSTM; 3% of a MNIST seed_hnn_pre meta-step); the last step's
+    // theta goes to the batch's own buffer, and the batch gets its own state and
+    // gradient buffers back, holding the last state and gradient, at the end.
+    void *own = b->state, *own_next = b->state_next, *own_grad = b->grad, *own_theta = b->theta;
+    for (int k = 0; k <= u->U; k++) {
+        if (!b->have_grad) b->grad = grad_slot(u, b, k);
         batch_eval_grad(b);
         record(u, b, k);
+        if (k == u->U) break;
         b->state_next = state_slot(u, b, k + 1);
-        batch_step(b);   // then b->state is slot k + 1
+        b->theta_next = k + 1 < u->U ? theta_slot(u, b, k + 1) : own_theta;
+        batch_step(b);   // then b->state is slot k + 1, b->theta slot k + 1 (or own)
     }
-    batch_eval_grad(b);
-    record(u, b, u->U);
     if (b->state != own) memcpy(own, b->state, (size_t)(b->S * b->n) * b->es);
+    if (b->grad != own_grad) memcpy(own_grad, b->grad, (size_t)b->n * b->es);
     b->state = own;
     b->state_next = own_next;
+    b->grad = own_grad;
     double L = 0;
     for (int j = 1; j <= u->U; j++)
         for (int r = 0; r < b->nruns; r++) {

@@ -58,6 +58,7 @@ typedef struct Batch {
     int nruns, S, P, H;
     int64_t dim, n;
     void *theta, *state, *state_next, *update, *grad;
+    void *theta_next;             // where batch_step writes theta + update; NULL: in place
     double *loss;                 // [nruns] at the current theta, when have_grad
     uint64_t *marks;              // [nruns]: the RunMark before each run's gradient
     int have_grad;
