@@ -164,8 +164,8 @@ static LLVMValueRef call_math(Gen *g, const char *base, int nargs, LLVMValueRef 
     int f32 = g->o->prec == HAM_F32;
     if (inline_f32_math(g)) {
         if (!strcmp(base, "exp")) return llvm_math_expf(g->mod, g->b, a, g->o->avx512);
-        if (!strcmp(base, "log")) return llvm_math_logf(g->mod, g->b, a);
-        if (!strcmp(base, "log1p")) return llvm_math_log1pf(g->mod, g->b, a);
+        if (!strcmp(base, "log")) return llvm_math_logf(g->mod, g->b, a, g->o->avx512);
+        if (!strcmp(base, "log1p")) return llvm_math_log1pf(g->mod, g->b, a, g->o->avx512);
         if (!strcmp(base, "tanh")) return llvm_math_tanhf(g->mod, g->b, a);
     }
     if (g->width == 1)

@@ -48,6 +48,7 @@
 #include "llvm_math.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct M {
@@ -207,29 +208,65 @@ LLVMValueRef llvm_math_expf_nonpos(LLVMModuleRef mod, LLVMBuilderRef b, LLVMValu
     return expf_core(mod, b, x, avx512, 1);
 }
 
-LLVMValueRef llvm_math_logf(LLVMModuleRef mod, LLVMBuilderRef b, LLVMValueRef x)
+/* A masked AVX-512 intrinsic on a <4|8|16 x float> vector x: vgetexpps (imm < 0) or
+ * vgetmantps with that immediate, every lane, the current rounding where it takes one. */
+static LLVMValueRef getexp_getmant(M *m, LLVMValueRef x, int imm)
+{
+    LLVMContextRef ctx = LLVMGetModuleContext(m->mod);
+    LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx);
+    char name[64];
+    snprintf(name, sizeof name, "llvm.x86.avx512.mask.%s.ps.%u", imm < 0 ? "getexp" : "getmant", m->width * 32);
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(m->mod, id, NULL, 0);
+    LLVMTypeRef fty = LLVMIntrinsicGetType(ctx, id, NULL, 0), params[5];
+    unsigned nargs = LLVMCountParamTypes(fty);
+    LLVMGetParamTypes(fty, params);
+    // getexp (src, passthru, mask[, rounding]); getmant (src, imm, passthru, mask[, rounding])
+    LLVMValueRef args[5], undef = LLVMGetUndef(m->vt);
+    unsigned k = 0;
+    args[k++] = x;
+    if (imm >= 0) args[k++] = LLVMConstInt(i32, (unsigned long long)imm, 0);
+    args[k++] = undef;
+    args[k] = LLVMConstAllOnes(params[k]);
+    k++;
+    if (k < nargs) args[k++] = LLVMConstInt(i32, 4, 0);
+    return LLVMBuildCall2(m->b, fty, fn, args, k, "");
+}
+
+LLVMValueRef llvm_math_logf(LLVMModuleRef mod, LLVMBuilderRef b, LLVMValueRef x, int avx512)
 {
     static const double P[] = {7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1,
                                -1.2420140846E-1, 1.4249322787E-1, -1.6668057665E-1,
                                2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1};
     M mm = m_of(mod, b, x), *m = &mm;
     LLVMBuilderRef B = m->b;
-    // Subnormals: scale by 2^23 and take 23 off the exponent.
-    LLVMValueRef tiny = cmp(m, LLVMRealOLT, x, cf(m, 0x1p-126));
-    LLVMValueRef xs = sel(m, tiny, mul(m, x, cf(m, 0x1p23)), x);
-    LLVMValueRef bits = LLVMBuildBitCast(B, xs, m->it, "");
-    // x = f 2^e with f in [0.5, 1).
-    LLVMValueRef e = LLVMBuildSub(B, LLVMBuildAnd(B, LLVMBuildLShr(B, bits, ci(m, 23), ""), ci(m, 0xff), ""),
-                                  ci(m, 126), "");
-    e = LLVMBuildSub(B, e, LLVMBuildSelect(B, tiny, ci(m, 23), ci(m, 0), ""), "");
-    LLVMValueRef f = LLVMBuildBitCast(B, LLVMBuildOr(B, LLVMBuildAnd(B, bits, ci(m, 0x807fffff), ""),
-                                                     ci(m, 0x3f000000), ""), m->vt, "");
-    // f < sqrt(1/2): use 2f - 1 and e - 1, so that the argument of log1p is in
-    // [sqrt(1/2) - 1, sqrt(2) - 1).
-    LLVMValueRef lo = cmp(m, LLVMRealOLT, f, cf(m, 0.707106781186547524));
-    e = LLVMBuildSub(B, e, LLVMBuildZExt(B, lo, m->it, ""), "");
-    LLVMValueRef t = sub(m, sel(m, lo, add(m, f, f), f), cf(m, 1.0));
-    LLVMValueRef fe = LLVMBuildSIToFP(B, e, m->vt, "");
+    LLVMValueRef t, fe;
+    if (avx512 && m->width >= 4) {
+        // x = f 2^e, f in [0.5, 1) by vgetmantps (interval 2, the source's sign), e - 1
+        // = floor(log2 x) by vgetexpps, subnormals included: 8 instructions where the
+        // exponent bits take 17, and the same f and e, so the same bits.
+        LLVMValueRef f = getexp_getmant(m, x, 2), ge = getexp_getmant(m, x, -1);
+        LLVMValueRef lo = cmp(m, LLVMRealOLT, f, cf(m, 0.707106781186547524));
+        t = sub(m, sel(m, lo, add(m, f, f), f), cf(m, 1.0));
+        fe = sel(m, lo, ge, add(m, ge, cf(m, 1.0)));
+    } else {
+        // Subnormals: scale by 2^23 and take 23 off the exponent.
+        LLVMValueRef tiny = cmp(m, LLVMRealOLT, x, cf(m, 0x1p-126));
+        LLVMValueRef xs = sel(m, tiny, mul(m, x, cf(m, 0x1p23)), x);
+        LLVMValueRef bits = LLVMBuildBitCast(B, xs, m->it, "");
+        // x = f 2^e with f in [0.5, 1).
+        LLVMValueRef e = LLVMBuildSub(B, LLVMBuildAnd(B, LLVMBuildLShr(B, bits, ci(m, 23), ""), ci(m, 0xff), ""),
+                                      ci(m, 126), "");
+        e = LLVMBuildSub(B, e, LLVMBuildSelect(B, tiny, ci(m, 23), ci(m, 0), ""), "");
+        LLVMValueRef f = LLVMBuildBitCast(B, LLVMBuildOr(B, LLVMBuildAnd(B, bits, ci(m, 0x807fffff), ""),
+                                                         ci(m, 0x3f000000), ""), m->vt, "");
+        // f < sqrt(1/2): use 2f - 1 and e - 1, so that the argument of log1p is in
+        // [sqrt(1/2) - 1, sqrt(2) - 1).
+        LLVMValueRef lo = cmp(m, LLVMRealOLT, f, cf(m, 0.707106781186547524));
+        e = LLVMBuildSub(B, e, LLVMBuildZExt(B, lo, m->it, ""), "");
+        t = sub(m, sel(m, lo, add(m, f, f), f), cf(m, 1.0));
+        fe = LLVMBuildSIToFP(B, e, m->vt, "");
+    }
     LLVMValueRef z = mul(m, t, t);
     LLVMValueRef y = mul(m, mul(m, poly(m, t, P, 9), t), z);
     y = madd(m, fe, cf(m, -2.12194440e-4), y);
@@ -242,11 +279,11 @@ LLVMValueRef llvm_math_logf(LLVMModuleRef mod, LLVMBuilderRef b, LLVMValueRef x)
     return sel(m, cmp(m, LLVMRealULT, x, cf(m, 0.0)), cf(m, NAN), r);
 }
 
-LLVMValueRef llvm_math_log1pf(LLVMModuleRef mod, LLVMBuilderRef b, LLVMValueRef x)
+LLVMValueRef llvm_math_log1pf(LLVMModuleRef mod, LLVMBuilderRef b, LLVMValueRef x, int avx512)
 {
     M mm = m_of(mod, b, x), *m = &mm;
     LLVMValueRef u = add(m, x, cf(m, 1.0));
-    LLVMValueRef l = llvm_math_logf(mod, b, u);
+    LLVMValueRef l = llvm_math_logf(mod, b, u, avx512);
     // u - 1 is exact; log(u) (x / (u - 1)) corrects for the rounding of 1 + x.
     LLVMValueRef r = mul(m, l, LLVMBuildFDiv(m->b, x, sub(m, u, cf(m, 1.0)), ""));
     r = sel(m, cmp(m, LLVMRealOEQ, u, cf(m, INFINITY)), u, r);   // Inf / Inf

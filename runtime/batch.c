@@ -1,5 +1,6 @@
 /* batch.c: stepping concatenated runs, and truncated backpropagation through an unroll. */
 #include "batch.h"
+#include "vector_clones.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -123,6 +124,38 @@ static HamStepArgs step_args(const Batch *b, const void *state, const void *grad
     return a;
 }
 
+/* out[i] = x[i] + y[i] (out may be x). */
+HAM_VECTOR_CLONES static void add_elems(const Batch *b, void *out, const void *x, const void *y, int64_t n)
+{
+    if (b->prec == HAM_F32) {
+        float *o = out;
+        const float *p = x, *q = y;
+        for (int64_t i = 0; i < n; i++) o[i] = p[i] + q[i];
+    } else {
+        double *o = out;
+        const double *p = x, *q = y;
+        for (int64_t i = 0; i < n; i++) o[i] = p[i] + q[i];
+    }
+}
+
+/* Are x[0..n) all finite?  Typed, and with a branch per 256 values only. */
+HAM_VECTOR_CLONES static int all_finite(const Batch *b, const void *x, int64_t n)
+{
+    for (int64_t lo = 0; lo < n; lo += 256) {
+        int64_t hi = lo + 256 < n ? lo + 256 : n;
+        int bad = 0;
+        if (b->prec == HAM_F32) {
+            const float *p = x;
+            for (int64_t i = lo; i < hi; i++) bad |= !isfinite(p[i]);
+        } else {
+            const double *p = x;
+            for (int64_t i = lo; i < hi; i++) bad |= !isfinite(p[i]);
+        }
+        if (bad) return 0;
+    }
+    return 1;
+}
+
 void batch_step(Batch *b)
 {
     batch_eval_grad(b);
@@ -131,15 +164,7 @@ void batch_step(Batch *b)
     a.update = b->update;
     ham_forward(b->kernel->forward[b->prec], &a, b->n, b->pool);
     void *dst = b->theta_next ? b->theta_next : b->theta;
-    if (b->prec == HAM_F32) {
-        float *out = dst;
-        const float *th = b->theta, *up = b->update;
-        for (int64_t i = 0; i < b->n; i++) out[i] = th[i] + up[i];
-    } else {
-        double *out = dst;
-        const double *th = b->theta, *up = b->update;
-        for (int64_t i = 0; i < b->n; i++) out[i] = th[i] + up[i];
-    }
+    add_elems(b, dst, b->theta, b->update, b->n);
     b->theta = dst;
     b->theta_next = NULL;
     void *tmp = b->state;
@@ -151,11 +176,7 @@ void batch_step(Batch *b)
 
 int batch_finite(const Batch *b)
 {
-    for (int64_t i = 0; i < b->n; i++)
-        if (!isfinite(get(b, b->theta, i))) return 0;
-    for (int64_t i = 0; i < b->S * b->n; i++)
-        if (!isfinite(get(b, b->state, i))) return 0;
-    return 1;
+    return all_finite(b, b->theta, b->n) && all_finite(b, b->state, b->S * b->n);
 }
 
 int batch_run_state_finite(const Batch *b, int run)
@@ -297,7 +318,7 @@ static void run_hvp(void *ctx, int run)
 /* dst[i] += w src[i], in double and rounded to the batch's precision: typed loops, which
  * vectorize (through get and put, unroll_backward, where they sat, had 7% of the samples
  * of a two-thread seed_hnn_pre meta-step, on the calling thread alone). */
-static void add_scaled(const Batch *b, void *dst, double w, const void *src, int64_t n)
+HAM_VECTOR_CLONES static void add_scaled(const Batch *b, void *dst, double w, const void *src, int64_t n)
 {
     if (b->prec == HAM_F32) {
         float *d = dst;
@@ -311,7 +332,7 @@ static void add_scaled(const Batch *b, void *dst, double w, const void *src, int
 }
 
 /* dst[i] = w (x[i] - y[i]), likewise. */
-static void scaled_diff(const Batch *b, void *dst, double w, const void *x, const void *y, int64_t n)
+HAM_VECTOR_CLONES static void scaled_diff(const Batch *b, void *dst, double w, const void *x, const void *y, int64_t n)
 {
     if (b->prec == HAM_F32) {
         float *d = dst;

@@ -33,6 +33,7 @@
 #include "idx.h"
 #include "mlp.h"
 #include "task_impl.h"
+#include "vector_clones.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -199,6 +200,12 @@ static void prefetch_next_batch(const MnistTask *m)
     }
 }
 
+/* x[i] += y[i]: the second half's gradient into the first's. */
+HAM_VECTOR_CLONES static void add_into(float *x, const float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) x[i] += y[i];
+}
+
 /* Draw the next minibatch and evaluate on it, a half at a time (each fetching its rows). */
 static double mnist_loss_grad(Task *t, const float *theta, float *grad)
 {
@@ -211,8 +218,7 @@ static double mnist_loss_grad(Task *t, const float *theta, float *grad)
         draw_batch(m, &m->batches);
         HalfJob j = {m, theta, {grad, grad ? m->grad2 : NULL}, {0, 0}};
         ham_pool_run(t->pool, 2, half_loss_grad, &j);
-        if (grad)
-            for (int64_t i = 0; i < m->mlp.nparams; i++) grad[i] += m->grad2[i];
+        if (grad) add_into(grad, m->grad2, m->mlp.nparams);
         nll = j.nll[0] + j.nll[1];
     }
     prefetch_next_batch(m);
