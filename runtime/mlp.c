@@ -15,6 +15,7 @@
  * path does the same arithmetic in double with plain loops. */
 #include "mlp.h"
 
+#include "exp_vector.h"
 #include "skinny_gemm.h"
 
 #include <cblas.h>
@@ -137,14 +138,15 @@ static void forward_layer(const Mlp *m, MlpWork *w, int l, const float *theta, c
     int in = m->size[l], out = m->size[l + 1];
     const float *W = theta + m->offset[l], *b = W + (int64_t)out * in;
     product_abt(m, w, l, n, A, W, Z);
-    int hidden = l + 1 < m->nlayers;
+    int hidden = l + 1 < m->nlayers, sigmoid = hidden && m->act == ACT_SIGMOID;
     for (int i = 0; i < n; i++) {
         float *z = Z + (size_t)i * out;
         for (int j = 0; j < out; j++) {
             z[j] += b[j];
-            if (hidden) z[j] = act_f(m->act, z[j]);
+            if (hidden && !sigmoid) z[j] = act_f(m->act, z[j]);
         }
     }
+    if (sigmoid) sigmoid_inplace(Z, (int64_t)n * out);   // act_f's bits, 16 lanes at a time
 }
 
 /* The rows of Z become dZ = (softmax(Z) - onehot) / total; returns the summed NLL.
@@ -154,18 +156,29 @@ static void forward_layer(const Mlp *m, MlpWork *w, int l, const float *theta, c
  * on random logits, each by its last bit. */
 static double softmax_nll(float *Z, int n, int total, int k, const uint8_t *labels, int *ncorrect)
 {
-    double nll = 0, e[256];   // k <= 255: labels are bytes
-    int correct = 0;
-    for (int i = 0; i < n; i++) {
-        float *z = Z + (size_t)i * k;
-        int best = 0;
-        for (int j = 1; j < k; j++)
-            if (z[j] > z[best]) best = j;
-        correct += best == labels[i];
-        double zmax = z[best], sum = 0;
-        for (int j = 0; j < k; j++) sum += e[j] = exp((double)z[j] - zmax);
-        nll += zmax + log(sum) - z[labels[i]];
-        for (int j = 0; j < k; j++) z[j] = (float)((e[j] / sum - (j == labels[i])) / total);
+    enum { CHUNK = 2048 };     // exps per exp_inplace call (k <= 255: labels are bytes)
+    double nll = 0, e[CHUNK], zmax[CHUNK];
+    int correct = 0, rows = CHUNK / k;
+    for (int lo = 0; lo < n; lo += rows) {
+        int hi = lo + rows < n ? lo + rows : n;
+        for (int i = lo; i < hi; i++) {
+            float *z = Z + (size_t)i * k;
+            int best = 0;
+            for (int j = 1; j < k; j++)
+                if (z[j] > z[best]) best = j;
+            correct += best == labels[i];
+            zmax[i - lo] = z[best];
+            for (int j = 0; j < k; j++) e[(i - lo) * k + j] = (double)z[j] - zmax[i - lo];
+        }
+        exp_inplace(e, (int64_t)(hi - lo) * k);   // exp's bits, 8 lanes at a time
+        for (int i = lo; i < hi; i++) {
+            float *z = Z + (size_t)i * k;
+            const double *ei = e + (i - lo) * k;
+            double sum = 0;
+            for (int j = 0; j < k; j++) sum += ei[j];
+            nll += zmax[i - lo] + log(sum) - z[labels[i]];
+            for (int j = 0; j < k; j++) z[j] = (float)((ei[j] / sum - (j == labels[i])) / total);
+        }
     }
     if (ncorrect) *ncorrect = correct;
     return nll;
