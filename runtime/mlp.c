@@ -149,28 +149,38 @@ static void forward_layer(const Mlp *m, MlpWork *w, int l, const float *theta, c
     if (sigmoid) sigmoid_inplace(Z, (int64_t)n * out);   // act_f's bits, 16 lanes at a time
 }
 
+/* Softmax over rows of k logits, SOFTMAX_ROWS(k) rows at a time: e = exp(z - zmax)
+ * for rows [lo, hi), zmax[i - lo] given, through exp_inplace (exp's bits, 8 lanes at
+ * a time; one call per exp had 5% of a seed_hnn_pre meta-step's samples). */
+enum { SOFTMAX_CHUNK = 2048 };   // k <= 255: labels are bytes
+#define SOFTMAX_ROWS(k) (SOFTMAX_CHUNK / (k))
+
+static void exp_shifted(const float *Z, int lo, int hi, int k, const double *zmax, double *e)
+{
+    for (int i = lo; i < hi; i++)
+        for (int j = 0; j < k; j++) e[(i - lo) * k + j] = (double)Z[(size_t)i * k + j] - zmax[i - lo];
+    exp_inplace(e, (int64_t)(hi - lo) * k);
+}
+
 /* The rows of Z become dZ = (softmax(Z) - onehot) / total; returns the summed NLL.
  * softmax_j = e^(z_j - zmax) / sum: one exp per class, where e^(z_j - logsumexp) took
- * a second (double exp had 5% of a seed_hnn_pre meta-step's samples, whose MLP had
- * about half).  In double, so the floats rarely differ from that formula's: 182 of 2e7
+ * a second.  In double, so the floats rarely differ from that formula's: 182 of 2e7
  * on random logits, each by its last bit. */
 static double softmax_nll(float *Z, int n, int total, int k, const uint8_t *labels, int *ncorrect)
 {
-    enum { CHUNK = 2048 };     // exps per exp_inplace call (k <= 255: labels are bytes)
-    double nll = 0, e[CHUNK], zmax[CHUNK];
-    int correct = 0, rows = CHUNK / k;
-    for (int lo = 0; lo < n; lo += rows) {
-        int hi = lo + rows < n ? lo + rows : n;
+    double nll = 0, e[SOFTMAX_CHUNK], zmax[SOFTMAX_CHUNK];
+    int correct = 0;
+    for (int lo = 0; lo < n; lo += SOFTMAX_ROWS(k)) {
+        int hi = lo + SOFTMAX_ROWS(k) < n ? lo + SOFTMAX_ROWS(k) : n;
         for (int i = lo; i < hi; i++) {
-            float *z = Z + (size_t)i * k;
+            const float *z = Z + (size_t)i * k;
             int best = 0;
             for (int j = 1; j < k; j++)
                 if (z[j] > z[best]) best = j;
             correct += best == labels[i];
             zmax[i - lo] = z[best];
-            for (int j = 0; j < k; j++) e[(i - lo) * k + j] = (double)z[j] - zmax[i - lo];
         }
-        exp_inplace(e, (int64_t)(hi - lo) * k);   // exp's bits, 8 lanes at a time
+        exp_shifted(Z, lo, hi, k, zmax, e);
         for (int i = lo; i < hi; i++) {
             float *z = Z + (size_t)i * k;
             const double *ei = e + (i - lo) * k;
@@ -266,16 +276,24 @@ static void hvp_forward_layer(const Mlp *m, MlpWork *w, int l, const float *thet
 /* The rows of Z become dZ = (P - onehot) / n, those of R(Z) R(dZ). */
 static void hvp_output(float *Z, float *RZ, int n, int k, const uint8_t *labels)
 {
-    double p[256];   // k <= 255: labels are bytes
-    for (int i = 0; i < n; i++) {
-        float *z = Z + (size_t)i * k, *rz = RZ + (size_t)i * k;
-        double zmax = z[0], sum = 0, prz = 0;
-        for (int j = 1; j < k; j++) zmax = fmax(zmax, z[j]);
-        for (int j = 0; j < k; j++) sum += p[j] = exp((double)z[j] - zmax);
-        for (int j = 0; j < k; j++) p[j] /= sum, prz += p[j] * rz[j];
-        for (int j = 0; j < k; j++) {
-            z[j] = (float)((p[j] - (j == labels[i])) / n);
-            rz[j] = (float)(p[j] * (rz[j] - prz) / n);
+    double e[SOFTMAX_CHUNK], zmax[SOFTMAX_CHUNK];
+    for (int lo = 0; lo < n; lo += SOFTMAX_ROWS(k)) {
+        int hi = lo + SOFTMAX_ROWS(k) < n ? lo + SOFTMAX_ROWS(k) : n;
+        for (int i = lo; i < hi; i++) {
+            const float *z = Z + (size_t)i * k;
+            zmax[i - lo] = z[0];
+            for (int j = 1; j < k; j++) zmax[i - lo] = fmax(zmax[i - lo], z[j]);
+        }
+        exp_shifted(Z, lo, hi, k, zmax, e);
+        for (int i = lo; i < hi; i++) {
+            float *z = Z + (size_t)i * k, *rz = RZ + (size_t)i * k;
+            double *p = e + (i - lo) * k, sum = 0, prz = 0;
+            for (int j = 0; j < k; j++) sum += p[j];
+            for (int j = 0; j < k; j++) p[j] /= sum, prz += p[j] * rz[j];
+            for (int j = 0; j < k; j++) {
+                z[j] = (float)((p[j] - (j == labels[i])) / n);
+                rz[j] = (float)(p[j] * (rz[j] - prz) / n);
+            }
         }
     }
 }
