@@ -17,6 +17,7 @@
 
 #include "exp_vector.h"
 #include "skinny_gemm.h"
+#include "vector_clones.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -131,6 +132,38 @@ static float act_grad_f(Activation act, float a)
     return 1.0f;
 }
 
+/* Z[i][j] += b[j] over n rows of `out`. */
+HAM_VECTOR_CLONES static void add_bias(float *Z, const float *b, int n, int out)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < out; j++) Z[(size_t)i * out + j] += b[j];
+}
+
+/* db[j] = the sum over the n rows of dZ[i][j], in row order. */
+HAM_VECTOR_CLONES static void column_sums(float *db, const float *dZ, int n, int out)
+{
+    for (int j = 0; j < out; j++) db[j] = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < out; j++) db[j] += dZ[(size_t)i * out + j];
+}
+
+/* dA[i] *= act'(z) from the layer's outputs A (a loop per activation, so each
+ * vectorizes). */
+HAM_VECTOR_CLONES static void times_act_grad(Activation act, float *dA, const float *A, size_t n)
+{
+    switch (act) {
+    case ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++) dA[i] *= A[i] * (1.0f - A[i]);
+        break;
+    case ACT_RELU:
+        for (size_t i = 0; i < n; i++) dA[i] *= A[i] > 0 ? 1.0f : 0.0f;
+        break;
+    case ACT_TANH:
+        for (size_t i = 0; i < n; i++) dA[i] *= 1.0f - A[i] * A[i];
+        break;
+    }
+}
+
 /* Z = A W^T + b for n rows, then act unless it is the last layer. */
 static void forward_layer(const Mlp *m, MlpWork *w, int l, const float *theta, const float *A,
                           float *Z, int n)
@@ -138,15 +171,10 @@ static void forward_layer(const Mlp *m, MlpWork *w, int l, const float *theta, c
     int in = m->size[l], out = m->size[l + 1];
     const float *W = theta + m->offset[l], *b = W + (int64_t)out * in;
     product_abt(m, w, l, n, A, W, Z);
-    int hidden = l + 1 < m->nlayers, sigmoid = hidden && m->act == ACT_SIGMOID;
-    for (int i = 0; i < n; i++) {
-        float *z = Z + (size_t)i * out;
-        for (int j = 0; j < out; j++) {
-            z[j] += b[j];
-            if (hidden && !sigmoid) z[j] = act_f(m->act, z[j]);
-        }
-    }
-    if (sigmoid) sigmoid_inplace(Z, (int64_t)n * out);   // act_f's bits, 16 lanes at a time
+    add_bias(Z, b, n, out);
+    if (l + 1 == m->nlayers) return;
+    if (m->act == ACT_SIGMOID) sigmoid_inplace(Z, (int64_t)n * out);   // act_f's bits, 16 lanes at a time
+    else for (size_t i = 0; i < (size_t)n * out; i++) Z[i] = act_f(m->act, Z[i]);
 }
 
 /* Softmax over rows of k logits, SOFTMAX_ROWS(k) rows at a time: e = exp(z - zmax)
@@ -202,14 +230,12 @@ static void backward_layer(const Mlp *m, MlpWork *w, int l, const float *theta,
     const float *W = theta + m->offset[l];
     float *dW = grad + m->offset[l], *db = dW + (int64_t)out * in;
     product_atb(m, w, l, n, dZ, A, dW);
-    for (int j = 0; j < out; j++) db[j] = 0;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < out; j++) db[j] += dZ[(size_t)i * out + j];
+    column_sums(db, dZ, n, out);
     if (l == 0) return;   // no gradient for the input
     float *dA = w->d[l];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out,
                 1.0f, dZ, out, W, in, 0.0f, dA, in);
-    for (size_t i = 0; i < (size_t)n * in; i++) dA[i] *= act_grad_f(m->act, A[i]);
+    times_act_grad(m->act, dA, A, (size_t)n * in);
 }
 
 double mlp_loss_grad_part(const Mlp *m, MlpWork *w, const float *theta, const float *x,

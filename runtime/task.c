@@ -30,6 +30,7 @@
 #include "task_impl.h"
 
 #include "rng.h"
+#include "vector_clones.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -525,7 +526,7 @@ void task_share_pool(Task **tasks, int ntasks, HamPool *pool)
 /* Whether no x[i] is Inf or NaN (exponent bits all ones): an or over integers, which
  * vectorizes where isfinite per element did not (task_loss_grad had 2% of the samples
  * of a one-thread seed_hnn_pre meta-step). */
-static int all_finite(const float *x, int64_t n)
+HAM_VECTOR_CLONES static int all_finite(const float *x, int64_t n)
 {
     uint32_t any = 0;
     for (int64_t i = 0; i < n; i++) {
