@@ -239,6 +239,11 @@ def jit_lanes():
     return 8
 
 
+# What tools/bench.sh tells machine() about the build; kept with the measurements so that
+# --render writes the same header.
+BENCH_ENV = ("BENCH_CC_VERSION", "BENCH_LLVM_VERSION", "BENCH_CPU_EXTRA")
+
+
 def machine(ham_info, torch_info, load0, load1, started, elapsed):
     model, fam, mod, mhz = "?", "?", "?", "?"
     with open("/proc/cpuinfo") as f:
@@ -373,7 +378,8 @@ def measure(a):
     elapsed, load1 = time.time() - t_start, loadavg()
     return dict(R=R, probes=probes, h_rss=h_rss, t_rss=t_rss, h_ans=h_ans, t_ans=t_ans, h_err=h_err, t_err=t_err,
                 ham_info=ham_info, torch_info=torch_info, load0=load0, load1=load1, started=started,
-                elapsed=elapsed, sizes=sizes)
+                elapsed=elapsed, sizes=sizes,
+                bench_env={k: os.environ[k] for k in BENCH_ENV if k in os.environ})
 
 
 def main():
@@ -395,6 +401,8 @@ def main():
     if a.render:
         with open(a.render, "rb") as f:
             st = pickle.load(f)
+        for k, v in st.get("bench_env", {}).items():
+            os.environ.setdefault(k, v)
     else:
         st = measure(a)
         with open(a.dump, "wb") as f:
@@ -657,9 +665,12 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
         "gradients alone take %s (15 x %s) on one thread: even with free kernels, adjoint and copies, ham "
         "could not be more than %.1fx faster than this torch meta-step there, so on one thread the 10x "
         "target needs the kernels, adjoint and copies in under %s; on two, ham computes "
-        "the gradient's two halves at once (%s a gradient) and the row is %.1fx.  perf (session 16, "
-        "with sgemm for the MLP): ham's meta-step 31%% JIT kernels (seed_hnn_pre's logsign on both inputs, forward and adjoint), 27%% "
-        "sgemm, 24%% the minibatch gather and the MLP's own loops, 5%% the unroll's copies; torch's is "
+        "the gradient's two halves at once (%s a gradient) and the row is %.1fx.  perf (session 20, "
+        "one thread): ham's meta-step 40%% JIT kernels (seed_hnn_pre's logsign on both inputs: adjoint 27%%, "
+        "forward 13%%), 29%% the MLP's layer products (runtime/skinny_gemm.c, near the FMA peak), 11%% the "
+        "minibatch gather (pixels to float, and stalls issuing the next minibatch's prefetches), 10%% the "
+        "MLP's own loops (softmax, sigmoid, bias; exp and expf vectorized, runtime/exp_vector.c), 4%% the "
+        "runtime's loops over the unroll; torch's is "
         "mostly its dozens of elementwise operations a step on 16k floats (mul, add, where, select) with "
         "their autograd nodes, mm/addmm ~11%%." % (
             fmt_t(ms.time("ham", 1)), fmt_t(ms.time("ham", 1, True) * 15),
