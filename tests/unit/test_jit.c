@@ -9,7 +9,7 @@
  * interpreter to 1e-12 relative, and the f32 kernels to 1e-5 (absolute floor 1e-6
  * for values near 0).  Large n are checked on a sample of coordinates; the param
  * sums on all of them; whole-step adjoints also g_bar and theta_bar, and give the same
- * rest when those are NULL.  The threaded runner gives the same bits as one thread.
+ * rest when those are NULL, and the same theta_bar when g_bar alone is.  The threaded runner gives the same bits as one thread.
  * Specs with linear forms are checked a second time staged (GEMMs between stage
  * kernels, compiler/stage.h), the LSTMs staged only (see check_file).  On a host with
  * AVX-512 every spec is checked again with 256-bit vectors, the AVX2 code path, and
@@ -112,7 +112,15 @@ static void check_size(Case *c, int64_t n, HamPrecision prec, HamPool *pool, con
         a0.state_bar = bar0, a0.g_bar = a0.theta_bar = NULL;
         ham_adjoint(c->k.adjoint[prec], prec, &a0, n, P, scratch, gradsum0, pool);
         ASSERT(memcmp(bar0, kbar, (size_t)(S * n) * es) == 0 && memcmp(gradsum0, gradsum, (size_t)P * sizeof(double)) == 0);
-        free(bar0), free(gradsum0);
+        // g_bar alone NULL (first-order meta-gradients of a step that reads theta): the
+        // adjoint emitted without g_bar (llvm_gen.c) still writes theta_bar, the same bits
+        void *tbar = malloc((size_t)n * es);
+        memset(gradsum0, 0, (size_t)P * sizeof(double));
+        a0.theta_bar = tbar;
+        ham_adjoint(c->k.adjoint[prec], prec, &a0, n, P, scratch, gradsum0, pool);
+        ASSERT(memcmp(bar0, kbar, (size_t)(S * n) * es) == 0 && memcmp(gradsum0, gradsum, (size_t)P * sizeof(double)) == 0);
+        ASSERT(memcmp(tbar, kinbar[1], (size_t)n * es) == 0);
+        free(bar0), free(gradsum0), free(tbar);
     }
     if (n > HAM_BLOCK) {   // several blocks: one thread gives the same bits as two
         HamPool *one = ham_pool_create(1);
