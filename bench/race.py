@@ -667,7 +667,7 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
         "target needs the kernels, adjoint and copies in under %s; on two, ham computes "
         "the gradient's two halves at once (%s a gradient) and the row is %.1fx.  perf (session 20, "
         "one thread): ham's meta-step 40%% JIT kernels (seed_hnn_pre's logsign on both inputs: adjoint 27%%, "
-        "forward 13%%), 29%% the MLP's layer products (runtime/skinny_gemm.c, near the FMA peak), 11%% the "
+        "forward 13%%), 29%% the MLP's layer products (runtime/skinny_gemm.c, about two thirds of the FMA peak), 11%% the "
         "minibatch gather (pixels to float, and stalls issuing the next minibatch's prefetches), 10%% the "
         "MLP's own loops (softmax, sigmoid, bias; exp and expf vectorized, runtime/exp_vector.c), 4%% the "
         "runtime's loops over the unroll; torch's is "

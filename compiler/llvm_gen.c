@@ -1120,6 +1120,13 @@ static void emit_padded_remainder(Gen *g, Segments *sg, Pad *pd, LLVMValueRef fn
     end_loop(g, l, rem, body, done, from);
 }
 
+/* Whether a plan's body is cut into segments (emit_segments): a whole-step kernel past
+ * the threshold; stage kernels never are. */
+static int is_segmented(const KernelPlan *plan)
+{
+    return !plan->stage && plan->count > segment_param(0);
+}
+
 static LLVMValueRef gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const char *name,
                                const LlvmGenOptions *o, int skip_g_bar)
 {
@@ -1174,7 +1181,7 @@ static LLVMValueRef gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const 
 
     LLVMPositionBuilderAtEnd(g.b, entry);
     Segments sg = {{NULL, NULL}, {NULL, NULL}, NULL, NULL};
-    int segmented = !plan->stage && plan->count > segment_param(0);
+    int segmented = is_segmented(plan);
     g.half = half_width(o, segmented);
     g.tail = tail_width(o, segmented);
     /* Inline exp/log/tanh make huge kernels (the LSTM's) 3x slower to compile for
@@ -1292,7 +1299,7 @@ static LLVMValueRef gen_kernel(LLVMModuleRef mod, const KernelPlan *plan, const 
  * enough to be emitted twice (see llvm_gen_kernel)? */
 static int splits_g_bar(const KernelPlan *plan)
 {
-    if (!plan->adjoint || plan->stage || plan->count > segment_param(0)) return 0;
+    if (!plan->adjoint || plan->stage || is_segmented(plan)) return 0;
     for (int k = 0; k < plan->nout; k++)
         if (plan->outs[k].kind == OUT_INPUT_BAR && plan->outs[k].index == 0)
             return plan->outs[k].node->op != OP_CONST;

@@ -240,33 +240,31 @@ LLVMValueRef llvm_math_logf(LLVMModuleRef mod, LLVMBuilderRef b, LLVMValueRef x,
                                2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1};
     M mm = m_of(mod, b, x), *m = &mm;
     LLVMBuilderRef B = m->b;
-    LLVMValueRef t, fe;
+    // x = f 2^e with f in [0.5, 1), e as a float (exact: a small integer).
+    LLVMValueRef f, e;
     if (avx512 && m->width >= 4) {
-        // x = f 2^e, f in [0.5, 1) by vgetmantps (interval 2, the source's sign), e - 1
-        // = floor(log2 x) by vgetexpps, subnormals included: 8 instructions where the
-        // exponent bits take 17, and the same f and e, so the same bits.
-        LLVMValueRef f = getexp_getmant(m, x, 2), ge = getexp_getmant(m, x, -1);
-        LLVMValueRef lo = cmp(m, LLVMRealOLT, f, cf(m, 0.707106781186547524));
-        t = sub(m, sel(m, lo, add(m, f, f), f), cf(m, 1.0));
-        fe = sel(m, lo, ge, add(m, ge, cf(m, 1.0)));
+        // f by vgetmantps (interval 2, the source's sign), e - 1 = floor(log2 x) by
+        // vgetexpps, subnormals included: fewer instructions than the exponent bits'
+        // way below, and the same f and e, so the same bits.
+        f = getexp_getmant(m, x, 2);
+        e = add(m, getexp_getmant(m, x, -1), cf(m, 1.0));
     } else {
         // Subnormals: scale by 2^23 and take 23 off the exponent.
         LLVMValueRef tiny = cmp(m, LLVMRealOLT, x, cf(m, 0x1p-126));
         LLVMValueRef xs = sel(m, tiny, mul(m, x, cf(m, 0x1p23)), x);
         LLVMValueRef bits = LLVMBuildBitCast(B, xs, m->it, "");
-        // x = f 2^e with f in [0.5, 1).
-        LLVMValueRef e = LLVMBuildSub(B, LLVMBuildAnd(B, LLVMBuildLShr(B, bits, ci(m, 23), ""), ci(m, 0xff), ""),
-                                      ci(m, 126), "");
-        e = LLVMBuildSub(B, e, LLVMBuildSelect(B, tiny, ci(m, 23), ci(m, 0), ""), "");
-        LLVMValueRef f = LLVMBuildBitCast(B, LLVMBuildOr(B, LLVMBuildAnd(B, bits, ci(m, 0x807fffff), ""),
-                                                         ci(m, 0x3f000000), ""), m->vt, "");
-        // f < sqrt(1/2): use 2f - 1 and e - 1, so that the argument of log1p is in
-        // [sqrt(1/2) - 1, sqrt(2) - 1).
-        LLVMValueRef lo = cmp(m, LLVMRealOLT, f, cf(m, 0.707106781186547524));
-        e = LLVMBuildSub(B, e, LLVMBuildZExt(B, lo, m->it, ""), "");
-        t = sub(m, sel(m, lo, add(m, f, f), f), cf(m, 1.0));
-        fe = LLVMBuildSIToFP(B, e, m->vt, "");
+        LLVMValueRef ei = LLVMBuildSub(B, LLVMBuildAnd(B, LLVMBuildLShr(B, bits, ci(m, 23), ""), ci(m, 0xff), ""),
+                                       ci(m, 126), "");
+        ei = LLVMBuildSub(B, ei, LLVMBuildSelect(B, tiny, ci(m, 23), ci(m, 0), ""), "");
+        f = LLVMBuildBitCast(B, LLVMBuildOr(B, LLVMBuildAnd(B, bits, ci(m, 0x807fffff), ""), ci(m, 0x3f000000), ""),
+                             m->vt, "");
+        e = LLVMBuildSIToFP(B, ei, m->vt, "");
     }
+    // f < sqrt(1/2): use 2f - 1 and e - 1, so that the argument of log1p is in
+    // [sqrt(1/2) - 1, sqrt(2) - 1).
+    LLVMValueRef lo = cmp(m, LLVMRealOLT, f, cf(m, 0.707106781186547524));
+    LLVMValueRef t = sub(m, sel(m, lo, add(m, f, f), f), cf(m, 1.0));
+    LLVMValueRef fe = sel(m, lo, sub(m, e, cf(m, 1.0)), e);
     LLVMValueRef z = mul(m, t, t);
     LLVMValueRef y = mul(m, mul(m, poly(m, t, P, 9), t), z);
     y = madd(m, fe, cf(m, -2.12194440e-4), y);

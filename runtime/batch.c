@@ -1,5 +1,6 @@
 /* batch.c: stepping concatenated runs, and truncated backpropagation through an unroll. */
 #include "batch.h"
+#include "finite.h"
 #include "vector_clones.h"
 
 #include <math.h>
@@ -138,24 +139,6 @@ HAM_VECTOR_CLONES static void add_elems(const Batch *b, void *out, const void *x
     }
 }
 
-/* Are x[0..n) all finite?  Typed, and with a branch per 256 values only. */
-HAM_VECTOR_CLONES static int all_finite(const Batch *b, const void *x, int64_t n)
-{
-    for (int64_t lo = 0; lo < n; lo += 256) {
-        int64_t hi = lo + 256 < n ? lo + 256 : n;
-        int bad = 0;
-        if (b->prec == HAM_F32) {
-            const float *p = x;
-            for (int64_t i = lo; i < hi; i++) bad |= !isfinite(p[i]);
-        } else {
-            const double *p = x;
-            for (int64_t i = lo; i < hi; i++) bad |= !isfinite(p[i]);
-        }
-        if (bad) return 0;
-    }
-    return 1;
-}
-
 void batch_step(Batch *b)
 {
     batch_eval_grad(b);
@@ -176,7 +159,8 @@ void batch_step(Batch *b)
 
 int batch_finite(const Batch *b)
 {
-    return all_finite(b, b->theta, b->n) && all_finite(b, b->state, b->S * b->n);
+    if (b->prec == HAM_F32) return floats_finite(b->theta, b->n) && floats_finite(b->state, b->S * b->n);
+    return doubles_finite(b->theta, b->n) && doubles_finite(b->state, b->S * b->n);
 }
 
 int batch_run_state_finite(const Batch *b, int run)
@@ -402,9 +386,9 @@ double unroll_forward(Unroll *u, Batch *b)
     if (u->teacher) return imitate_forward(u, b);
     // Each step's kernel writes its next state straight into the record, the task its
     // gradient, and batch_step theta + update (copies of S n + 2 n values a step less:
-    // 5 MB for the MNIST LSTM; 3% of a MNIST seed_hnn_pre meta-step); the last step's
-    // theta goes to the batch's own buffer, and the batch gets its own state and
-    // gradient buffers back, holding the last state and gradient, at the end.
+    // 5 MB for the MNIST LSTM; memcpy had 2.5% of a MNIST seed_hnn_pre meta-step); the
+    // last step's theta goes to the batch's own buffer, and the batch gets its own
+    // state and gradient buffers back, holding the last state and gradient, at the end.
     void *own = b->state, *own_next = b->state_next, *own_grad = b->grad, *own_theta = b->theta;
     for (int k = 0; k <= u->U; k++) {
         if (!b->have_grad) b->grad = grad_slot(u, b, k);

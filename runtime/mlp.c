@@ -147,19 +147,19 @@ HAM_VECTOR_CLONES static void column_sums(float *db, const float *dZ, int n, int
         for (int j = 0; j < out; j++) db[j] += dZ[(size_t)i * out + j];
 }
 
-/* dA[i] *= act'(z) from the layer's outputs A (a loop per activation, so each
- * vectorizes). */
+/* dA[i] *= act'(z) from the layer's outputs A: a loop per activation, in which
+ * act_grad_f's switch folds away, so each vectorizes. */
 HAM_VECTOR_CLONES static void times_act_grad(Activation act, float *dA, const float *A, size_t n)
 {
     switch (act) {
     case ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++) dA[i] *= A[i] * (1.0f - A[i]);
+        for (size_t i = 0; i < n; i++) dA[i] *= act_grad_f(ACT_SIGMOID, A[i]);
         break;
     case ACT_RELU:
-        for (size_t i = 0; i < n; i++) dA[i] *= A[i] > 0 ? 1.0f : 0.0f;
+        for (size_t i = 0; i < n; i++) dA[i] *= act_grad_f(ACT_RELU, A[i]);
         break;
     case ACT_TANH:
-        for (size_t i = 0; i < n; i++) dA[i] *= 1.0f - A[i] * A[i];
+        for (size_t i = 0; i < n; i++) dA[i] *= act_grad_f(ACT_TANH, A[i]);
         break;
     }
 }
@@ -338,9 +338,7 @@ void mlp_hvp(const Mlp *m, MlpWork *w, const float *theta, const float *x, const
         float *HW = hv + m->offset[l], *Hb = HW + (int64_t)out * in;
         product_atb(m, w, l, n, RdZ, A, HW);
         if (l > 0) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dZ, out, RA, in, 1.0f, HW, in);
-        for (int j = 0; j < out; j++) Hb[j] = 0;
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < out; j++) Hb[j] += RdZ[(size_t)i * out + j];
+        column_sums(Hb, RdZ, n, out);
         if (l == 0) break;
         float *dA = w->d[l], *RdA = w->rd[l];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dZ, out, W, in, 0.0f, dA, in);

@@ -17,9 +17,9 @@
  * against 12.6 us.  Tiles of 2 x 10 ran the forward at 16 us, and 26 us without the
  * pack. */
 #include "skinny_gemm.h"
+#include "vector_clones.h"
 
 #include <immintrin.h>
-#include <stdatomic.h>
 #include <stdint.h>
 
 #define SKINNY_TARGET __attribute__((target("avx512f,fma")))
@@ -36,13 +36,7 @@ enum {
 
 int skinny_available(void)
 {
-    static _Atomic int known = -1;
-    int k = atomic_load_explicit(&known, memory_order_relaxed);
-    if (k < 0) {
-        k = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-        atomic_store_explicit(&known, k, memory_order_relaxed);
-    }
-    return k;
+    return ham_avx512_fma();
 }
 
 size_t skinny_pack_floats(int in)

@@ -17,7 +17,7 @@
 /* Layers with at most this many outputs take the kernels (the rest: sgemm). */
 enum { SKINNY_MAX_OUT = 64 };
 
-/* skinny_available: 1 if the CPU runs the kernels (AVX-512F), read once. */
+/* skinny_available: 1 if the CPU runs the kernels (AVX-512F and FMA: ham_avx512_fma). */
 int skinny_available(void);
 
 /* skinny_pack_floats: the scratch skinny_abt needs for an inner dimension `in`, in

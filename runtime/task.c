@@ -29,8 +29,8 @@
  * Errors are one line, without a trailing newline, naming the pair and what was expected. */
 #include "task_impl.h"
 
+#include "finite.h"
 #include "rng.h"
-#include "vector_clones.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -302,7 +302,6 @@ static int set_choice(const char *key, const char *v, const char *const *names, 
     return -1;
 }
 
-/* set_param: c's own param i (p) from the value v of `kv`, range-checked. */
 /* get_number: the value of `kv` as a finite number in [lo, hi], or -1 with the reason. */
 static int get_number(const char *kv, const char *v, double lo, double hi, double *out,
                       char *err, size_t errlen)
@@ -317,6 +316,7 @@ static int get_number(const char *kv, const char *v, double lo, double hi, doubl
     return 0;
 }
 
+/* set_param: c's own param i (p) from the value v of `kv`, range-checked. */
 static int set_param(TaskConfig *c, const TaskParam *p, int i, const char *kv, const char *v,
                      char *err, size_t errlen)
 {
@@ -523,20 +523,6 @@ void task_share_pool(Task **tasks, int ntasks, HamPool *pool)
     for (int i = 0; i < ntasks; i++) task_set_pool(tasks[i], ntasks == 1 ? pool : NULL);
 }
 
-/* Whether no x[i] is Inf or NaN (exponent bits all ones): an or over integers, which
- * vectorizes where isfinite per element did not (task_loss_grad had 2% of the samples
- * of a one-thread seed_hnn_pre meta-step). */
-HAM_VECTOR_CLONES static int all_finite(const float *x, int64_t n)
-{
-    uint32_t any = 0;
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, &x[i], sizeof bits);
-        any |= ~bits & 0x7f800000u ? 0 : 1;
-    }
-    return !any;
-}
-
 double task_loss_grad(Task *t, const float *theta, float *grad)
 {
     double f = t->vt->loss_grad(t, to_task_units(t, theta, t->scaled), grad);
@@ -549,7 +535,7 @@ double task_loss_grad(Task *t, const float *theta, float *grad)
         float bad = t->inject == INJECT_NAN ? NAN : t->inject == INJECT_INF ? INFINITY : TASK_INJECT_HUGE;
         for (long i = 0; i < t->inject_count; i++) grad[t->inject_coord + i] = bad;
     }
-    if (t->fault_step < 0 && !all_finite(grad, t->vt->dim(t))) {
+    if (t->fault_step < 0 && !floats_finite(grad, t->vt->dim(t))) {
         int64_t n = t->vt->dim(t), bad = 0, wild = 0;
         for (int64_t i = 0; i < n; i++) bad += !isfinite(grad[i]);
         for (int64_t i = 0; bad && i < n; i++) wild += !isfinite(theta[i]);

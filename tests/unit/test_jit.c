@@ -9,7 +9,8 @@
  * interpreter to 1e-12 relative, and the f32 kernels to 1e-5 (absolute floor 1e-6
  * for values near 0).  Large n are checked on a sample of coordinates; the param
  * sums on all of them; whole-step adjoints also g_bar and theta_bar, and give the same
- * rest when those are NULL, and the same theta_bar when g_bar alone is.  The threaded runner gives the same bits as one thread.
+ * rest when those are NULL, and the same theta_bar when g_bar alone is.  The threaded
+ * runner gives the same bits as one thread.
  * Specs with linear forms are checked a second time staged (GEMMs between stage
  * kernels, compiler/stage.h), the LSTMs staged only (see check_file).  On a host with
  * AVX-512 every spec is checked again with 256-bit vectors, the AVX2 code path, and
