@@ -705,7 +705,18 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
             "A tape of the gates within the sub-block, written by the recomputation for the stage adjoints "
             "(session 17), took a third off stage 1's adjoint and added a quarter to its recomputation (the two "
             "~10%% less together; taping stage 2's gates only moved their work into a recomputation stage 2 had "
-            "not needed): the stage kernels' total moved ~5%%, inside this machine's noise; not kept.  The "
+            "not needed): the stage kernels' total moved ~5%%, inside this machine's noise; not kept.  What "
+            "bounds the forward stage kernels (session 21, on the Zen 5): a layer's 16-lane loop is ~2770 "
+            "instructions per 16 coordinates, 860 FMAs, 240 multiplies and 60 vscalefps on the two FMA pipes "
+            "(~590 cycles at the 2 a cycle measured here), 280 adds, 220 min/max and 180 compares, ors and "
+            "rndscales on the two others (measured to issue beside the FMAs; ~340 cycles), 100 divisions "
+            "(2.4 cycles each on the divider, beside both); it takes ~1400 cycles, an IPC of 2, 2.3x its "
+            "port bound.  With all data in cache (256 coordinates) the forward is only ~13%% faster per "
+            "coordinate; dropping the divisions (timing only) moved nothing measurable; nor did emitting 2 "
+            "to 16 outputs' chains interleaved, LLVM's ilpmax or no machine scheduler, or prefetching the "
+            "next sub-block's state; dropping sigmoid and tanh altogether took 25%% off the forward.  "
+            "Without a PMU (perf stat has no cycle counter in this VM) the rest of the gap, front end or "
+            "latency a 448-entry window cannot hide in a 2770-instruction body, was not pinned down.  The "
             "hand-written cell is %.1fx (forward) and %.1fx (adjoint) faster than ham's staged kernels." % (
                 fmt_t(e["lstm_pre"].time("ham", 1)), fmt_t(e["lstm_pre"].time("torch", 1)),
                 fmt_t(ml.time("ham", 1)), fmt_t(ml.time("ham", 1, True) * 20),
