@@ -717,7 +717,7 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
             "next sub-block's state; dropping sigmoid and tanh altogether took 25%% off the forward.  "
             "Without a PMU (perf stat has no cycle counter in this VM) the rest of the gap, front end or "
             "latency a 448-entry window cannot hide in a 2770-instruction body, was not pinned down.  The "
-            "hand-written cell is %.1fx (forward) and %.1fx (adjoint) faster than ham's staged kernels." % (
+            "staged kernels take %.2fx (forward) and %.2fx (adjoint) the hand-written cell's time." % (
                 fmt_t(e["lstm_pre"].time("ham", 1)), fmt_t(e["lstm_pre"].time("torch", 1)),
                 fmt_t(ml.time("ham", 1)), fmt_t(ml.time("ham", 1, True) * 20),
                 fmt_t(ml.time("ham", 1) - ml.time("ham", 1, True) * 20), fmt_t(ml.time("torch", 1)),
