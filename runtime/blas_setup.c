@@ -94,6 +94,15 @@ const char *ham_blas_overridden(void)
     return !chosen && user && ours && strcasecmp(user, ours) != 0 ? ours : NULL;
 }
 
+int ham_blas_small_kernels(void)
+{
+    static const char *const cores[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
+    const char *core = openblas_get_corename();
+    for (size_t i = 0; core && i < sizeof cores / sizeof *cores; i++)
+        if (strcasecmp(core, cores[i]) == 0) return 1;
+    return 0;
+}
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void single_thread(void) { openblas_set_num_threads(1); }
 

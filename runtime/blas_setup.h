@@ -27,6 +27,11 @@ void ham_blas_setup(void);
  * OpenBLAS).  openblas_get_corename() says what OpenBLAS runs. */
 const char *ham_blas_chosen(void);
 
+/* Whether OpenBLAS runs its AVX-512 kernels, which multiply small matrices (M N K <=
+ * 10^6, not transposed or only B) in place, without packing them: there a product
+ * with beta 0 writes C without a pass of its own over it. */
+int ham_blas_small_kernels(void);
+
 /* The kernels ham would have chosen ("Cooperlake", ...) where the user's
  * OPENBLAS_CORETYPE names others, or NULL (no such variable, the same kernels, or a CPU
  * ham leaves to OpenBLAS): `hamc --version` and the bench say so. */

@@ -33,6 +33,8 @@ HamStaged *ham_staged_new(int nstage, int ngemm)
 {
     ham_blas_setup();   // single-threaded BLAS: our pool runs the blocks in parallel
     HamStaged *st = xalloc(sizeof *st, 1);
+    const char *beta0 = getenv("HAM_GEMM_BETA0");
+    st->gemm_beta0 = ham_blas_small_kernels() && !(beta0 && strcmp(beta0, "0") == 0);
     st->nstage = nstage;
     st->ngemm = ngemm;
     st->gemm = xalloc((size_t)(ngemm + 1) * sizeof *st->gemm, 1);
@@ -177,12 +179,16 @@ void ham_staged_run(const HamStaged *st, int which, const HamStepArgs *args)
             for (int g = 0; g < st->ngemm; g++) {
                 const HamStagedGemm *G = &st->gemm[g];
                 if (G->level == k) {
-                    // Y's columns are contiguous: zeroed here, the product added (beta 1):
-                    // OpenBLAS's own beta-0 pass over Y took 3x memset's time in a profile.
+                    // Y = X Wp.  OpenBLAS's small-matrix kernels write Y with beta 0, in
+                    // the product's pass; elsewhere beta 0 is a pass of its own over Y
+                    // (3x memset's time in a profile), so Y's columns, contiguous, are
+                    // zeroed here and the product added with beta 1.  The same bits
+                    // either way: each sum starts from +0, so adding it to 0 keeps it.
                     char *y = aux + (size_t)G->y_col * LD * es;
-                    memset(y, 0, (size_t)G->rows * (size_t)LD * es);
+                    int beta0 = f32 && st->gemm_beta0 && (double)len * G->rows * G->cols <= 1e6;
+                    if (!beta0) memset(y, 0, (size_t)G->rows * (size_t)LD * es);
                     gemm(f32, 0, 0, len, G->rows, G->cols, aux + (size_t)G->x_col * LD * es, LD, wp + woff * es,
-                         G->cols, 1.0, y, LD);
+                         G->cols, beta0 ? 0.0 : 1.0, y, LD);
                 }
                 woff += (size_t)G->rows * (size_t)G->cols;
             }

@@ -44,6 +44,9 @@ typedef struct HamStaged {
     HamStagedGemm *gemm;
     int nrun, nweight;       // the GEMMs' weights as runs, and their count (ham_staged_index)
     HamStagedRun *run;
+    int gemm_beta0;          // forward f32 GEMMs may write Y with beta 0 (staged.c):
+                             // with OpenBLAS's small-matrix kernels, unless
+                             // HAM_GEMM_BETA0=0 (for tests: the same bits either way)
     /* [precision][stage]; NULL where a stage has nothing to do. */
     HamKernelFn *fwd[2];     // exports and outputs
     HamKernelFn *fwd_aux[2]; // exports only (the adjoint's recomputation)
