@@ -713,8 +713,9 @@ def targets_and_limits(R, proj, h_rss, t_rss, lj, h_ans, t_ans):
             "(2.4 cycles each on the divider, beside both); it takes ~1400 cycles, an IPC of 2, 2.3x its "
             "port bound.  With all data in cache (256 coordinates) the forward is only ~13%% faster per "
             "coordinate; dropping the divisions (timing only) moved nothing measurable; nor did emitting 2 "
-            "to 16 outputs' chains interleaved, LLVM's ilpmax or no machine scheduler, or prefetching the "
-            "next sub-block's state; dropping sigmoid and tanh altogether took 25%% off the forward.  "
+            "to 16 outputs' chains interleaved, LLVM's ilpmax or no machine scheduler, a list scheduler "
+            "interleaving the IR's independent chains instruction by instruction with LLVM's DAG scheduler "
+            "kept to that order (2.3x the spills), or prefetching the next sub-block's state; dropping sigmoid and tanh altogether took 25%% off the forward.  "
             "Without a PMU (perf stat has no cycle counter in this VM) the rest of the gap, front end or "
             "latency a 448-entry window cannot hide in a 2770-instruction body, was not pinned down.  The "
             "staged kernels take %.2fx (forward) and %.2fx (adjoint) the hand-written cell's time." % (
