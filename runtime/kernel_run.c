@@ -41,7 +41,7 @@ size_t ham_adjoint_scratch(int64_t n, int nparam, HamPrecision prec)
 }
 
 /* sum[j] += part[j]: a block's param adjoints into the double sums (every step of an
- * unroll adds the LSTM's 5k, a tenth of its quadratic meta-step in SSE2). */
+ * unroll adds the LSTM's 5k: 6% of its quadratic meta-step in SSE2, 3% in AVX-512). */
 HAM_VECTOR_CLONES static void add_part_f32(double *restrict sum, const float *restrict part, int n)
 {
     for (int j = 0; j < n; j++) sum[j] += part[j];
