@@ -25,6 +25,12 @@ mkdir -p "$out"
 [ -f "$BUILD/libham.a" ] || { echo "bench.sh: $BUILD/libham.a missing; run make first" >&2; exit 1; }
 /usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "bench.sh: /usr/bin/python3 cannot import torch (make deps installs python3-torch)" >&2; exit 1; }
 [ -f data/mnist/train-images-idx3-ubyte ] || make --no-print-directory data
+# The user's OPENBLAS_CORETYPE wins over the kernels ham would choose (runtime/blas_setup.h),
+# on both sides of the race: say so, as it can leave the fastest kernels unused.
+if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+    echo "bench.sh: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE: both sides run those kernels, not ham's choice" \
+        "(env -u OPENBLAS_CORETYPE make bench for it)" >&2
+fi
 
 # The Makefile's LDLIBS, spelled the same way.
 ldlibs="-L$($LLVM_CONFIG --libdir) $($LLVM_CONFIG --libs) -lopenblas -lreadline -lpthread -lm"
