@@ -28,9 +28,11 @@ void ham_blas_setup(void);
 const char *ham_blas_chosen(void);
 
 /* Whether OpenBLAS runs its AVX-512 kernels, which multiply small matrices (M N K <=
- * 10^6, not transposed or only B) in place, without packing them: there a product
- * with beta 0 writes C without a pass of its own over it. */
+ * HAM_BLAS_SMALL_MNK, not transposed or only B) in place, without packing them: there
+ * a product with beta 0 writes C without a pass of its own over it.  (OpenBLAS 0.3.21's
+ * sgemm_small_kernel_permit for these cores; larger products are packed.) */
 int ham_blas_small_kernels(void);
+#define HAM_BLAS_SMALL_MNK 1e6
 
 /* The kernels ham would have chosen ("Cooperlake", ...) where the user's
  * OPENBLAS_CORETYPE names others, or NULL (no such variable, the same kernels, or a CPU

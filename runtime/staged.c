@@ -185,7 +185,7 @@ void ham_staged_run(const HamStaged *st, int which, const HamStepArgs *args)
                     // zeroed here and the product added with beta 1.  The same bits
                     // either way: each sum starts from +0, so adding it to 0 keeps it.
                     char *y = aux + (size_t)G->y_col * LD * es;
-                    int beta0 = f32 && st->gemm_beta0 && (double)len * G->rows * G->cols <= 1e6;
+                    int beta0 = f32 && st->gemm_beta0 && (double)len * G->rows * G->cols <= HAM_BLAS_SMALL_MNK;
                     if (!beta0) memset(y, 0, (size_t)G->rows * (size_t)LD * es);
                     gemm(f32, 0, 0, len, G->rows, G->cols, aux + (size_t)G->x_col * LD * es, LD, wp + woff * es,
                          G->cols, beta0 ? 0.0 : 1.0, y, LD);

@@ -25,18 +25,19 @@ mkdir -p "$out"
 [ -f "$BUILD/libham.a" ] || { echo "bench.sh: $BUILD/libham.a missing; run make first" >&2; exit 1; }
 /usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "bench.sh: /usr/bin/python3 cannot import torch (make deps installs python3-torch)" >&2; exit 1; }
 [ -f data/mnist/train-images-idx3-ubyte ] || make --no-print-directory data
-# The user's OPENBLAS_CORETYPE wins over the kernels ham would choose (runtime/blas_setup.h),
-# on both sides of the race: say so, as it can leave the fastest kernels unused.
-if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
-    echo "bench.sh: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE: both sides run those kernels, not ham's choice" \
-        "(env -u OPENBLAS_CORETYPE make bench for it)" >&2
-fi
 
 # The Makefile's LDLIBS, spelled the same way.
 ldlibs="-L$($LLVM_CONFIG --libdir) $($LLVM_CONFIG --libs) -lopenblas -lreadline -lpthread -lm"
 incs="-I compiler -I runtime -I $BUILD/gen -I bench -I $($LLVM_CONFIG --includedir)"
 # A private copy of the compiler: others may rebuild bin/hamc while this runs.
 cp bin/hamc "$out/hamc-bench"
+# The user's OPENBLAS_CORETYPE wins over the kernels ham would choose, on both sides of
+# the race; where they differ `hamc --version` says which ham would choose
+# (runtime/blas_setup.h), and so does this, as the fastest kernels may go unused.
+if kernels=$("$out/hamc-bench" --version | grep -o 'unset, hamc would choose [A-Za-z]* here'); then
+    echo "bench.sh: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE: both sides run those kernels ($kernels;" \
+        "env -u OPENBLAS_CORETYPE make bench)" >&2
+fi
 
 gcc -std=gnu11 -O3 -march=native -DHW_SUFFIX=_o3 -I bench -c -o "$out/handwritten_o3.o" bench/handwritten.c
 gcc -std=gnu11 -O3 -march=native -ffast-math -DHW_SUFFIX=_fast -I bench -c -o "$out/handwritten_fast.o" bench/handwritten.c
