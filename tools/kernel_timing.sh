@@ -6,9 +6,10 @@
 #   tools/kernel_timing.sh SPEC KERNEL [N] [-- LLC_FLAGS...]
 #
 # KERNEL: the end of a kernel's name in `hamc emit-llvm SPEC` (stage1_fwd_f32,
-# forward_f32, ...); it must name one.  The IR is hamc's (the JIT's passes, the HAM_*
-# options in effect), compiled by llc -O3 for the JIT's CPU and features; LLC_FLAGS are
-# added (e.g. -enable-misched=false, -mcpu=icelake-server after the default one).
+# forward_f32, ...); it must name one.  The IR is hamc's ($HAMC, else bin/hamc: the
+# JIT's passes, the HAM_* options in effect), compiled by llc -O3 for the JIT's CPU and
+# features; LLC_FLAGS are added (e.g. -enable-misched=false, or -mcpu=icelake-server,
+# which overrides the default).
 # Pinned to core 0 when taskset exists.  Compare variants in interleaved runs: this
 # machine's speed drifts by tens of percent.
 set -euo pipefail
@@ -29,7 +30,7 @@ trap 'rm -rf "$dir"' EXIT
 cc -std=c11 -O2 -Wall -Wextra -I runtime -I "$llvm/include" tools/kernel_timing.c -o "$dir/kt" \
     -L"$llvm/lib" -lLLVM-14 -ldl
 { read -r cpu; read -r features; } < <("$dir/kt" --host)
-bin/hamc emit-llvm "$spec" -O2 > "$dir/k.ll"
+"${HAMC:-bin/hamc}" emit-llvm "$spec" -O2 > "$dir/k.ll"
 "$llvm/bin/llc" -O3 -mcpu="$cpu" -mattr="$features" -relocation-model=pic "$@" -filetype=obj \
     -o "$dir/k.o" "$dir/k.ll"
 cc -shared -o "$dir/k.so" "$dir/k.o" -lmvec -lm
