@@ -123,14 +123,6 @@ static void *at(const void *base, size_t elems, size_t es)
     return base ? (char *)base + elems * es : NULL;
 }
 
-/* The aux leading dimension for blocks of n coordinates: the sub-block rounded up to
- * whole cache lines, plus a line when that is a multiple of 256 elements. */
-static int leading_dim(int64_t n)
-{
-    int ld = (int)((n < HAM_STAGED_SUB ? n : HAM_STAGED_SUB) + 15) / 16 * 16;
-    return ld % 256 == 0 ? ld + 16 : ld;
-}
-
 void ham_staged_run(const HamStaged *st, int which, const HamStepArgs *args)
 {
     int adjoint = which >> 1, prec = which & 1, f32 = prec == HAM_F32;
@@ -139,7 +131,7 @@ void ham_staged_run(const HamStaged *st, int which, const HamStepArgs *args)
         abort();
     }
     size_t es = f32 ? sizeof(float) : sizeof(double);
-    int LD = leading_dim(args->end - args->begin);
+    int LD = ham_staged_leading_dim(args->end - args->begin);
     size_t nw = (size_t)st->nweight;
     if (st->ngemm > 0 && !st->run) {
         fprintf(stderr, "hamc: internal error: a staged step run before ham_staged_index\n");

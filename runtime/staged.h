@@ -25,6 +25,15 @@
 #define HAM_STAGED_SUB 256
 #endif
 
+/* The aux columns' leading dimension (HamStepArgs.aux_stride) for blocks of n
+ * coordinates: the sub-block rounded up to whole cache lines, plus a line when that is
+ * a multiple of 256 elements. */
+static inline int ham_staged_leading_dim(int64_t n)
+{
+    int ld = (int)((n < HAM_STAGED_SUB ? n : HAM_STAGED_SUB) + 15) / 16 * 16;
+    return ld % 256 == 0 ? ld + 16 : ld;
+}
+
 typedef struct HamStagedGemm {
     int level;               // runs after stage level-1, before stage level
     int rows, cols;          // W: rows x cols, W[r][c] = params[w[r * cols + c]]

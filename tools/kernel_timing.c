@@ -1,19 +1,21 @@
 /* kernel_timing.c: one compiled kernel timed alone, on n coordinates in cache
- * (tools/kernel_timing.sh builds it and the kernel).
+ * (tools/kernel_timing.sh builds it, with runtime/rng.c, and the kernel).
  *
  *   kernel_timing --host        the CPU name and features the JIT compiles for (one line
  *                               each), for llc to compile the same way
  *   kernel_timing SO SYMBOL [N] [ROUNDS]
  *                               dlopen SO, call SYMBOL (a HamKernelFn, runtime/kernel.h)
- *                               on coordinates [0, N) (default 256: a staged step's
- *                               sub-block) over and over, and print the fastest round's
- *                               time per 16 coordinates, in ns and TSC ticks
+ *                               on coordinates [0, N) (N <= 16384, default 256: a staged
+ *                               step's sub-block) over and over, and print the fastest
+ *                               round's time per 16 coordinates, in ns and TSC ticks
  *
- * Every array the ABI names is allocated large enough for any stdlib optimizer (4096
- * state arrays, 4096 aux columns, 65536 params) and filled with values in [-0.1, 0.1]
- * from a fixed seed, so that no exp overflows and no value is subnormal; the kernel's
- * outputs are not checked.  The aux stride is the runtime's for N (runtime/staged.c:
- * N rounded up to 16, plus 16 when a multiple of 256).  This is a microscope for
+ * Every array the ABI names is allocated large enough for the stdlib's optimizers
+ * (1024 state arrays, 1024 aux columns, 65536 params; nothing checks a kernel stays
+ * inside) and filled with values in [-0.1, 0.1] (rng.h, a fixed seed), so that no exp
+ * overflows and no value is subnormal; the kernel's outputs are not checked.  The aux
+ * stride is the runtime's (ham_staged_leading_dim) for N up to a sub-block, the only
+ * sizes the runtime gives a stage kernel; past that, N rounded up to 16, so that
+ * columns do not overlap.  This is a microscope for
  * compiler work on one kernel (the body's order, LLVM's options: the script passes
  * flags to llc); the runtime's own timings are bench/race_ham.c's. */
 #define _GNU_SOURCE
@@ -29,17 +31,12 @@
 #include <x86intrin.h>
 #endif
 
-#include "kernel.h"
+#include "rng.h"
+#include "staged.h"
 
-enum { MAX_ARRAYS = 4096, MAX_PARAMS = 65536 };
+enum { MAX_ARRAYS = 1024, MAX_PARAMS = 65536, MAX_N = 16384 };
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15u;
-
-static double uniform(void)
-{
-    rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
-    return (double)(rng_state >> 11) / 9007199254740992.0;
-}
+static Rng rng = {3};
 
 /* count elements of es bytes, each in [-0.1, 0.1]. */
 static void *filled(size_t count, size_t es)
@@ -50,7 +47,7 @@ static void *filled(size_t count, size_t es)
         exit(1);
     }
     for (size_t i = 0; i < count; i++) {
-        double v = 0.2 * uniform() - 0.1;
+        double v = 0.2 * rng_uniform01(&rng) - 0.1;
         if (es == sizeof(float)) ((float *)p)[i] = (float)v;
         else ((double *)p)[i] = v;
     }
@@ -87,8 +84,8 @@ int main(int argc, char **argv)
     }
     long n = argc > 3 ? atol(argv[3]) : 256;
     int rounds = argc > 4 ? atoi(argv[4]) : 30;
-    if (n < 1 || n > 1 << 20 || rounds < 1) {
-        fprintf(stderr, "kernel_timing: N must be in [1, 2^20] and ROUNDS >= 1\n");
+    if (n < 1 || n > MAX_N || rounds < 1) {
+        fprintf(stderr, "kernel_timing: N must be in [1, %d] and ROUNDS >= 1\n", MAX_N);
         return 2;
     }
     void *so = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
@@ -104,8 +101,7 @@ int main(int argc, char **argv)
     }
     memcpy(&fn, &sym, sizeof fn);
     size_t es = strstr(argv[2], "_f64") ? sizeof(double) : sizeof(float);
-    int64_t ld = (n + 15) / 16 * 16;
-    if (ld % 256 == 0) ld += 16;
+    int64_t ld = n <= HAM_STAGED_SUB ? ham_staged_leading_dim(n) : (n + 15) / 16 * 16;
     size_t arrays = (size_t)MAX_ARRAYS * (size_t)(n > ld ? n : ld);
     HamStepArgs a = {0};
     a.begin = 0, a.end = n, a.stride = n, a.t = 1, a.aux_stride = ld;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # kernel_timing.sh: one of a spec's JIT kernels, compiled as the JIT compiles it and
-# timed alone on N coordinates in cache (tools/kernel_timing.c): a microscope for work
+# timed alone on N (<= 16384) coordinates in cache (tools/kernel_timing.c): a microscope for work
 # on the code generator, e.g. the LSTM's stage kernels (README, session 22).
 #
 #   tools/kernel_timing.sh SPEC KERNEL [N] [-- LLC_FLAGS...]
@@ -27,8 +27,8 @@ llvm=/usr/lib/llvm-14
 dir=$(mktemp -d "${TMPDIR:-/tmp}/ham_kernel_timing.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 
-cc -std=c11 -O2 -Wall -Wextra -I runtime -I "$llvm/include" tools/kernel_timing.c -o "$dir/kt" \
-    -L"$llvm/lib" -lLLVM-14 -ldl
+cc -std=c11 -O2 -Wall -Wextra -I runtime -I "$llvm/include" tools/kernel_timing.c runtime/rng.c -o "$dir/kt" \
+    -L"$llvm/lib" -lLLVM-14 -ldl -lm
 { read -r cpu; read -r features; } < <("$dir/kt" --host)
 "${HAMC:-bin/hamc}" emit-llvm "$spec" -O2 > "$dir/k.ll"
 "$llvm/bin/llc" -O3 -mcpu="$cpu" -mattr="$features" -relocation-model=pic "$@" -filetype=obj \
